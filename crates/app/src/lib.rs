@@ -1,1 +1,24 @@
-//! placeholder
+//! # renkou-app
+//!
+//! The use-cases of renkou: opening a register, importing areas and records, building the demo
+//! township, computing reports and exporting them. The CLI and the web server are thin shells
+//! that call this crate.
+//!
+//! **Architecture invariant:** the app combines the pure core (definitions, validation) with the
+//! store (SQL); it knows no terminal and no HTTP. It is the only place that will check who may
+//! see or change what and that writes the audit log.
+
+pub mod areas;
+pub mod demo;
+pub mod error;
+pub mod export;
+pub mod import;
+pub mod report;
+
+pub use error::AppError;
+pub use renkou_store::Store;
+
+/// Opens (or creates) a register database file and applies migrations.
+pub async fn open(path: &std::path::Path) -> Result<Store, AppError> {
+    Ok(Store::open(path).await?)
+}

@@ -1,1 +1,185 @@
-//! placeholder
+//! # renkou-store
+//!
+//! Storage of the register: the SQL schema (migrations applied on open), batch writes in one
+//! transaction, and the count queries of the statistics engine.
+//!
+//! **Architecture invariant:** only this crate knows SQL. Every query that returns or counts
+//! persons takes an [`AreaCode`] scope, turned into the range `code >= low AND code < high`
+//! ([`AreaCode::code_range`]), so no caller can forget the area filter.
+//!
+//! SQLite is the embedded default (one file, WAL, foreign keys on). The SQL is portable
+//! (numbered `$n` parameters, `CASE`, `EXISTS`, `substr`, ISO dates) so that a PostgreSQL backend
+//! is a second migration directory and a second pool type, not a rewrite.
+
+mod counts;
+mod write;
+
+pub use counts::{ExplainRow, Explain};
+pub use write::BatchIds;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use renkou_core::area::{Area, AreaCode, AreaLevel};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Row;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened, read or written.
+    #[error("数据库错误 (database error): {0}")]
+    Sql(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("数据库迁移失败 (migration failed): {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A value read back from the database is not valid (e.g. an unknown code).
+    #[error("数据库中的值无效 (invalid stored value): {0}")]
+    Corrupt(String),
+}
+
+/// Result alias of the store.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A register database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if missing) the SQLite database at `path` and applies pending migrations.
+    ///
+    /// Errors: [`StoreError::Sql`] when the file cannot be opened, [`StoreError::Migrate`] when
+    /// the schema cannot be brought up to date.
+    pub async fn open(path: &Path) -> Result<Store> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        Self::with_options(opts, 4).await
+    }
+
+    /// An empty in-memory database (tests, benchmarks).
+    pub async fn open_in_memory() -> Result<Store> {
+        let opts = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection: every in-memory connection would be a separate database.
+        Self::with_options(opts, 1).await
+    }
+
+    async fn with_options(opts: SqliteConnectOptions, max: u32) -> Result<Store> {
+        let pool = SqlitePoolOptions::new().max_connections(max).connect_with(opts).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Inserts or renames areas (parents must come before children or already exist).
+    pub async fn upsert_areas(&self, areas: &[Area]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in areas.chunks(500) {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO area (code, name, level, parent_code) ");
+            qb.push_values(chunk, |mut b, a| {
+                b.push_bind(a.code.as_str())
+                    .push_bind(a.name.as_str())
+                    .push_bind(a.code.level() as i64)
+                    .push_bind(a.code.parent().map(String::from));
+            });
+            qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name");
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The area with this code, if known.
+    pub async fn area(&self, code: &AreaCode) -> Result<Option<Area>> {
+        let row = sqlx::query("SELECT code, name FROM area WHERE code = $1")
+            .bind(code.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(area_of).transpose()
+    }
+
+    /// Direct children of an area, ordered by code.
+    pub async fn children(&self, code: &AreaCode) -> Result<Vec<Area>> {
+        let rows = sqlx::query("SELECT code, name FROM area WHERE parent_code = $1 ORDER BY code")
+            .bind(code.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(area_of).collect()
+    }
+
+    /// The areas from the province down to `code` (inclusive), for display ("河北省 石家庄市 …").
+    pub async fn ancestors(&self, code: &AreaCode) -> Result<Vec<Area>> {
+        let mut out = Vec::new();
+        for n in 1..=code.level() as u8 {
+            let level = AreaLevel::from_number(n).expect("1..=6");
+            if let Some(a) = self.area(&code.ancestor_at(level).expect("above")).await? {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of areas stored.
+    pub async fn area_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM area").fetch_one(&self.pool).await?.get(0))
+    }
+
+    /// Ids of stored persons by citizen ID, for the IDs given that exist.
+    pub async fn person_ids_by_citizen_id(&self, ids: &[String]) -> Result<std::collections::HashMap<String, i64>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let mut qb = sqlx::QueryBuilder::new("SELECT citizen_id, id FROM person WHERE citizen_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.as_str());
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(&self.pool).await? {
+                out.insert(row.get::<String, _>(0), row.get::<i64, _>(1));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids of stored households by household number.
+    pub async fn household_ids(&self, numbers: &[String]) -> Result<std::collections::HashMap<String, i64>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in numbers.chunks(500) {
+            let mut qb = sqlx::QueryBuilder::new("SELECT household_no, id FROM household WHERE household_no IN (");
+            let mut sep = qb.separated(", ");
+            for n in chunk {
+                sep.push_bind(n.as_str());
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(&self.pool).await? {
+                out.insert(row.get::<String, _>(0), row.get::<i64, _>(1));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of persons stored (all areas; administration and tests).
+    pub async fn person_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM person").fetch_one(&self.pool).await?.get(0))
+    }
+
+    /// The pool, for crates that extend the store (tests, benchmarks). Not for use outside
+    /// the store's own family: only the store knows SQL.
+    #[doc(hidden)]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn area_of(row: sqlx::sqlite::SqliteRow) -> Result<Area> {
+    let code: String = row.get(0);
+    Ok(Area {
+        code: AreaCode::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        name: row.get(1),
+    })
+}

