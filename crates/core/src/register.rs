@@ -324,6 +324,36 @@ pub struct Death {
     pub date: NaiveDate,
 }
 
+/// The end of an open residence episode of a stored or new person: a move-out (迁出), the end of
+/// an inflow or outflow, or a death. The store sets `valid_to = date` on the person's one open
+/// episode of `kind` (in `area`, when given) and fails the whole batch when there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpisodeEnd {
+    /// Whose episode.
+    pub person: PersonRef,
+    /// Which kind of episode.
+    pub kind: ResidenceKind,
+    /// Only the episode in this area (any open episode of `kind` when `None`).
+    pub area: Option<AreaCode>,
+    /// Day of departure.
+    pub date: NaiveDate,
+}
+
+/// The end of an open marriage of a stored person (divorce 离婚, or death of the spouse).
+/// The store sets `end_date` on the open marriage between the two (or of `person`, when the
+/// spouse is not given) and fails the whole batch when there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarriageEndEvent {
+    /// One spouse.
+    pub person: PersonRef,
+    /// The other spouse, when in the register.
+    pub spouse: Option<PersonRef>,
+    /// Day the marriage ended.
+    pub date: NaiveDate,
+    /// Divorce or death.
+    pub reason: MarriageEnd,
+}
+
 /// A set of new records written together, all or nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterBatch {
@@ -339,6 +369,12 @@ pub struct RegisterBatch {
     pub births: Vec<Birth>,
     /// Deaths.
     pub deaths: Vec<Death>,
+    /// Ends of open residence episodes (applied after the inserts).
+    #[serde(default)]
+    pub episode_ends: Vec<EpisodeEnd>,
+    /// Ends of open marriages (applied after the inserts).
+    #[serde(default)]
+    pub marriage_ends: Vec<MarriageEndEvent>,
 }
 
 /// A record of a batch that breaks a basic invariant, with the reason.

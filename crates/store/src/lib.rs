@@ -33,6 +33,9 @@ pub enum StoreError {
     /// A migration failed.
     #[error("数据库迁移失败 (migration failed): {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A batch's update found no (or more than one) record to apply to; nothing was written.
+    #[error("数据冲突 (conflict): {0}")]
+    Conflict(String),
     /// A value read back from the database is not valid (e.g. an unknown code).
     #[error("数据库中的值无效 (invalid stored value): {0}")]
     Corrupt(String),

@@ -3,7 +3,7 @@
 use renkou_core::register::{PersonRef, RegisterBatch};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 /// Ids given to the records of a batch, in batch order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,7 +34,9 @@ impl Store {
             + batch.residences.len()
             + batch.marriages.len()
             + batch.births.len()
-            + batch.deaths.len()) as u64;
+            + batch.deaths.len()
+            + batch.episode_ends.len()
+            + batch.marriage_ends.len()) as u64;
         let mut done = 0u64;
         let mut tx = self.pool.begin().await?;
         let first_household: i64 =
@@ -127,6 +129,52 @@ impl Store {
             done += chunk.len() as u64;
             progress(done, total);
         }
+        for (i, e) in batch.episode_ends.iter().enumerate() {
+            let (lo, hi) = e.area.as_ref().map(|a| a.code_range()).unwrap_or_else(|| (String::new(), "~".to_string()));
+            let n = sqlx::query(
+                "UPDATE residence SET valid_to = $1 WHERE person_id = $2 AND kind = $3 AND valid_to IS NULL
+                   AND area_code >= $4 AND area_code < $5 AND (valid_from IS NULL OR valid_from <= $1)",
+            )
+            .bind(e.date)
+            .bind(pid(&e.person))
+            .bind(e.kind.code())
+            .bind(lo)
+            .bind(hi)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "episode_ends[{i}]: 找到 {n} 条未结束的{}记录, 应为1条 (expected exactly one open {} episode)",
+                    e.kind.name_zh(),
+                    e.kind.code()
+                )));
+            }
+            done += 1;
+        }
+        for (i, m) in batch.marriage_ends.iter().enumerate() {
+            let a = pid(&m.person);
+            let b = m.spouse.as_ref().map(pid);
+            let n = sqlx::query(
+                "UPDATE marriage SET end_date = $1, end_reason = $2 WHERE end_date IS NULL
+                   AND (start_date IS NULL OR start_date <= $1)
+                   AND ((wife_id = $3 AND ($4 IS NULL OR husband_id = $4)) OR (husband_id = $3 AND ($4 IS NULL OR wife_id = $4)))",
+            )
+            .bind(m.date)
+            .bind(m.reason.code())
+            .bind(a)
+            .bind(b)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "marriage_ends[{i}]: 找到 {n} 段未结束的婚姻, 应为1段 (expected exactly one open marriage)"
+                )));
+            }
+            done += 1;
+        }
+        progress(done, total);
         tx.commit().await?;
         Ok(ids)
     }
