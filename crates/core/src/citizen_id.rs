@@ -187,11 +187,23 @@ impl CitizenId {
         }
     }
 
-    /// Masked display form keeping the first 6 and last 4 characters
-    /// (`130131********0010`), the common practice under GB/T 35273-2020.
+    /// Masked display form (see [`mask`]).
     pub fn masked(&self) -> String {
-        format!("{}********{}", &self.0[..6], &self.0[14..])
+        mask(&self.0)
     }
+}
+
+/// Masks an identity number for display in lists, keeping the first 6 and last 4 characters
+/// (`130131********0010`), the common practice under GB/T 35273-2020 (no national pattern is
+/// mandated). Works on any text: shorter than 10 characters is masked whole.
+pub fn mask(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() < 10 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 10))
 }
 
 impl fmt::Display for CitizenId {
