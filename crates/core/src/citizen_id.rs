@@ -26,6 +26,9 @@ use crate::register::Sex;
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 /// Check character for each remainder S mod 11 (GB 11643-1999 §8.2).
 const CHECK_CHARS: &[u8; 11] = b"10X98765432";
+/// Earliest birth year accepted (the bound id-validator 1.0.20 uses): chrono would otherwise
+/// accept `0000`–`0999` as years, which no citizen identity number can carry.
+pub const MIN_BIRTH_YEAR: i32 = 1800;
 
 /// A valid 18-digit citizen identity number, stored in normalized form (upper-case `X`).
 ///
@@ -45,8 +48,8 @@ pub enum CitizenIdError {
     #[error("格式错误: 第{position}位字符 {found:?} 不是数字 (format: position {position} must be a digit{})",
         if *.position == 18 { " or X" } else { "" })]
     Format { position: usize, found: char },
-    /// The birth date part is not a real calendar date.
-    #[error("出生日期错误: {0} 不是有效日期 (date: not a real calendar date)")]
+    /// The birth date part is not a real calendar date, or lies before [`MIN_BIRTH_YEAR`].
+    #[error("出生日期错误: {0} 不是有效日期 (date: not a real calendar date, or before 1800)")]
     Date(String),
     /// The birth date lies after the reference date ("today").
     #[error("出生日期错误: {birth} 晚于 {today} (date: birth date in the future)")]
@@ -138,14 +141,14 @@ impl CitizenId {
     }
 
     /// Builds a valid number from its parts: a 6-digit address code, a birth date (years
-    /// 1000–9999) and a sequence number 0–999 (odd = male). Returns `None` if the address code
+    /// [`MIN_BIRTH_YEAR`]–9999) and a sequence number 0–999 (odd = male). Returns `None` if the address code
     /// is not 6 digits or the sequence is out of range.
     pub fn from_parts(address: &str, birth: NaiveDate, sequence: u16) -> Option<CitizenId> {
         use chrono::Datelike;
         if address.len() != 6 || !address.bytes().all(|b| b.is_ascii_digit()) || sequence > 999 {
             return None;
         }
-        if !(1000..=9999).contains(&birth.year()) {
+        if !(MIN_BIRTH_YEAR..=9999).contains(&birth.year()) {
             return None;
         }
         let mut s = format!("{address}{}{sequence:03}", birth.format("%Y%m%d"));
@@ -155,7 +158,11 @@ impl CitizenId {
     }
 
     fn date_of(yyyymmdd: &str) -> Result<NaiveDate, CitizenIdError> {
-        NaiveDate::parse_from_str(yyyymmdd, "%Y%m%d").map_err(|_| CitizenIdError::Date(yyyymmdd.to_string()))
+        use chrono::Datelike;
+        NaiveDate::parse_from_str(yyyymmdd, "%Y%m%d")
+            .ok()
+            .filter(|d| d.year() >= MIN_BIRTH_YEAR)
+            .ok_or_else(|| CitizenIdError::Date(yyyymmdd.to_string()))
     }
 
     /// The normalized 18 characters.
