@@ -274,36 +274,6 @@ mod tests {
     }
 
     #[test]
-    fn death_rate_uses_average_population() {
-        // Seed report (reference/seed-report.toml): 178 deaths, end population 30317, rate 5.88‰.
-        // Over the end population the rate would be 178/30317×1000 = 5.871… → 5.87 (wrong).
-        // With start 30223 the average is (30223+30317)/2 = 30270 and 178/30270×1000 = 5.8804 → 5.88.
-        let c = PeriodCounts { population_start: 30223, population_end: 30317, births: 336, deaths: 178, ..Default::default() };
-        let f = Figures::compute(&c);
-        assert_eq!(f.get("population_average").unwrap().rounded.as_deref(), Some("30270.0"));
-        assert_eq!(f.get("crude_death_rate").unwrap().rounded.as_deref(), Some("5.88"));
-        assert_eq!(f.get("crude_birth_rate").unwrap().rounded.as_deref(), Some("11.1"));
-        assert_eq!(f.get("natural_growth_rate").unwrap().rounded.as_deref(), Some("5.22"));
-        let end_only = Ratio::new(178 * 1000, 30317).unwrap().rounded(2);
-        assert_eq!(end_only, "5.87");
-    }
-
-    #[test]
-    fn sex_ratio_and_compliance() {
-        let c = PeriodCounts {
-            births: 336, births_male: 167, births_female: 169,
-            births_policy_compliant: 286, births_policy_noncompliant: 50, ..Default::default()
-        };
-        let f = Figures::compute(&c);
-        // 167/169×100 = 98.816… ; 286/336×100 = 85.119…
-        assert_eq!(f.get("sex_ratio_at_birth").unwrap().rounded.as_deref(), Some("98.8"));
-        assert_eq!(f.get("policy_compliance_rate").unwrap().rounded.as_deref(), Some("85.12"));
-        assert_eq!(f.get("births_policy_unknown").unwrap().rounded.as_deref(), Some("0"));
-        // No population: rates are undefined, not zero.
-        assert_eq!(f.get("crude_birth_rate").unwrap().rounded, None);
-    }
-
-    #[test]
     fn every_definition_has_a_formula_and_a_unique_key() {
         let f = Figures::compute(&PeriodCounts::default());
         assert_eq!(f.figures.len(), DEFINITIONS.len());
