@@ -11,11 +11,20 @@
 //! (numbered `$n` parameters, `CASE`, `EXISTS`, `substr`, ISO dates) so that a PostgreSQL backend
 //! is a second migration directory and a second pool type, not a rewrite.
 
+mod audit;
 mod counts;
+mod persons;
+mod users;
 mod write;
 
 pub use counts::{ExplainRow, Explain};
 pub use write::BatchIds;
+pub use audit::{AuditEntry, AuditFilter};
+pub use persons::{
+    AgeGroupCount, ChildRow, HouseholdRow, MarriageRow, MemberRow, MonthCount, OwnBirthRow, PersonDetailRow, PersonSummary,
+    ResidenceRow, SearchField, PYRAMID_TOP,
+};
+pub use users::{NewUserRow, UserRow};
 
 use std::path::Path;
 use std::str::FromStr;

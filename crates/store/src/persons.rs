@@ -1,0 +1,458 @@
+//! Person search, person and household detail, and the dashboard's distributions
+//! (population pyramid, births and deaths by month). Every query that returns persons takes the
+//! caller's area scope: a person is inside a scope when any of their registered or inflow
+//! residence episodes, or their household, lies inside it.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use renkou_core::area::AreaCode;
+use renkou_core::period::{age_in_completed_years, Period};
+use serde::Serialize;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use crate::{Result, Store};
+
+/// Which column a person search matches (by prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchField {
+    /// Name (姓名), e.g. `张` or `张伟`.
+    Name,
+    /// Pinyin initials of the name, e.g. `zhw` for 张伟.
+    Initials,
+    /// Citizen identity number, e.g. `130131` or the whole 18 characters.
+    CitizenId,
+    /// Household number (户号).
+    HouseholdNo,
+}
+
+/// One person in a list (unmasked: the app masks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonSummary {
+    /// Store id.
+    pub id: i64,
+    /// Citizen ID, when known.
+    pub citizen_id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// GB/T 2261.1 sex code.
+    pub sex: i64,
+    /// Birth date.
+    pub birth_date: NaiveDate,
+    /// Household number.
+    pub household_no: Option<String>,
+    /// Area of the latest registered episode (or the household's area).
+    pub area_code: Option<String>,
+    /// Date of death, if dead.
+    pub death_date: Option<NaiveDate>,
+}
+
+/// A residence episode of a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResidenceRow {
+    /// Area code.
+    pub area_code: String,
+    /// Area name (empty when unknown).
+    pub area_name: String,
+    /// `registered`, `inflow` or `outflow`.
+    pub kind: String,
+    /// Day of arrival.
+    pub valid_from: Option<NaiveDate>,
+    /// Day of departure.
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// A marriage of a person, seen from that person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MarriageRow {
+    /// Spouse's store id, when the spouse is in the register.
+    pub spouse_id: Option<i64>,
+    /// Spouse's name.
+    pub spouse_name: Option<String>,
+    /// Marriage date.
+    pub start_date: Option<NaiveDate>,
+    /// End date.
+    pub end_date: Option<NaiveDate>,
+    /// `divorce` or `death`.
+    pub end_reason: Option<String>,
+}
+
+/// A child of a person (from birth records).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChildRow {
+    /// Child's store id.
+    pub person_id: i64,
+    /// Child's name.
+    pub name: String,
+    /// Child's sex code.
+    pub sex: i64,
+    /// Child's birth date.
+    pub birth_date: NaiveDate,
+    /// Birth order (孩次).
+    pub birth_order: Option<i64>,
+    /// `compliant` / `noncompliant`.
+    pub policy: Option<String>,
+}
+
+/// The birth record of the person themself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnBirthRow {
+    /// Mother's id.
+    pub mother_id: Option<i64>,
+    /// Mother's name.
+    pub mother_name: Option<String>,
+    /// Father's id.
+    pub father_id: Option<i64>,
+    /// Father's name.
+    pub father_name: Option<String>,
+    /// Birth order.
+    pub birth_order: Option<i64>,
+    /// Policy code.
+    pub policy: Option<String>,
+}
+
+/// Everything known about one person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonDetailRow {
+    /// The person as in lists.
+    pub summary: PersonSummary,
+    /// Ethnicity (民族).
+    pub ethnicity: String,
+    /// GB/T 2261.2 code.
+    pub marital_status: String,
+    /// Household id.
+    pub household_id: Option<i64>,
+    /// Relationship to the household head.
+    pub relationship_to_head: Option<String>,
+    /// Residence history, oldest first.
+    pub residences: Vec<ResidenceRow>,
+    /// Marriages, oldest first.
+    pub marriages: Vec<MarriageRow>,
+    /// Children, oldest first.
+    pub children: Vec<ChildRow>,
+    /// Own birth record.
+    pub birth: Option<OwnBirthRow>,
+}
+
+/// A member of a household.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberRow {
+    /// The person.
+    pub person: PersonSummary,
+    /// Relationship to the head.
+    pub relationship_to_head: Option<String>,
+}
+
+/// A household with its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HouseholdRow {
+    /// Store id.
+    pub id: i64,
+    /// Household number.
+    pub household_no: String,
+    /// Area code.
+    pub area_code: String,
+    /// Area name.
+    pub area_name: String,
+    /// Members, head first.
+    pub members: Vec<MemberRow>,
+}
+
+/// Registered residents of one sex in one 5-year age group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AgeGroupCount {
+    /// First age of the group in completed years (0, 5, …, 85; 85 means 85 and older).
+    pub from_age: u32,
+    /// Men.
+    pub male: i64,
+    /// Women.
+    pub female: i64,
+}
+
+/// Births and deaths of one calendar month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonthCount {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Births (as in the report: child registered in the scope on the birth date).
+    pub births: i64,
+    /// Deaths (registered in the scope on the death date).
+    pub deaths: i64,
+}
+
+/// Oldest age group of the pyramid (its group holds everyone this old or older).
+pub const PYRAMID_TOP: u32 = 85;
+
+/// SQL columns of a [`PersonSummary`] over `person p`.
+const SUMMARY_COLS: &str = "p.id, p.citizen_id, p.name, p.sex, p.birth_date, h.household_no,
+    COALESCE((SELECT r.area_code FROM residence r WHERE r.person_id = p.id AND r.kind = 'registered'
+              ORDER BY (r.valid_to IS NULL) DESC, r.valid_to DESC LIMIT 1), h.area_code),
+    (SELECT d.death_date FROM death d WHERE d.person_id = p.id)";
+
+fn summary_of(row: &sqlx::sqlite::SqliteRow) -> PersonSummary {
+    PersonSummary {
+        id: row.get(0),
+        citizen_id: row.get(1),
+        name: row.get(2),
+        sex: row.get(3),
+        birth_date: row.get(4),
+        household_no: row.get(5),
+        area_code: row.get(6),
+        death_date: row.get(7),
+    }
+}
+
+/// Pushes ` AND (person p is inside the scope)`.
+fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &AreaCode) {
+    let (lo, hi) = scope.code_range();
+    qb.push(
+        " AND (EXISTS (SELECT 1 FROM residence rs WHERE rs.person_id = p.id AND rs.kind IN ('registered', 'inflow') AND rs.area_code >= ",
+    );
+    qb.push_bind(lo.clone()).push(" AND rs.area_code < ").push_bind(hi.clone());
+    qb.push(") OR EXISTS (SELECT 1 FROM household hs WHERE hs.id = p.household_id AND hs.area_code >= ");
+    qb.push_bind(lo).push(" AND hs.area_code < ").push_bind(hi).push("))");
+}
+
+/// The upper bound of a prefix range over UTF-8 text.
+fn prefix_hi(s: &str) -> String {
+    let mut hi = s.to_string();
+    hi.push('\u{10FFFF}');
+    hi
+}
+
+impl Store {
+    /// Persons inside `scope` whose `field` starts with `text`, ordered by name, at most `limit`.
+    pub async fn search_persons(&self, scope: &AreaCode, field: SearchField, text: &str, limit: i64) -> Result<Vec<PersonSummary>> {
+        let col = match field {
+            SearchField::Name => "p.name",
+            SearchField::Initials => "p.name_initials",
+            SearchField::CitizenId => "p.citizen_id",
+            SearchField::HouseholdNo => "h.household_no",
+        };
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {SUMMARY_COLS} FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE {col} >= "));
+        qb.push_bind(text.to_string()).push(format!(" AND {col} < ")).push_bind(prefix_hi(text));
+        push_scope(&mut qb, scope);
+        qb.push(" ORDER BY p.name, p.id LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(summary_of).collect())
+    }
+
+    /// A person inside `scope` with everything known about them; `None` when there is no such
+    /// person *or the person is outside the scope* (callers answer both with "not found").
+    pub async fn person_detail(&self, scope: &AreaCode, id: i64) -> Result<Option<PersonDetailRow>> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {SUMMARY_COLS}, p.ethnicity, p.marital_status, p.household_id, p.relationship_to_head
+             FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE p.id = "
+        ));
+        qb.push_bind(id);
+        push_scope(&mut qb, scope);
+        let Some(row) = qb.build().fetch_optional(&self.pool).await? else { return Ok(None) };
+        let summary = summary_of(&row);
+        let residences = sqlx::query(
+            "SELECT r.area_code, COALESCE(a.name, ''), r.kind, r.valid_from, r.valid_to FROM residence r
+             LEFT JOIN area a ON a.code = r.area_code WHERE r.person_id = $1 ORDER BY r.valid_from IS NOT NULL, r.valid_from, r.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| ResidenceRow { area_code: r.get(0), area_name: r.get(1), kind: r.get(2), valid_from: r.get(3), valid_to: r.get(4) })
+        .collect();
+        let marriages = sqlx::query(
+            "SELECT CASE WHEN m.wife_id = $1 THEN m.husband_id ELSE m.wife_id END AS spouse,
+                    COALESCE(s.name, m.outside_spouse_name), m.start_date, m.end_date, m.end_reason
+             FROM marriage m LEFT JOIN person s ON s.id = (CASE WHEN m.wife_id = $1 THEN m.husband_id ELSE m.wife_id END)
+             WHERE m.wife_id = $1 OR m.husband_id = $1 ORDER BY m.start_date IS NOT NULL, m.start_date, m.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| MarriageRow { spouse_id: r.get(0), spouse_name: r.get(1), start_date: r.get(2), end_date: r.get(3), end_reason: r.get(4) })
+        .collect();
+        let children = sqlx::query(
+            "SELECT c.id, c.name, c.sex, c.birth_date, b.birth_order, b.policy FROM birth b JOIN person c ON c.id = b.child_id
+             WHERE b.mother_id = $1 OR b.father_id = $1 ORDER BY c.birth_date, c.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| ChildRow { person_id: r.get(0), name: r.get(1), sex: r.get(2), birth_date: r.get(3), birth_order: r.get(4), policy: r.get(5) })
+        .collect();
+        let birth = sqlx::query(
+            "SELECT b.mother_id, m.name, b.father_id, f.name, b.birth_order, b.policy FROM birth b
+             LEFT JOIN person m ON m.id = b.mother_id LEFT JOIN person f ON f.id = b.father_id WHERE b.child_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| OwnBirthRow {
+            mother_id: r.get(0),
+            mother_name: r.get(1),
+            father_id: r.get(2),
+            father_name: r.get(3),
+            birth_order: r.get(4),
+            policy: r.get(5),
+        });
+        Ok(Some(PersonDetailRow {
+            summary,
+            ethnicity: row.get(8),
+            marital_status: row.get(9),
+            household_id: row.get(10),
+            relationship_to_head: row.get(11),
+            residences,
+            marriages,
+            children,
+            birth,
+        }))
+    }
+
+    /// A household inside `scope` (by its area) with its members; `None` when missing or outside.
+    pub async fn household(&self, scope: &AreaCode, id: i64) -> Result<Option<HouseholdRow>> {
+        let (lo, hi) = scope.code_range();
+        let Some(h) = sqlx::query(
+            "SELECT h.id, h.household_no, h.area_code, COALESCE(a.name, '') FROM household h LEFT JOIN area a ON a.code = h.area_code
+             WHERE h.id = $1 AND h.area_code >= $2 AND h.area_code < $3",
+        )
+        .bind(id)
+        .bind(lo)
+        .bind(hi)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let members = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLS}, p.relationship_to_head FROM person p LEFT JOIN household h ON h.id = p.household_id
+             WHERE p.household_id = $1 ORDER BY (p.relationship_to_head = '户主') DESC, p.birth_date, p.id"
+        ))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| MemberRow { person: summary_of(r), relationship_to_head: r.get(8) })
+        .collect();
+        Ok(Some(HouseholdRow { id: h.get(0), household_no: h.get(1), area_code: h.get(2), area_name: h.get(3), members }))
+    }
+
+    /// Registered residents of `scope` at the end instant of `period` (24:00 of the last day),
+    /// by sex and 5-year age group (age in completed years on the last day), from 0–4 up to
+    /// [`PYRAMID_TOP`]+. Always returns every group, youngest first.
+    pub async fn population_pyramid(&self, scope: &AreaCode, period: &Period) -> Result<Vec<AgeGroupCount>> {
+        let (lo, hi) = scope.code_range();
+        let x = period.end_instant();
+        // Grouped by birth date so the database returns at most one row per (sex, day).
+        let rows = sqlx::query(
+            "SELECT p.sex, p.birth_date, COUNT(*) FROM residence r JOIN person p ON p.id = r.person_id
+             WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2
+               AND (r.valid_from IS NULL OR r.valid_from < $3) AND (r.valid_to IS NULL OR r.valid_to >= $3)
+             GROUP BY p.sex, p.birth_date",
+        )
+        .bind(lo)
+        .bind(hi)
+        .bind(x)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut groups: Vec<AgeGroupCount> =
+            (0..=PYRAMID_TOP / 5).map(|g| AgeGroupCount { from_age: g * 5, male: 0, female: 0 }).collect();
+        for r in rows {
+            let birth: NaiveDate = r.get(1);
+            let age = age_in_completed_years(birth, period.last).max(0) as u32;
+            let g = &mut groups[(age.min(PYRAMID_TOP) / 5) as usize];
+            let n: i64 = r.get(2);
+            if r.get::<i64, _>(0) == 1 {
+                g.male += n;
+            } else {
+                g.female += n;
+            }
+        }
+        Ok(groups)
+    }
+
+    /// Births and deaths of `scope` in each month of `period` (same definitions as the report).
+    pub async fn monthly_events(&self, scope: &AreaCode, period: &Period) -> Result<Vec<MonthCount>> {
+        let (lo, hi) = scope.code_range();
+        let mut months: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let mut m = NaiveDate::from_ymd_opt(period.first.year(), period.first.month(), 1).expect("day 1");
+        while m <= period.last {
+            months.insert(m.format("%Y-%m").to_string(), (0, 0));
+            m = m.checked_add_months(chrono::Months::new(1)).expect("in range");
+        }
+        let births = sqlx::query(
+            "SELECT p.birth_date, COUNT(*) FROM birth b JOIN person p ON p.id = b.child_id
+             JOIN residence r ON r.person_id = p.id AND r.kind = 'registered'
+               AND (r.valid_from IS NULL OR r.valid_from <= p.birth_date) AND (r.valid_to IS NULL OR r.valid_to >= p.birth_date)
+             WHERE p.birth_date >= $3 AND p.birth_date <= $4 AND r.area_code >= $1 AND r.area_code < $2 GROUP BY p.birth_date",
+        )
+        .bind(&lo)
+        .bind(&hi)
+        .bind(period.first)
+        .bind(period.last)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in births {
+            let d: NaiveDate = r.get(0);
+            months.entry(d.format("%Y-%m").to_string()).or_default().0 += r.get::<i64, _>(1);
+        }
+        let deaths = sqlx::query(
+            "SELECT d.death_date, COUNT(*) FROM death d JOIN residence r ON r.person_id = d.person_id AND r.kind = 'registered'
+               AND (r.valid_from IS NULL OR r.valid_from <= d.death_date) AND (r.valid_to IS NULL OR r.valid_to >= d.death_date)
+             WHERE d.death_date >= $3 AND d.death_date <= $4 AND r.area_code >= $1 AND r.area_code < $2 GROUP BY d.death_date",
+        )
+        .bind(&lo)
+        .bind(&hi)
+        .bind(period.first)
+        .bind(period.last)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in deaths {
+            let d: NaiveDate = r.get(0);
+            months.entry(d.format("%Y-%m").to_string()).or_default().1 += r.get::<i64, _>(1);
+        }
+        Ok(months.into_iter().map(|(month, (births, deaths))| MonthCount { month, births, deaths }).collect())
+    }
+
+    /// The latest birth or death date in the register (to choose a default period), if any.
+    pub async fn latest_event_date(&self) -> Result<Option<NaiveDate>> {
+        let row = sqlx::query("SELECT MAX(p.birth_date) FROM person p").fetch_one(&self.pool).await?;
+        let b: Option<NaiveDate> = row.get(0);
+        let row = sqlx::query("SELECT MAX(d.death_date) FROM death d").fetch_one(&self.pool).await?;
+        let d: Option<NaiveDate> = row.get(0);
+        Ok(b.max(d))
+    }
+
+    /// The smallest and largest area code of any residence episode (administration: to find the
+    /// area a first administrator is responsible for).
+    pub async fn residence_code_bounds(&self) -> Result<Option<(String, String)>> {
+        let row = sqlx::query("SELECT MIN(area_code), MAX(area_code) FROM residence").fetch_one(&self.pool).await?;
+        Ok(row.get::<Option<String>, _>(0).zip(row.get::<Option<String>, _>(1)))
+    }
+
+    /// The code of some top-level area (administration, for an empty register).
+    pub async fn first_root_area(&self) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT code FROM area WHERE parent_code IS NULL ORDER BY code LIMIT 1").fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Up to `limit` persons whose pinyin initials are not filled yet, as `(id, name)`
+    /// (administration: the app computes the initials and calls [`Store::set_name_initials`]).
+    pub async fn persons_without_initials(&self, limit: i64) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query("SELECT id, name FROM person WHERE name_initials IS NULL ORDER BY id LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Stores the pinyin initials of persons, in one transaction.
+    pub async fn set_name_initials(&self, rows: &[(i64, String)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, ini) in rows {
+            sqlx::query("UPDATE person SET name_initials = $1 WHERE id = $2").bind(ini).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

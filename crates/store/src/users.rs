@@ -1,0 +1,189 @@
+//! Users, sessions and login attempts (migration 0002). The store keeps rows; the app decides
+//! what a role may do, hashes passwords and makes tokens.
+
+use sqlx::Row;
+
+use crate::{Result, Store, StoreError};
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// Store id.
+    pub id: i64,
+    /// Login name, unique.
+    pub username: String,
+    /// PHC string of the password hash (Argon2id).
+    pub password_hash: String,
+    /// Role code (`township_admin`, `township_staff`, `village_specialist`, `group_leader`, `leader`).
+    pub role: String,
+    /// Canonical code of the area the user is responsible for.
+    pub area_code: String,
+    /// Name shown in the page header.
+    pub display_name: String,
+    /// Creation time, ISO 8601 UTC.
+    pub created_at: String,
+}
+
+/// A user to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUserRow {
+    /// Login name.
+    pub username: String,
+    /// PHC string.
+    pub password_hash: String,
+    /// Role code.
+    pub role: String,
+    /// Area code (must exist in the area table).
+    pub area_code: String,
+    /// Display name.
+    pub display_name: String,
+    /// Creation time, ISO 8601 UTC.
+    pub created_at: String,
+}
+
+const USER_COLS: &str = "u.id, u.username, u.password_hash, u.role, u.area_code, u.display_name, u.created_at";
+
+fn user_of(row: &sqlx::sqlite::SqliteRow) -> UserRow {
+    UserRow {
+        id: row.get(0),
+        username: row.get(1),
+        password_hash: row.get(2),
+        role: row.get(3),
+        area_code: row.get(4),
+        display_name: row.get(5),
+        created_at: row.get(6),
+    }
+}
+
+impl Store {
+    /// Inserts a user; returns its id.
+    ///
+    /// Errors: [`StoreError::Conflict`] when the username is taken or the area is unknown.
+    pub async fn insert_user(&self, u: &NewUserRow) -> Result<i64> {
+        let r = sqlx::query(
+            "INSERT INTO app_user (username, password_hash, role, area_code, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&u.username)
+        .bind(&u.password_hash)
+        .bind(&u.role)
+        .bind(&u.area_code)
+        .bind(&u.display_name)
+        .bind(&u.created_at)
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(r) => Ok(r.last_insert_rowid()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict(format!("用户名 {} 已存在 (username taken)", u.username)))
+            }
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(StoreError::Conflict(format!("地区 {} 不存在 (unknown area)", u.area_code)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user with this login name.
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM app_user u WHERE u.username = $1"))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_of))
+    }
+
+    /// Users whose area lies inside `scope` (an administrator's view), ordered by area then name.
+    pub async fn users_in(&self, scope: &renkou_core::area::AreaCode) -> Result<Vec<UserRow>> {
+        let (lo, hi) = scope.code_range();
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM app_user u WHERE u.area_code >= $1 AND u.area_code < $2 ORDER BY u.area_code, u.username"
+        ))
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_of).collect())
+    }
+
+    /// Number of users (0 on a fresh register: `renkou serve` then creates a demo admin).
+    pub async fn user_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM app_user").fetch_one(&self.pool).await?.get(0))
+    }
+
+    /// Replaces a user's password hash. Errors: [`StoreError::Conflict`] when there is no such user.
+    pub async fn set_password_hash(&self, username: &str, hash: &str) -> Result<()> {
+        let n = sqlx::query("UPDATE app_user SET password_hash = $1 WHERE username = $2")
+            .bind(hash)
+            .bind(username)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Err(StoreError::Conflict(format!("用户 {username} 不存在 (no such user)")));
+        }
+        // A new password ends every session of the user.
+        sqlx::query("DELETE FROM session WHERE user_id = (SELECT id FROM app_user WHERE username = $1)")
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a session.
+    pub async fn insert_session(&self, id: &str, user_id: i64, csrf_token: &str, expires_at: &str) -> Result<()> {
+        sqlx::query("INSERT INTO session (id, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(user_id)
+            .bind(csrf_token)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The user and CSRF token of a session that has not expired at `now` (ISO 8601 UTC).
+    pub async fn session_user(&self, id: &str, now: &str) -> Result<Option<(UserRow, String)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS}, s.csrf_token FROM session s JOIN app_user u ON u.id = s.user_id WHERE s.id = $1 AND s.expires_at > $2"
+        ))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (user_of(&r), r.get(7))))
+    }
+
+    /// Deletes a session (logout) and every session expired at `now`.
+    pub async fn delete_session(&self, id: &str, now: &str) -> Result<()> {
+        sqlx::query("DELETE FROM session WHERE id = $1 OR expires_at <= $2").bind(id).bind(now).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Records a login attempt.
+    pub async fn record_login_attempt(&self, username: &str, remote_addr: &str, at: &str, success: bool) -> Result<()> {
+        sqlx::query("INSERT INTO login_attempt (username, remote_addr, at, success) VALUES ($1, $2, $3, $4)")
+            .bind(username)
+            .bind(remote_addr)
+            .bind(at)
+            .bind(i64::from(success))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Failed logins for `username` from `remote_addr` at or after `since`, not followed by a
+    /// successful one.
+    pub async fn failed_logins_since(&self, username: &str, remote_addr: &str, since: &str) -> Result<i64> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) FROM login_attempt a WHERE a.username = $1 AND a.remote_addr = $2 AND a.at >= $3 AND a.success = 0
+               AND NOT EXISTS (SELECT 1 FROM login_attempt s WHERE s.username = a.username AND s.remote_addr = a.remote_addr
+                               AND s.success = 1 AND s.at > a.at)",
+        )
+        .bind(username)
+        .bind(remote_addr)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?
+        .get(0))
+    }
+}
