@@ -24,4 +24,20 @@ pub enum AppError {
     /// Writing an export failed.
     #[error("导出失败 (export failed): {0}")]
     Export(String),
+    /// The record does not exist or lies outside the caller's areas (the two are not told
+    /// apart, so that a scope cannot be probed). HTTP 404.
+    #[error("未找到 (not found): {0}")]
+    NotFound(String),
+    /// The caller's role may not do this. HTTP 403.
+    #[error("无权限 (forbidden): {0}")]
+    Forbidden(String),
+    /// Not logged in, or wrong username or password. HTTP 401.
+    #[error("未登录或用户名密码错误 (unauthenticated): {0}")]
+    Unauthenticated(String),
+    /// Too many failed logins; try later. HTTP 429.
+    #[error("登录失败次数过多, 请稍后再试 (too many attempts): {0}")]
+    RateLimited(String),
+    /// A form has invalid fields: `(field name, message in Chinese)`. HTTP 422.
+    #[error("表单有误 (invalid form): {}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
+    Fields(Vec<(String, String)>),
 }

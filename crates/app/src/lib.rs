@@ -9,10 +9,13 @@
 //! see or change what and that writes the audit log.
 
 pub mod areas;
+pub mod audit;
+pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod persons;
 pub mod report;
 
 pub use error::AppError;

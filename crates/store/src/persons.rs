@@ -456,3 +456,16 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Puts a stored person into a stored household (a newborn into the mother's household).
+    pub async fn set_household(&self, person_id: i64, household_id: i64, relationship_to_head: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE person SET household_id = $1, relationship_to_head = $2 WHERE id = $3")
+            .bind(household_id)
+            .bind(relationship_to_head)
+            .bind(person_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,403 @@
+//! Users, roles, sessions and authorization (用户、角色与权限).
+//!
+//! Every use-case that reads or changes the register calls [`authorize`] with the caller and
+//! the area it touches; a person query also passes the caller's area to the store, so a record
+//! outside it is "not found" rather than forbidden. Passwords are hashed with Argon2id (PHC
+//! strings); sessions are random 256-bit tokens stored server-side with their CSRF token.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use chrono::{DateTime, Duration, Utc};
+use renkou_core::area::{AreaCode, AreaLevel};
+use renkou_store::{NewUserRow, Store, UserRow};
+use serde::Serialize;
+
+use crate::AppError;
+
+/// How long a session lasts without a new login.
+pub const SESSION_HOURS: i64 = 8;
+/// Failed logins (per username and remote address) allowed within [`RATE_WINDOW_MINUTES`].
+pub const MAX_FAILED_LOGINS: i64 = 5;
+/// The rate-limit window, minutes.
+pub const RATE_WINDOW_MINUTES: i64 = 15;
+
+/// A role (角色). What each may do is in [`authorize`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 乡镇管理员: everything in the township, users and the audit log.
+    TownshipAdmin,
+    /// 乡镇工作人员: register and reports of the township.
+    TownshipStaff,
+    /// 村计生专干: register and reports of her own village.
+    VillageSpecialist,
+    /// 育龄妇女小组长: register of her own villager group (monthly report entry).
+    GroupLeader,
+    /// 领导: figures only, no personal details.
+    Leader,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 5] = [Role::TownshipAdmin, Role::TownshipStaff, Role::VillageSpecialist, Role::GroupLeader, Role::Leader];
+
+    /// Database code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::TownshipAdmin => "township_admin",
+            Role::TownshipStaff => "township_staff",
+            Role::VillageSpecialist => "village_specialist",
+            Role::GroupLeader => "group_leader",
+            Role::Leader => "leader",
+        }
+    }
+    /// From the database code.
+    pub fn from_code(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.code() == s)
+    }
+    /// Chinese name.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Role::TownshipAdmin => "乡镇管理员",
+            Role::TownshipStaff => "乡镇工作人员",
+            Role::VillageSpecialist => "村计生专干",
+            Role::GroupLeader => "育龄妇女小组长",
+            Role::Leader => "领导(只看统计数字)",
+        }
+    }
+    /// Whether the role may have an area at `level`: village specialists a village, group
+    /// leaders a group, the township roles a township or anything above.
+    pub fn fits_level(self, level: AreaLevel) -> bool {
+        match self {
+            Role::VillageSpecialist => level == AreaLevel::Village,
+            Role::GroupLeader => level == AreaLevel::Group,
+            _ => level <= AreaLevel::Township,
+        }
+    }
+}
+
+/// A logged-in user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// Store id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// The area the user is responsible for: the scope of everything they see.
+    pub area: AreaCode,
+    /// Name shown in the page header.
+    pub display_name: String,
+}
+
+impl User {
+    /// The user's scope (the area every query is limited to).
+    pub fn scope(&self) -> &AreaCode {
+        &self.area
+    }
+}
+
+/// Who is asking, and from where (for the audit log).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user.
+    pub user: User,
+    /// Remote address of the request (`127.0.0.1:51234`, or `cli`).
+    pub remote_addr: String,
+}
+
+/// Something a user may want to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read aggregate figures and charts.
+    ViewFigures,
+    /// Read lists of persons and person details (names, IDs).
+    ViewPersons,
+    /// Record events (birth, death, marriage, divorce, moves).
+    RecordEvents,
+    /// Add users and list them.
+    ManageUsers,
+    /// Search the audit log.
+    ViewAudit,
+}
+
+/// Checks that `user` may do `action` on `target` (an area; `None` = the user's own area).
+///
+/// Errors: [`AppError::Forbidden`] when the role may not do the action at all;
+/// [`AppError::NotFound`] when the target area lies outside the user's area (a village
+/// specialist asking for another village learns nothing about it).
+pub fn authorize(user: &User, action: Action, target: Option<&AreaCode>) -> Result<(), AppError> {
+    let allowed = match action {
+        Action::ViewFigures => true,
+        Action::ViewPersons | Action::RecordEvents => user.role != Role::Leader,
+        Action::ManageUsers | Action::ViewAudit => user.role == Role::TownshipAdmin,
+    };
+    if !allowed {
+        return Err(AppError::Forbidden(format!("{}不能进行此操作 (role {} may not do {action:?})", user.role.name_zh(), user.role.code())));
+    }
+    if let Some(t) = target {
+        if !user.area.contains(t) {
+            return Err(AppError::NotFound(format!("地区 {t} 不在您的管辖范围内或不存在")));
+        }
+    }
+    Ok(())
+}
+
+/// ISO 8601 UTC text of a time, as stored (`2024-05-01T08:30:00Z`), sortable as text.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Hashes a password with Argon2id (default parameters: 19 MiB, 2 passes), as a PHC string.
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h: PasswordHash| h.to_string())
+        .map_err(|e| AppError::Invalid(format!("密码无法加密 (cannot hash password): {e}")))
+}
+
+/// True when `password` matches the PHC string `hash`.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// `n` random bytes as lower-case hex (tokens: session ids, CSRF tokens).
+pub fn random_token(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).expect("operating system random source");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random 12-character password from letters and digits that are not easily confused.
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut buf = [0u8; 12];
+    getrandom::fill(&mut buf).expect("operating system random source");
+    buf.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+}
+
+fn user_of(row: UserRow) -> Result<User, AppError> {
+    Ok(User {
+        id: row.id,
+        role: Role::from_code(&row.role).ok_or_else(|| AppError::Invalid(format!("未知角色 {}", row.role)))?,
+        area: AreaCode::parse(&row.area_code).map_err(|e| AppError::Invalid(e.to_string()))?,
+        username: row.username,
+        display_name: row.display_name,
+    })
+}
+
+/// A new user as entered on the CLI or the user page.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Login name: 2–32 letters, digits, `_`, `-` or `.`.
+    pub username: String,
+    /// Password, at least 8 characters.
+    pub password: String,
+    /// Role.
+    pub role: Role,
+    /// Area code (must exist and fit the role's level).
+    pub area: String,
+    /// Display name (the username when empty).
+    pub display_name: String,
+}
+
+/// Adds a user. `actor` is the administrator doing it (`None` from the CLI, which is trusted as
+/// the machine's operator); the new user's area must lie inside the actor's.
+///
+/// Errors: [`AppError::Fields`] for an invalid username, password, area or role/level mismatch
+/// or a taken username; [`AppError::Forbidden`] when the actor is not an administrator.
+pub async fn add_user(store: &Store, actor: Option<&Caller>, u: &NewUser, now: DateTime<Utc>) -> Result<User, AppError> {
+    let mut errors = Vec::new();
+    let name_ok = (2..=32).contains(&u.username.chars().count())
+        && u.username.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if !name_ok {
+        errors.push(("username".into(), "用户名应为2-32位字母、数字或 _ - . (username: 2–32 of a-z 0-9 _ - .)".into()));
+    }
+    if u.password.chars().count() < 8 {
+        errors.push(("password".into(), "密码至少8位 (password: at least 8 characters)".into()));
+    }
+    let area = match AreaCode::parse(&u.area) {
+        Ok(a) => match store.area(&a).await? {
+            Some(_) if !u.role.fits_level(a.level()) => {
+                errors.push(("area".into(), format!("{}的地区应为{} (area level does not fit the role)", u.role.name_zh(), level_for(u.role))));
+                None
+            }
+            Some(_) => Some(a),
+            None => {
+                errors.push(("area".into(), format!("地区 {a} 不存在 (unknown area)")));
+                None
+            }
+        },
+        Err(e) => {
+            errors.push(("area".into(), e.to_string()));
+            None
+        }
+    };
+    if let (Some(actor), Some(a)) = (actor, &area) {
+        authorize(&actor.user, Action::ManageUsers, Some(a))?;
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Fields(errors));
+    }
+    let area = area.expect("checked");
+    let row = NewUserRow {
+        username: u.username.clone(),
+        password_hash: hash_password(&u.password)?,
+        role: u.role.code().into(),
+        area_code: area.as_str().into(),
+        display_name: if u.display_name.trim().is_empty() { u.username.clone() } else { u.display_name.trim().to_string() },
+        created_at: stamp(now),
+    };
+    let id = match store.insert_user(&row).await {
+        Ok(id) => id,
+        Err(renkou_store::StoreError::Conflict(m)) => return Err(AppError::Fields(vec![("username".into(), m)])),
+        Err(e) => return Err(e.into()),
+    };
+    let user = User { id, username: row.username.clone(), role: u.role, area: area.clone(), display_name: row.display_name.clone() };
+    let who = actor.map_or("cli".to_string(), |a| a.user.username.clone());
+    let from = actor.map_or("cli".to_string(), |a| a.remote_addr.clone());
+    crate::audit::write(
+        store,
+        &who,
+        &from,
+        "user.add",
+        "user",
+        Some(id.to_string()),
+        Some(area.as_str()),
+        None,
+        Some(serde_json::json!({"username": row.username, "role": row.role, "area": row.area_code}).to_string()),
+        now,
+    )
+    .await?;
+    Ok(user)
+}
+
+fn level_for(r: Role) -> &'static str {
+    match r {
+        Role::VillageSpecialist => "行政村(12位代码)",
+        Role::GroupLeader => "村民小组(15位代码)",
+        _ => "乡镇或以上",
+    }
+}
+
+/// A new session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The cookie value.
+    pub id: String,
+    /// The token every form of the session carries.
+    pub csrf_token: String,
+    /// The user.
+    pub user: User,
+}
+
+fn dummy_hash() -> &'static str {
+    static H: OnceLock<String> = OnceLock::new();
+    H.get_or_init(|| hash_password("renkou-dummy-password").expect("hash"))
+}
+
+/// Logs a user in: checks the rate limit, the password, records the attempt and opens a
+/// session that lasts [`SESSION_HOURS`].
+///
+/// Errors: [`AppError::RateLimited`] after [`MAX_FAILED_LOGINS`] failures for this username and
+/// address within [`RATE_WINDOW_MINUTES`]; [`AppError::Unauthenticated`] for a wrong username
+/// or password (the two are not told apart).
+pub async fn login(store: &Store, username: &str, password: &str, remote_addr: &str, now: DateTime<Utc>) -> Result<Session, AppError> {
+    let username = username.trim();
+    let ip = remote_addr.rsplit_once(':').map_or(remote_addr, |(ip, _)| ip);
+    let since = stamp(now - Duration::minutes(RATE_WINDOW_MINUTES));
+    if store.failed_logins_since(username, ip, &since).await? >= MAX_FAILED_LOGINS {
+        return Err(AppError::RateLimited(format!("{RATE_WINDOW_MINUTES} 分钟内失败 {MAX_FAILED_LOGINS} 次")));
+    }
+    let row = store.user_by_username(username).await?;
+    let ok = match &row {
+        Some(r) => verify_password(password, &r.password_hash),
+        None => {
+            // Same work as for a real user, so response time does not reveal the username.
+            verify_password(password, dummy_hash());
+            false
+        }
+    };
+    store.record_login_attempt(username, ip, &stamp(now), ok).await?;
+    let Some(row) = row.filter(|_| ok) else {
+        return Err(AppError::Unauthenticated("用户名或密码错误".into()));
+    };
+    let user = user_of(row)?;
+    let id = random_token(32);
+    let csrf_token = random_token(32);
+    store.insert_session(&id, user.id, &csrf_token, &stamp(now + Duration::hours(SESSION_HOURS))).await?;
+    crate::audit::write(store, &user.username, remote_addr, "login", "user", Some(user.id.to_string()), None, None, None, now).await?;
+    Ok(Session { id, csrf_token, user })
+}
+
+/// The user and CSRF token of a live session, or `None` (expired, logged out, unknown).
+pub async fn session(store: &Store, id: &str, now: DateTime<Utc>) -> Result<Option<(User, String)>, AppError> {
+    match store.session_user(id, &stamp(now)).await? {
+        Some((row, csrf)) => Ok(Some((user_of(row)?, csrf))),
+        None => Ok(None),
+    }
+}
+
+/// Ends a session.
+pub async fn logout(store: &Store, id: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    Ok(store.delete_session(id, &stamp(now)).await?)
+}
+
+/// Users inside the administrator's area.
+pub async fn list_users(store: &Store, caller: &Caller) -> Result<Vec<User>, AppError> {
+    authorize(&caller.user, Action::ManageUsers, None)?;
+    store.users_in(&caller.user.area).await?.into_iter().map(user_of).collect()
+}
+
+/// Sets a user's password (CLI, trusted operator). Ends the user's sessions.
+pub async fn set_password(store: &Store, username: &str, password: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    if password.chars().count() < 8 {
+        return Err(AppError::Fields(vec![("password".into(), "密码至少8位 (password: at least 8 characters)".into())]));
+    }
+    store.set_password_hash(username, &hash_password(password)?).await.map_err(|e| match e {
+        renkou_store::StoreError::Conflict(m) => AppError::NotFound(m),
+        e => e.into(),
+    })?;
+    crate::audit::write(store, "cli", "cli", "user.password", "user", Some(username.into()), None, None, None, now).await
+}
+
+/// The area a first administrator is responsible for: the deepest known area that contains
+/// every residence episode (the demo township on the demo register), or a top-level area.
+pub async fn default_admin_area(store: &Store) -> Result<Option<AreaCode>, AppError> {
+    if let Some((lo, hi)) = store.residence_code_bounds().await? {
+        let common: String = lo.chars().zip(hi.chars()).take_while(|(a, b)| a == b).map(|(a, _)| a).collect();
+        for len in [15usize, 12, 9, 6, 4, 2] {
+            if common.len() >= len {
+                if let Ok(code) = AreaCode::parse(&common[..len]) {
+                    if store.area(&code).await?.is_some() {
+                        return Ok(Some(code));
+                    }
+                }
+            }
+        }
+    }
+    Ok(store.first_root_area().await?.and_then(|c| AreaCode::parse(&c).ok()))
+}
+
+/// On a register with no users, creates the administrator `admin` with a random password for
+/// the [`default_admin_area`]; returns `(user, password)`, or `None` when users exist or there
+/// is no area yet.
+pub async fn ensure_first_admin(store: &Store, now: DateTime<Utc>) -> Result<Option<(User, String)>, AppError> {
+    if store.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let Some(area) = default_admin_area(store).await? else { return Ok(None) };
+    let password = generate_password();
+    let u = NewUser {
+        username: "admin".into(),
+        password: password.clone(),
+        role: Role::TownshipAdmin,
+        area: area.as_str().into(),
+        display_name: "管理员".into(),
+    };
+    Ok(Some((add_user(store, None, &u, now).await?, password)))
+}
