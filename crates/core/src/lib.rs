@@ -8,6 +8,7 @@
 //! - [`register`]: the temporal register model: persons, households, residence episodes,
 //!   marriages, births, deaths.
 //! - [`period`]: periods, reference instants and completed-years age arithmetic.
+//! - [`rules`]: the rule language shared by validation rules, indicators and eligibility.
 //! - [`stats`]: the National Bureau of Statistics definitions (DESIGN.md §Definitions) as data,
 //!   and the exact computation of every rate from counts.
 //!
@@ -18,6 +19,7 @@ pub mod area;
 pub mod citizen_id;
 pub mod period;
 pub mod register;
+pub mod rules;
 pub mod stats;
 
 pub use area::{AreaCode, AreaLevel};
