@@ -1,7 +1,140 @@
-//! `renkou area`: not yet built.
+//! `renkou area import|add-group|list`: the area tree of a register.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(_args: impl std::fmt::Debug) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet built")
+use anyhow::Context;
+use comfy_table::{presets::UTF8_FULL, Table};
+use indicatif::{ProgressBar, ProgressStyle};
+use renkou_app::areas::{add_group, county_name_in, ensure_bundled_areas, import_area_files};
+use renkou_app::{AppError, Store};
+use renkou_core::area::AreaCode;
+
+use crate::cli::{AddGroupArgs, AreaCommand, AreaImportArgs, AreaListArgs};
+
+/// Rejected rows printed before "… and N more".
+const SHOW_REJECTED: usize = 50;
+
+/// Runs `renkou area …`.
+pub fn run(cmd: AreaCommand) -> anyhow::Result<ExitCode> {
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        match cmd {
+            AreaCommand::Import(a) => import(a).await,
+            AreaCommand::AddGroup(a) => group(a).await,
+            AreaCommand::List(a) => list(a).await,
+        }
+    })
+}
+
+async fn open(path: &Path) -> anyhow::Result<Store> {
+    renkou_app::open(path)
+        .await
+        .with_context(|| format!("打开数据库 {} (open database)", path.display()))
+}
+
+fn parse_code(s: &str) -> anyhow::Result<AreaCode> {
+    AreaCode::parse(s).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn import(a: AreaImportArgs) -> anyhow::Result<ExitCode> {
+    let store = open(&a.db).await?;
+    // A fresh register gets the bundled national table first, so that a file of one
+    // county's townships and villages finds its parents.
+    if store.area_count().await? == 0 {
+        let n = ensure_bundled_areas(&store).await?;
+        eprintln!("空数据库: 已载入内置区划表 {n} 条 (empty database: loaded the bundled area table)");
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {percent:>3}% {elapsed_precise}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("读取 (reading)");
+    let phase = std::cell::Cell::new(0u8);
+    let progress = |done: u64, total: u64| {
+        // The total changes from bytes (reading) to areas (writing) once.
+        if bar.length() != Some(total) {
+            if phase.get() == 1 {
+                bar.set_message("写入 (writing)");
+            }
+            phase.set(phase.get() + 1);
+            bar.set_length(total);
+        }
+        bar.set_position(done);
+    };
+    let started = std::time::Instant::now();
+    let result = import_area_files(&store, &a.files, &progress).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(n) => {
+            println!(
+                "已导入 {n} 个区划, 用时 {:.1} 秒 (imported {n} areas)",
+                started.elapsed().as_secs_f64()
+            );
+            println!(
+                "数据库中共有 {} 个区划 (areas in the database)",
+                store.area_count().await?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(AppError::Rejected(rows)) => {
+            eprintln!(
+                "导入被拒绝, 未写入任何数据 (import rejected, nothing written): {} 处错误 (errors)",
+                rows.len()
+            );
+            for row in rows.iter().take(SHOW_REJECTED) {
+                eprintln!("  {row}");
+            }
+            if rows.len() > SHOW_REJECTED {
+                eprintln!(
+                    "  …… 另有 {} 处错误 (and {} more)",
+                    rows.len() - SHOW_REJECTED,
+                    rows.len() - SHOW_REJECTED
+                );
+            }
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn group(a: AddGroupArgs) -> anyhow::Result<ExitCode> {
+    let store = open(&a.db).await?;
+    let village = parse_code(&a.village)?;
+    let area = add_group(&store, &village, a.number, &a.name).await?;
+    let full = county_name_in(&store, area.code.as_str())
+        .await?
+        .unwrap_or_else(|| area.name.clone());
+    println!("已添加村民小组 {} {} (group added)", area.code, full);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(a: AreaListArgs) -> anyhow::Result<ExitCode> {
+    let store = open(&a.db).await?;
+    let code = parse_code(&a.area)?;
+    if store.area(&code).await?.is_none() {
+        anyhow::bail!("区划 {code} 不在数据库 {} 中 (area not found)", a.db.display());
+    }
+    let full = county_name_in(&store, code.as_str()).await?.unwrap_or_default();
+    let children = store.children(&code).await?;
+    println!("{code} {full}: 下级区划 {} 个 (children)", children.len());
+    if children.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL)
+        .set_header(["代码", "统计用代码", "名称", "级别"]);
+    for c in &children {
+        table.add_row([
+            c.code.to_string(),
+            c.code.statistical(),
+            c.name.clone(),
+            c.code.level().name_zh().to_string(),
+        ]);
+    }
+    println!("{table}");
+    Ok(ExitCode::SUCCESS)
 }
