@@ -2,7 +2,8 @@
 //! with who, when, from where, and the old and new value. Only administrators search it.
 
 use chrono::{DateTime, Utc};
-use renkou_store::{AuditEntry, AuditFilter, Store};
+pub use renkou_store::{AuditEntry, AuditFilter};
+use renkou_store::Store;
 
 use crate::auth::{authorize, stamp, Action, Caller};
 use crate::AppError;

@@ -12,10 +12,11 @@ use renkou_core::area::AreaCode;
 use renkou_core::citizen_id::{mask, CitizenId};
 use renkou_core::period::Period;
 use renkou_core::register::*;
-use renkou_store::{AgeGroupCount, HouseholdRow, MonthCount, PersonDetailRow, PersonSummary, SearchField, Store};
+use renkou_store::{PersonDetailRow, PersonSummary, SearchField, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::audit;
+pub use renkou_store::{AgeGroupCount, HouseholdRow, MemberRow, MonthCount, PYRAMID_TOP};
 use crate::auth::{authorize, Action, Caller};
 use crate::AppError;
 

@@ -1,1 +1,62 @@
-//! web
+//! # renkou-web
+//!
+//! The office web application (`renkou serve`): server-rendered HTML in Simplified Chinese and a
+//! JSON API under `/api/v1`, both thin translations of HTTP requests into `renkou_app` calls.
+//!
+//! **Architecture invariant:** only this crate knows HTTP and HTML. It decides nothing about who
+//! may see what: every handler builds a [`renkou_app::auth::Caller`] from the session and hands it
+//! to the app, which authorizes, scopes the store query and writes the audit log.
+//!
+//! Layout: [`error`] (one error type, each variant's status code), [`session`] (cookie session
+//! and CSRF extractors), `pages` (HTML), `api` (JSON), `assets` (embedded CSS, JS, ECharts).
+
+pub mod error;
+pub mod session;
+
+mod api;
+mod assets;
+mod pages;
+mod view;
+
+use std::net::SocketAddr;
+
+use axum::routing::{get, post};
+use axum::Router;
+use renkou_app::Store;
+
+/// Shared state of the handlers.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The register.
+    pub store: Store,
+}
+
+/// The whole application: pages, API and assets.
+pub fn router(store: Store) -> Router {
+    let state = AppState { store };
+    Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/explain", get(pages::explain))
+        .route("/persons", get(pages::persons))
+        .route("/persons/{id}", get(pages::person))
+        .route("/households/{id}", get(pages::household))
+        .route("/events/{kind}", get(pages::event_form).post(pages::event_submit))
+        .route("/report/print", get(pages::report_print))
+        .route("/report.csv", get(pages::report_csv))
+        .route("/report.xlsx", get(pages::report_xlsx))
+        .route("/audit", get(pages::audit))
+        .route("/users", get(pages::users).post(pages::user_add))
+        .route("/assets/{file}", get(assets::asset))
+        .nest("/api/v1", api::router())
+        .with_state(state)
+}
+
+/// Serves the application on `addr` until the process ends.
+///
+/// Errors: the address cannot be bound.
+pub async fn serve(store: Store, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, router(store).into_make_service_with_connect_info::<SocketAddr>()).await
+}

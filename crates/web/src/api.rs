@@ -1,0 +1,90 @@
+//! The JSON API under `/api/v1`: the same use-cases as the pages, described by
+//! `/api/v1/openapi.json`. Authentication is the session cookie; POST requests carry the
+//! session's CSRF token in `X-CSRF-Token` (`GET /api/v1/session` returns it).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use renkou_app::auth::{authorize, Action};
+use renkou_app::{export, persons, report};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::pages::{resolve, submit_event, ReportQuery, SearchQuery};
+use crate::session::ApiAuth;
+use crate::AppState;
+
+/// Routes of `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/session", get(session))
+        .route("/report", get(report_json))
+        .route("/dashboard", get(dashboard))
+        .route("/explain", get(explain))
+        .route("/persons", get(search))
+        .route("/persons/{id}", get(person))
+        .route("/households/{id}", get(household))
+        .route("/events/{kind}", post(event))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], crate::assets::openapi())
+}
+
+async fn session(ApiAuth(a): ApiAuth) -> Json<Value> {
+    Json(json!({ "user": a.caller.user, "csrf_token": a.csrf }))
+}
+
+async fn report_json(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Query<ReportQuery>) -> Result<Json<Value>, ApiError> {
+    let (area, period) = resolve(&st, &a.caller, &q).await?;
+    let r = report::build(&st.store, &area, &period).await?;
+    let ly = report::build_year_before(&st.store, &area, &period).await?;
+    Ok(Json(json!({ "report": export::report_json(&r), "year_before": export::report_json(&ly) })))
+}
+
+async fn dashboard(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Query<ReportQuery>) -> Result<Json<Value>, ApiError> {
+    let (area, period) = resolve(&st, &a.caller, &q).await?;
+    let pyramid = persons::pyramid(&st.store, &a.caller, &area, &period).await?;
+    let monthly = persons::monthly(&st.store, &a.caller, &area, &period).await?;
+    Ok(Json(json!({ "area": area.as_str(), "period": period, "pyramid": pyramid, "monthly": monthly })))
+}
+
+async fn explain(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Query<ReportQuery>) -> Result<Json<Value>, ApiError> {
+    let (area, period) = resolve(&st, &a.caller, &q).await?;
+    authorize(&a.caller.user, Action::ViewPersons, Some(&area))?;
+    let rows = report::explain(&st.store, q.key.as_deref().unwrap_or(""), &area, &period, false).await?;
+    Ok(Json(json!({ "key": q.key, "area": area.as_str(), "period": period, "rows": rows })))
+}
+
+async fn search(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Query<SearchQuery>) -> Result<Json<Value>, ApiError> {
+    let rows = persons::search(&st.store, &a.caller, q.q.as_deref().unwrap_or(""), 100).await?;
+    Ok(Json(json!({ "persons": rows })))
+}
+
+async fn person(State(st): State<AppState>, ApiAuth(a): ApiAuth, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(serde_json::to_value(persons::detail(&st.store, &a.caller, id, Utc::now()).await?).unwrap_or(Value::Null)))
+}
+
+async fn household(State(st): State<AppState>, ApiAuth(a): ApiAuth, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(serde_json::to_value(persons::household(&st.store, &a.caller, id, Utc::now()).await?).unwrap_or(Value::Null)))
+}
+
+async fn event(
+    State(st): State<AppState>,
+    ApiAuth(a): ApiAuth,
+    Path(kind): Path<String>,
+    Json(body): Json<BTreeMap<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let values: BTreeMap<String, String> = body
+        .into_iter()
+        .map(|(k, v)| (k, match v { Value::String(s) => s, Value::Null => String::new(), v => v.to_string() }))
+        .collect();
+    let id = submit_event(&st, &a.caller, &kind, &values).await?;
+    Ok(Json(json!({ "person_id": id })))
+}

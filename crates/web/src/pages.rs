@@ -1,0 +1,733 @@
+//! HTML pages. Each handler turns the request into app calls and renders the answer; the app
+//! authorizes, scopes and audits.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::{NaiveDate, Utc};
+use maud::{html, Markup};
+use renkou_app::auth::{self, authorize, Action, Caller, Role};
+use renkou_app::report::{self, Report};
+use renkou_app::{export, persons, AppError};
+use renkou_core::area::AreaCode;
+use renkou_core::period::Period;
+use renkou_core::stats::{definition, Figures, DEFINITIONS};
+use serde::Deserialize;
+
+use crate::error::WebError;
+use crate::session::{cookie, set_cookie, Auth, Remote, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use crate::view::{json_script, kind_zh, opt_date, page, policy_zh, sex_zh, urlencode};
+use crate::AppState;
+
+/// Today, from the server's clock (the core never reads a clock).
+pub fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+/// Area and period of a report-like page (`?area=…&from=…&to=…`); missing = the user's area
+/// and the default period.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReportQuery {
+    /// Area code.
+    pub area: Option<String>,
+    /// First day.
+    pub from: Option<String>,
+    /// Last day.
+    pub to: Option<String>,
+    /// Figure key (explain pages).
+    pub key: Option<String>,
+}
+
+/// Resolves and authorizes the area and period of a report query.
+pub async fn resolve(st: &AppState, caller: &Caller, q: &ReportQuery) -> Result<(AreaCode, Period), WebError> {
+    let area = match q.area.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(a) => AreaCode::parse(a).map_err(|e| WebError::BadRequest(e.to_string()))?,
+        None => caller.user.area.clone(),
+    };
+    authorize(&caller.user, Action::ViewFigures, Some(&area))?;
+    let parse = |s: &Option<String>, field: &str| -> Result<Option<NaiveDate>, WebError> {
+        match s.as_deref().filter(|s| !s.trim().is_empty()) {
+            None => Ok(None),
+            Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| WebError::BadRequest(format!("{field} 日期格式应为 年-月-日: {s:?}"))),
+        }
+    };
+    let period = match (parse(&q.from, "from")?, parse(&q.to, "to")?) {
+        (Some(f), Some(t)) => report::period(f, t)?,
+        _ => persons::default_period(&st.store, today()).await?,
+    };
+    Ok((area, period))
+}
+
+fn report_qs(area: &AreaCode, p: &Period) -> String {
+    format!("area={}&from={}&to={}", area.as_str(), p.first, p.last)
+}
+
+fn fig(f: &Figures, key: &str) -> String {
+    f.get(key).and_then(|x| x.rounded.clone()).unwrap_or_else(|| "—".into())
+}
+
+const VILLAGE_COLUMNS: &[&str] = &[
+    "population_end",
+    "births",
+    "births_male",
+    "births_female",
+    "deaths",
+    "crude_birth_rate",
+    "crude_death_rate",
+    "natural_growth_rate",
+    "sex_ratio_at_birth",
+    "women_of_childbearing_age",
+    "married_women_of_childbearing_age",
+    "floating_inflow",
+    "floating_outflow",
+];
+
+fn header_of(key: &str) -> String {
+    let d = definition(key).expect("known key");
+    match d.unit.suffix() {
+        "" | "人" => d.name_zh.to_string(),
+        s => format!("{}({s})", d.name_zh),
+    }
+}
+
+/// A figure value, linked to its records when the user may see them.
+fn fig_cell(f: &Figures, key: &str, area: &AreaCode, p: &Period, link: bool) -> Markup {
+    let v = fig(f, key);
+    let explainable = link && report::explainable_keys().contains(&key);
+    html! {
+        td.num data-key=(key) data-area=(area.as_str()) {
+            @if explainable { a href={ "/explain?key=" (key) "&" (report_qs(area, p)) } { (v) } } @else { (v) }
+        }
+    }
+}
+
+fn period_form(action: &str, area: &AreaCode, p: &Period, r: &Report, caller: &Caller) -> Markup {
+    html! {
+        form.period method="get" action=(action) {
+            label { "地区 " select name="area" {
+                option value=(caller.user.area.as_str()) selected[area == &caller.user.area] { "本级 " (caller.user.area.as_str()) }
+                @if area != &caller.user.area { option value=(area.as_str()) selected { (r.area.name) } }
+                @for c in &r.children { @if c.area.code != *area { option value=(c.area.code.as_str()) { (c.area.name) } } }
+            } }
+            label { "开始 " input type="date" name="from" value=(p.first); }
+            label { "结束 " input type="date" name="to" value=(p.last); }
+            button type="submit" { "查询" }
+        }
+    }
+}
+
+/// `GET /`: the dashboard of the user's area (or `?area=` inside it) for a period.
+pub async fn dashboard(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Markup, WebError> {
+    let (area, period) = resolve(&st, &a.caller, &q).await?;
+    let r = report::build(&st.store, &area, &period).await?;
+    let ly = report::build_year_before(&st.store, &area, &period).await?;
+    let pyramid = persons::pyramid(&st.store, &a.caller, &area, &period).await?;
+    let monthly = persons::monthly(&st.store, &a.caller, &area, &period).await?;
+    let link = authorize(&a.caller.user, Action::ViewPersons, None).is_ok();
+    let qs = report_qs(&area, &period);
+    let charts = serde_json::json!({
+        "pyramid": {
+            "ages": pyramid.iter().map(|g| if g.from_age >= renkou_app::persons::PYRAMID_TOP { format!("{}+", g.from_age) } else { format!("{}-{}", g.from_age, g.from_age + 4) }).collect::<Vec<_>>(),
+            "male": pyramid.iter().map(|g| g.male).collect::<Vec<_>>(),
+            "female": pyramid.iter().map(|g| g.female).collect::<Vec<_>>(),
+        },
+        "monthly": {
+            "months": monthly.iter().map(|m| m.month.clone()).collect::<Vec<_>>(),
+            "births": monthly.iter().map(|m| m.births).collect::<Vec<_>>(),
+            "deaths": monthly.iter().map(|m| m.deaths).collect::<Vec<_>>(),
+        },
+        "sexRatio": {
+            "areas": r.children.iter().map(|c| c.area.name.clone()).collect::<Vec<_>>(),
+            "values": r.children.iter().map(|c| c.figures.get("sex_ratio_at_birth").and_then(|f| f.exact).map(|x| (x * 10.0).round() / 10.0)).collect::<Vec<_>>(),
+            "births": r.children.iter().map(|c| c.figures.counts.births).collect::<Vec<_>>(),
+        },
+    });
+    let body = html! {
+        h1 { (r.area.name) " 人口统计概览" }
+        p.sub { (r.area_path) " · 期间 " (period.first) " 至 " (period.last) " (" (period.days()) " 天), 同期为 " (ly.period.first) " 至 " (ly.period.last) }
+        (period_form("/", &area, &period, &r, &a.caller))
+        p.actions {
+            a.button href={ "/report.xlsx?" (qs) } { "下载 Excel" }
+            a.button href={ "/report.csv?" (qs) } { "下载 CSV" }
+            a.button href={ "/report/print?" (qs) } target="_blank" { "打印报表" }
+        }
+        div.grid {
+            section.figures {
+                h2 { "主要指标" }
+                table.figs {
+                    thead { tr { th { "指标" } th { "本期" } th { "上年同期" } th { "单位" } } }
+                    tbody {
+                        @for d in DEFINITIONS {
+                            tr {
+                                td title=(d.definition) { (d.name_zh) }
+                                (fig_cell(&r.total, d.key, &area, &period, link))
+                                td.num.ly data-key=(d.key) { (fig(&ly.total, d.key)) }
+                                td { (d.unit.suffix()) }
+                            }
+                        }
+                    }
+                }
+                p.note { (export::DENOMINATOR_NOTE) }
+            }
+            section.charts {
+                div #chart-pyramid .chart {}
+                div #chart-monthly .chart {}
+                div #chart-sexratio .chart {}
+            }
+        }
+        @if !r.children.is_empty() {
+            section {
+                h2 { "分" (r.children[0].area.code.level().name_zh()) "统计" }
+                div.scroll { table.villages {
+                    thead { tr { th { "代码" } th { "名称" } @for k in VILLAGE_COLUMNS { th { (header_of(k)) } } } }
+                    tbody {
+                        @for c in &r.children {
+                            tr {
+                                td { (c.area.code.as_str()) }
+                                td { a href={ "/?" (report_qs(&c.area.code, &period)) } { (c.area.name) } }
+                                @for k in VILLAGE_COLUMNS { (fig_cell(&c.figures, k, &c.area.code, &period, link)) }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+        script #chart-data type="application/json" { (json_script(&charts)) }
+        script src="/assets/echarts.min.js" {}
+        script src="/assets/app.js" {}
+    };
+    Ok(page("统计概览", Some((&a.caller.user, &a.csrf)), body))
+}
+
+/// `GET /explain?key=…`: the records behind a figure (citizen IDs masked).
+pub async fn explain(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Markup, WebError> {
+    let (area, period) = resolve(&st, &a.caller, &q).await?;
+    authorize(&a.caller.user, Action::ViewPersons, Some(&area))?;
+    let key = q.key.clone().unwrap_or_default();
+    let rows = report::explain(&st.store, &key, &area, &period, false).await?;
+    let name = definition(&key).map_or(key.as_str(), |d| d.name_zh);
+    let body = html! {
+        h1 { (name) " 的记录" }
+        p.sub { "地区 " (area.as_str()) " · 期间 " (period.first) " 至 " (period.last) " · 共 " span #explain-count { (rows.len()) } " 条" }
+        p { a href={ "/?" (report_qs(&area, &period)) } { "← 返回概览" } }
+        table.list {
+            thead { tr { th { "姓名" } th { "公民身份号码" } th { "性别" } th { "出生日期" } th { "地区" } th { "日期" } th { "说明" } } }
+            tbody { @for r in &rows { tr {
+                td { a href={ "/persons/" (r.person_id) } { (r.name) } }
+                td.mono { (r.citizen_id.clone().unwrap_or_default()) }
+                td { (sex_zh(r.sex)) } td { (r.birth_date) } td { (r.area_code) } td { (opt_date(r.date)) }
+                td { (r.detail.as_deref().unwrap_or("").split(' ').map(|w| renkou_core::register::PolicyClass::from_code(w).map(|p| p.name_zh().to_string())
+                        .or_else(|| renkou_core::register::ResidenceKind::from_code(w).map(|k| k.name_zh().to_string()))
+                        .or_else(|| w.parse::<u8>().ok().map(|n| format!("第{n}孩"))).unwrap_or_else(|| w.to_string())).collect::<Vec<_>>().join(" ")) }
+            } } }
+        }
+    };
+    Ok(page(name, Some((&a.caller.user, &a.csrf)), body))
+}
+
+/// Search box of the persons page.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    /// Name, pinyin initials, citizen ID or household number.
+    pub q: Option<String>,
+}
+
+/// `GET /persons?q=…`: person search inside the user's area (IDs masked).
+pub async fn persons(State(st): State<AppState>, a: Auth, Query(q): Query<SearchQuery>) -> Result<Markup, WebError> {
+    authorize(&a.caller.user, Action::ViewPersons, None)?;
+    let text = q.q.unwrap_or_default();
+    let rows = if text.trim().is_empty() { Vec::new() } else { persons::search(&st.store, &a.caller, &text, 100).await? };
+    let body = html! {
+        h1 { "人员查询" }
+        form.search method="get" action="/persons" {
+            input type="search" name="q" value=(text) placeholder="姓名、拼音首字母(如 zhw)、身份号码或户号" autofocus;
+            button type="submit" { "查询" }
+        }
+        @if !text.trim().is_empty() {
+            p.sub { "找到 " span #result-count { (rows.len()) } " 人" @if rows.len() == 100 { " (只显示前100人)" } }
+            table.list #results {
+                thead { tr { th { "姓名" } th { "公民身份号码" } th { "性别" } th { "出生日期" } th { "户号" } th { "地区" } th { "死亡日期" } } }
+                tbody { @for p in &rows { tr {
+                    td { a href={ "/persons/" (p.id) } { (p.name) } }
+                    td.mono { (p.citizen_id_masked.clone().unwrap_or_default()) }
+                    td { (p.sex) } td { (p.birth_date) } td { (p.household_no.clone().unwrap_or_default()) }
+                    td { (p.area_code.clone().unwrap_or_default()) } td { (opt_date(p.death_date)) }
+                } } }
+            }
+        }
+    };
+    Ok(page("人员查询", Some((&a.caller.user, &a.csrf)), body))
+}
+
+/// `GET /persons/{id}`: the whole record (audited); 404 outside the user's area.
+pub async fn person(State(st): State<AppState>, a: Auth, Path(id): Path<i64>) -> Result<Markup, WebError> {
+    let d = persons::detail(&st.store, &a.caller, id, Utc::now()).await?;
+    let p = &d.record.summary;
+    let marital = renkou_core::register::MaritalStatus::parse(&d.record.marital_status).map_or("", |m| m.name_zh());
+    let body = html! {
+        h1 { (p.name) @if p.death_date.is_some() { span.tag { "已死亡" } } }
+        table.kv {
+            tr { th { "人员编号" } td #person-id { (p.id) } th { "公民身份号码" } td.mono { (p.citizen_id.clone().unwrap_or_else(|| "(无)".into())) } }
+            tr { th { "性别" } td { (sex_zh(p.sex)) } th { "出生日期" } td { (p.birth_date) } }
+            tr { th { "民族" } td { (d.record.ethnicity) } th { "婚姻状况" } td { (marital) } }
+            tr { th { "户号" } td { @if let (Some(h), Some(no)) = (d.record.household_id, &p.household_no) { a href={ "/households/" (h) } { (no) } } }
+                 th { "与户主关系" } td { (d.record.relationship_to_head.clone().unwrap_or_default()) } }
+            tr { th { "现户籍地" } td { (p.area_code.clone().unwrap_or_default()) } th { "死亡日期" } td { (opt_date(p.death_date)) } }
+        }
+        p.actions {
+            @if p.sex == 2 { a.button href={ "/events/birth?mother_id=" (p.id) } { "登记生育" } }
+            a.button href={ "/events/death?person_id=" (p.id) } { "登记死亡" }
+            a.button href={ "/events/marriage?person_id=" (p.id) } { "登记结婚" }
+            a.button href={ "/events/divorce?person_id=" (p.id) } { "登记离婚" }
+            a.button href={ "/events/move_out?person_id=" (p.id) } { "登记迁出" }
+        }
+        @if let Some(b) = &d.record.birth {
+            h2 { "出生" }
+            p { "母亲: " @if let Some(m) = b.mother_id { a href={ "/persons/" (m) } { (b.mother_name.clone().unwrap_or_default()) } }
+                " · 父亲: " @if let Some(f) = b.father_id { a href={ "/persons/" (f) } { (b.father_name.clone().unwrap_or_default()) } }
+                " · 孩次: " (b.birth_order.map(|n| n.to_string()).unwrap_or_default()) " · " (policy_zh(b.policy.as_deref())) }
+        }
+        h2 { "居住与户籍记录" }
+        table.list { thead { tr { th { "类型" } th { "地区" } th { "起" } th { "止" } } }
+            tbody { @for r in &d.record.residences { tr { td { (kind_zh(&r.kind)) } td { (r.area_name) " " (r.area_code) } td { (opt_date(r.valid_from)) } td { (opt_date(r.valid_to)) } } } } }
+        h2 { "婚姻" }
+        table.list { thead { tr { th { "配偶" } th { "结婚日期" } th { "结束日期" } th { "结束原因" } } }
+            tbody { @for m in &d.record.marriages { tr {
+                td { @if let Some(s) = m.spouse_id { a href={ "/persons/" (s) } { (m.spouse_name.clone().unwrap_or_default()) } } @else { (m.spouse_name.clone().unwrap_or_default()) } }
+                td { (opt_date(m.start_date)) } td { (opt_date(m.end_date)) }
+                td { (match m.end_reason.as_deref() { Some("divorce") => "离婚", Some("death") => "丧偶", _ => "" }) }
+            } } } }
+        h2 { "子女" }
+        table.list { thead { tr { th { "姓名" } th { "性别" } th { "出生日期" } th { "孩次" } th { "政策属性" } } }
+            tbody { @for c in &d.record.children { tr {
+                td { a href={ "/persons/" (c.person_id) } { (c.name) } } td { (sex_zh(c.sex)) } td { (c.birth_date) }
+                td { (c.birth_order.map(|n| n.to_string()).unwrap_or_default()) } td { (policy_zh(c.policy.as_deref())) }
+            } } } }
+        @if let Some(h) = &d.household {
+            h2 { "同户成员 (户号 " (h.household_no) ")" }
+            (members(h))
+        }
+        p.note { "查看本页已记入审计日志。" }
+    };
+    Ok(page(&p.name, Some((&a.caller.user, &a.csrf)), body))
+}
+
+fn members(h: &renkou_app::persons::HouseholdRow) -> Markup {
+    html! {
+        table.list { thead { tr { th { "姓名" } th { "与户主关系" } th { "性别" } th { "出生日期" } th { "公民身份号码" } th { "死亡日期" } } }
+            tbody { @for m in &h.members { tr {
+                td { a href={ "/persons/" (m.person.id) } { (m.person.name) } } td { (m.relationship_to_head.clone().unwrap_or_default()) }
+                td { (sex_zh(m.person.sex)) } td { (m.person.birth_date) }
+                td.mono { (m.person.citizen_id.as_deref().map(renkou_core::citizen_id::mask).unwrap_or_default()) }
+                td { (opt_date(m.person.death_date)) }
+            } } } }
+    }
+}
+
+/// `GET /households/{id}`: a household and its members (audited); 404 outside the user's area.
+pub async fn household(State(st): State<AppState>, a: Auth, Path(id): Path<i64>) -> Result<Markup, WebError> {
+    let h = persons::household(&st.store, &a.caller, id, Utc::now()).await?;
+    let body = html! {
+        h1 { "户号 " (h.household_no) }
+        p.sub { (h.area_name) " " (h.area_code) " · " (h.members.len()) " 人" }
+        (members(&h))
+    };
+    Ok(page("户信息", Some((&a.caller.user, &a.csrf)), body))
+}
+
+// ------------------------------------------------------------------------------------------
+// Event forms.
+
+enum Input {
+    Text,
+    Date,
+    Select(&'static [(&'static str, &'static str)]),
+}
+
+struct FieldSpec {
+    name: &'static str,
+    label: &'static str,
+    input: Input,
+    hint: &'static str,
+}
+
+const SEX: &[(&str, &str)] = &[("", "请选择"), ("男", "男"), ("女", "女")];
+const POLICY: &[(&str, &str)] = &[("", "(未填)"), ("政策内", "政策内"), ("政策外", "政策外")];
+const KIND: &[(&str, &str)] = &[("registered", "户籍迁入"), ("inflow", "流入")];
+
+fn f(name: &'static str, label: &'static str, input: Input, hint: &'static str) -> FieldSpec {
+    FieldSpec { name, label, input, hint }
+}
+
+/// Event kinds: URL name, title, fields.
+fn event_spec(kind: &str) -> Option<(&'static str, Vec<FieldSpec>)> {
+    Some(match kind {
+        "birth" => ("出生登记", vec![
+            f("mother_id", "母亲人员编号", Input::Text, "在人员详情页可见"),
+            f("father_id", "父亲人员编号", Input::Text, "可空"),
+            f("name", "孩子姓名", Input::Text, ""),
+            f("sex", "性别", Input::Select(SEX), ""),
+            f("birth_date", "出生日期", Input::Date, ""),
+            f("citizen_id", "公民身份号码", Input::Text, "可空"),
+            f("birth_order", "孩次", Input::Text, "可空, 默认为母亲已登记子女数+1"),
+            f("policy", "政策属性", Input::Select(POLICY), ""),
+        ]),
+        "death" => ("死亡登记", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "死亡日期", Input::Date, "")]),
+        "marriage" => ("结婚登记", vec![
+            f("person_id", "本人人员编号", Input::Text, ""),
+            f("spouse_id", "配偶人员编号", Input::Text, "配偶在册时填写"),
+            f("spouse_name", "配偶姓名", Input::Text, "配偶不在册时填写"),
+            f("spouse_citizen_id", "配偶身份号码", Input::Text, "配偶不在册时填写, 可空"),
+            f("date", "结婚日期", Input::Date, ""),
+        ]),
+        "divorce" => ("离婚登记", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "离婚日期", Input::Date, "")]),
+        "move_in" => ("迁入登记", vec![
+            f("name", "姓名", Input::Text, ""),
+            f("citizen_id", "公民身份号码", Input::Text, "性别与出生日期由号码得出"),
+            f("area", "迁入地区代码", Input::Text, "村(12位)或组(15位)"),
+            f("kind", "类型", Input::Select(KIND), ""),
+            f("date", "迁入日期", Input::Date, ""),
+            f("ethnicity", "民族", Input::Text, "默认 汉族"),
+        ]),
+        "move_out" => ("迁出登记", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "迁出日期", Input::Date, "")]),
+        _ => return None,
+    })
+}
+
+const EVENT_KINDS: &[&str] = &["birth", "death", "marriage", "divorce", "move_in", "move_out"];
+
+fn event_page(kind: &str, values: &BTreeMap<String, String>, errors: &[(String, String)], a: &Auth) -> Markup {
+    let (title, fields) = event_spec(kind).expect("known kind");
+    let body = html! {
+        h1 { (title) }
+        nav.tabs { @for k in EVENT_KINDS { a.active[*k == kind] href={ "/events/" (k) } { (event_spec(k).expect("kind").0) } } }
+        @if !errors.is_empty() { p.error #form-errors { "请更正下列错误后再提交。" } }
+        form.event method="post" action={ "/events/" (kind) } {
+            input type="hidden" name="csrf" value=(a.csrf);
+            @for fs in &fields {
+                @let v = values.get(fs.name).cloned().unwrap_or_default();
+                @let errs: Vec<&String> = errors.iter().filter(|(k, _)| k == fs.name).map(|(_, m)| m).collect();
+                div.field.invalid[!errs.is_empty()] {
+                    label for=(fs.name) { (fs.label) }
+                    @match fs.input {
+                        Input::Text => { input type="text" id=(fs.name) name=(fs.name) value=(v); }
+                        Input::Date => { input type="date" id=(fs.name) name=(fs.name) value=(v); }
+                        Input::Select(opts) => { select id=(fs.name) name=(fs.name) { @for (val, text) in opts { option value=(val) selected[*val == v] { (text) } } } }
+                    }
+                    @if !fs.hint.is_empty() { span.hint { (fs.hint) } }
+                    @for m in errs { span.err data-field=(fs.name) { (m) } }
+                }
+            }
+            @for (k, m) in errors.iter().filter(|(k, _)| !fields.iter().any(|fs| fs.name == k)) { p.err { (k) ": " (m) } }
+            button type="submit" { "提交" }
+        }
+    };
+    page(title, Some((&a.caller.user, &a.csrf)), body)
+}
+
+/// `GET /events/{kind}`: an event form, prefilled from the query string.
+pub async fn event_form(a: Auth, Path(kind): Path<String>, Query(values): Query<BTreeMap<String, String>>) -> Result<Markup, WebError> {
+    authorize(&a.caller.user, Action::RecordEvents, None)?;
+    if event_spec(&kind).is_none() {
+        return Err(WebError::App(AppError::NotFound(kind)));
+    }
+    Ok(event_page(&kind, &values, &[], &a))
+}
+
+/// Runs an event form through the app; returns the person's id.
+pub async fn submit_event(st: &AppState, caller: &Caller, kind: &str, values: &BTreeMap<String, String>) -> Result<i64, AppError> {
+    let v = serde_json::Value::Object(values.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect());
+    let bad = |e: serde_json::Error| AppError::Invalid(e.to_string());
+    let (s, t, now) = (&st.store, today(), Utc::now());
+    match kind {
+        "birth" => persons::record_birth(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "death" => persons::record_death(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "marriage" => persons::record_marriage(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "divorce" => persons::record_divorce(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "move_in" => persons::record_move_in(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "move_out" => persons::record_move_out(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        k => Err(AppError::NotFound(k.to_string())),
+    }
+}
+
+/// `POST /events/{kind}`: validates (core), writes and audits; on errors the form comes back
+/// with a message next to each field. An expired session goes to the login page, which
+/// returns to the form with its input.
+pub async fn event_submit(
+    State(st): State<AppState>,
+    a: Result<Auth, WebError>,
+    Path(kind): Path<String>,
+    Form(mut values): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let csrf = values.remove("csrf");
+    let a = match a {
+        Ok(a) => a,
+        Err(WebError::Login(_)) => {
+            let qs: Vec<String> = values.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect();
+            return Err(WebError::Login(format!("/events/{}?{}", urlencode(&kind), qs.join("&"))));
+        }
+        Err(e) => return Err(e),
+    };
+    a.check_csrf(csrf.as_deref())?;
+    if event_spec(&kind).is_none() {
+        return Err(WebError::App(AppError::NotFound(kind)));
+    }
+    match submit_event(&st, &a.caller, &kind, &values).await {
+        Ok(id) => Ok(Redirect::to(&format!("/persons/{id}")).into_response()),
+        Err(AppError::Fields(errors)) => Ok((StatusCode::UNPROCESSABLE_ENTITY, event_page(&kind, &values, &errors, &a)).into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Reports: print, CSV, XLSX.
+
+/// `GET /report/print`: the report as a printable page (print CSS hides the navigation).
+pub async fn report_print(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Markup, WebError> {
+    let (area, period) = resolve(&st, &a.caller, &q).await?;
+    let r = report::build(&st.store, &area, &period).await?;
+    let ly = report::build_year_before(&st.store, &area, &period).await?;
+    let body = html! {
+        article.print {
+            h1 { (r.area.name) " 人口统计报表" }
+            p { "地区: " (r.area_path) " (" (area.as_str()) ")" br; "期间: " (period.first) " 至 " (period.last) " (" (period.days()) " 天); 上年同期 " (ly.period.first) " 至 " (ly.period.last) }
+            table.figs { thead { tr { th { "指标" } th { "本期" } th { "上年同期" } th { "单位" } } }
+                tbody { @for d in DEFINITIONS { tr { td { (d.name_zh) } td.num { (fig(&r.total, d.key)) } td.num { (fig(&ly.total, d.key)) } td { (d.unit.suffix()) } } } } }
+            @if !r.children.is_empty() {
+                h2 { "分村统计" }
+                table.villages { thead { tr { th { "名称" } @for k in VILLAGE_COLUMNS { th { (header_of(k)) } } } }
+                    tbody { @for c in &r.children { tr { td { (c.area.name) } @for k in VILLAGE_COLUMNS { td.num { (fig(&c.figures, k)) } } } } } }
+            }
+            p.note { (export::DENOMINATOR_NOTE) br; (export::ROUNDING_NOTE) }
+            p.noprint { button onclick="window.print()" { "打印" } }
+        }
+    };
+    Ok(page("打印报表", Some((&a.caller.user, &a.csrf)), body))
+}
+
+fn download(bytes: Vec<u8>, mime: &str, name: String) -> Response {
+    ([(header::CONTENT_TYPE, mime.to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))], bytes).into_response()
+}
+
+/// `GET /report.csv`: the report as CSV (UTF-8 with BOM).
+pub async fn report_csv(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Response, WebError> {
+    let (area, period) = resolve(&st, &a.caller, &q).await?;
+    let r = report::build(&st.store, &area, &period).await?;
+    Ok(download(export::report_csv(&r)?, "text/csv; charset=utf-8", format!("report-{}-{}-{}.csv", area.as_str(), period.first, period.last)))
+}
+
+/// `GET /report.xlsx`: the report as an Excel workbook.
+pub async fn report_xlsx(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Response, WebError> {
+    let (area, period) = resolve(&st, &a.caller, &q).await?;
+    let r = report::build(&st.store, &area, &period).await?;
+    Ok(download(
+        export::report_xlsx(&r)?,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        format!("report-{}-{}-{}.xlsx", area.as_str(), period.first, period.last),
+    ))
+}
+
+// ------------------------------------------------------------------------------------------
+// Login.
+
+/// Query of the login page.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    /// Where to go after logging in (a local path).
+    pub next: Option<String>,
+}
+
+/// Fields of the login form.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginForm {
+    /// Username.
+    #[serde(default)]
+    pub username: String,
+    /// Password.
+    #[serde(default)]
+    pub password: String,
+    /// The login CSRF token (must equal the cookie's).
+    #[serde(default)]
+    pub csrf: String,
+    /// Where to go after logging in.
+    #[serde(default)]
+    pub next: String,
+}
+
+fn safe_next(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next.to_string() } else { "/".to_string() }
+}
+
+fn login_page(status: StatusCode, next: &str, username: &str, message: Option<&str>) -> Response {
+    let token = auth::random_token(16);
+    let body = html! {
+        section.login {
+            h1 { "登录" }
+            @if let Some(m) = message { p.error #login-error { (m) } }
+            form method="post" action="/login" {
+                input type="hidden" name="csrf" value=(token);
+                input type="hidden" name="next" value=(safe_next(next));
+                div.field { label for="username" { "用户名" } input #username type="text" name="username" value=(username) autofocus required; }
+                div.field { label for="password" { "密码" } input #password type="password" name="password" required; }
+                button type="submit" { "登录" }
+            }
+        }
+    };
+    (status, [(header::SET_COOKIE, set_cookie(LOGIN_CSRF_COOKIE, &token, 3600))], page("登录", None, body)).into_response()
+}
+
+/// `GET /login`.
+pub async fn login_form(Query(q): Query<LoginQuery>) -> Response {
+    login_page(StatusCode::OK, q.next.as_deref().unwrap_or("/"), "", None)
+}
+
+/// `POST /login`: checks the login CSRF cookie, the rate limit and the password; sets the
+/// session cookie and goes to `next`.
+pub async fn login(State(st): State<AppState>, Remote(remote): Remote, headers: HeaderMap, Form(f): Form<LoginForm>) -> Result<Response, WebError> {
+    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || expected != f.csrf {
+        return Ok(login_page(StatusCode::FORBIDDEN, &f.next, &f.username, Some("登录表单已失效, 请重新输入 (CSRF)")));
+    }
+    match auth::login(&st.store, &f.username, &f.password, &remote, Utc::now()).await {
+        Ok(s) => Ok((
+            StatusCode::SEE_OTHER,
+            [(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &s.id, auth::SESSION_HOURS * 3600)), (header::LOCATION, safe_next(&f.next))],
+        )
+            .into_response()),
+        Err(AppError::Unauthenticated(_)) => Ok(login_page(StatusCode::UNAUTHORIZED, &f.next, &f.username, Some("用户名或密码错误"))),
+        Err(AppError::RateLimited(_)) => Ok(login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &f.next,
+            &f.username,
+            Some(&format!("登录失败次数过多, 请 {} 分钟后再试", auth::RATE_WINDOW_MINUTES)),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Form with only the CSRF token.
+#[derive(Debug, Default, Deserialize)]
+pub struct CsrfForm {
+    /// The session's CSRF token.
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// `POST /logout`.
+pub async fn logout(State(st): State<AppState>, a: Auth, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Result<Response, WebError> {
+    a.check_csrf(Some(&f.csrf))?;
+    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+        auth::logout(&st.store, &id, Utc::now()).await?;
+    }
+    Ok((StatusCode::SEE_OTHER, [(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0)), (header::LOCATION, "/login".to_string())]).into_response())
+}
+
+// ------------------------------------------------------------------------------------------
+// Administration: audit log and users.
+
+/// Filters of the audit page.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditQuery {
+    /// Username.
+    pub username: Option<String>,
+    /// Action prefix.
+    pub action: Option<String>,
+    /// Record id.
+    pub entity_id: Option<String>,
+    /// From date.
+    pub from: Option<String>,
+    /// To date (inclusive).
+    pub to: Option<String>,
+}
+
+fn nonempty(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from)
+}
+
+/// `GET /audit`: the audit log of the administrator's area, newest first.
+pub async fn audit(State(st): State<AppState>, a: Auth, Query(q): Query<AuditQuery>) -> Result<Markup, WebError> {
+    let filter = renkou_app::audit::AuditFilter {
+        username: nonempty(&q.username),
+        action: nonempty(&q.action),
+        entity_id: nonempty(&q.entity_id),
+        from: nonempty(&q.from),
+        to: nonempty(&q.to).map(|t| format!("{t}T99")),
+        limit: 500,
+    };
+    let rows = renkou_app::audit::search(&st.store, &a.caller, &filter).await?;
+    let v = |s: &Option<String>| s.clone().unwrap_or_default();
+    let body = html! {
+        h1 { "审计日志" }
+        form.period method="get" action="/audit" {
+            label { "用户 " input type="text" name="username" value=(v(&q.username)); }
+            label { "操作 " input type="text" name="action" value=(v(&q.action)) placeholder="如 person.read"; }
+            label { "记录编号 " input type="text" name="entity_id" value=(v(&q.entity_id)); }
+            label { "从 " input type="date" name="from" value=(v(&q.from)); }
+            label { "到 " input type="date" name="to" value=(v(&q.to)); }
+            button type="submit" { "查询" }
+        }
+        table.list #audit { thead { tr { th { "时间(UTC)" } th { "用户" } th { "操作" } th { "对象" } th { "地区" } th { "来源" } th { "原值" } th { "新值" } } }
+            tbody { @for r in &rows { tr {
+                td { (r.at) } td { (r.username) } td { (r.action) } td { (r.entity) " " (v(&r.entity_id)) } td { (v(&r.area_code)) } td { (v(&r.remote_addr)) }
+                td.json { (v(&r.old_value)) } td.json { (v(&r.new_value)) }
+            } } } }
+    };
+    Ok(page("审计日志", Some((&a.caller.user, &a.csrf)), body))
+}
+
+fn users_page(a: &Auth, users: &[auth::User], errors: &[(String, String)], created: Option<(&str, &str)>, values: &BTreeMap<String, String>) -> Markup {
+    let v = |k: &str| values.get(k).cloned().unwrap_or_default();
+    let body = html! {
+        h1 { "用户管理" }
+        @if let Some((u, p)) = created { p.ok #created { "已添加用户 " b { (u) } ", 初始密码: " code #new-password { (p) } " (只显示这一次)" } }
+        table.list { thead { tr { th { "用户名" } th { "姓名" } th { "角色" } th { "地区" } } }
+            tbody { @for u in users { tr { td { (u.username) } td { (u.display_name) } td { (u.role.name_zh()) } td { (u.area.as_str()) } } } } }
+        h2 { "添加用户" }
+        form.event method="post" action="/users" {
+            input type="hidden" name="csrf" value=(a.csrf);
+            @for (name, label, hint) in [("username", "用户名", "字母、数字"), ("display_name", "姓名", ""), ("password", "密码", "空着则自动生成"), ("area", "地区代码", "专干填村代码(12位), 小组长填组代码(15位)")] {
+                div.field.invalid[errors.iter().any(|(k, _)| k == name)] {
+                    label for=(name) { (label) }
+                    input type=(if name == "password" { "password" } else { "text" }) id=(name) name=(name) value=(if name == "password" { String::new() } else { v(name) });
+                    span.hint { (hint) }
+                    @for (_, m) in errors.iter().filter(|(k, _)| k == name) { span.err { (m) } }
+                }
+            }
+            div.field { label for="role" { "角色" } select #role name="role" { @for r in Role::ALL { option value=(r.code()) selected[v("role") == r.code()] { (r.name_zh()) } } } }
+            button type="submit" { "添加" }
+        }
+    };
+    page("用户管理", Some((&a.caller.user, &a.csrf)), body)
+}
+
+/// `GET /users`: users of the administrator's area and the form to add one.
+pub async fn users(State(st): State<AppState>, a: Auth) -> Result<Markup, WebError> {
+    let list = auth::list_users(&st.store, &a.caller).await?;
+    Ok(users_page(&a, &list, &[], None, &BTreeMap::new()))
+}
+
+/// `POST /users`: adds a user (password generated when empty and shown once).
+pub async fn user_add(State(st): State<AppState>, a: Auth, Form(mut values): Form<BTreeMap<String, String>>) -> Result<Response, WebError> {
+    a.check_csrf(values.remove("csrf").as_deref())?;
+    authorize(&a.caller.user, Action::ManageUsers, None)?;
+    let v = |k: &str| values.get(k).cloned().unwrap_or_default();
+    let password = if v("password").is_empty() { auth::generate_password() } else { v("password") };
+    let role = Role::from_code(&v("role")).ok_or_else(|| WebError::BadRequest("未知角色".into()))?;
+    let nu = auth::NewUser { username: v("username").trim().into(), password: password.clone(), role, area: v("area"), display_name: v("display_name") };
+    match auth::add_user(&st.store, Some(&a.caller), &nu, Utc::now()).await {
+        Ok(u) => {
+            let list = auth::list_users(&st.store, &a.caller).await?;
+            Ok(users_page(&a, &list, &[], Some((&u.username, &password)), &BTreeMap::new()).into_response())
+        }
+        Err(AppError::Fields(errors)) => {
+            let list = auth::list_users(&st.store, &a.caller).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, users_page(&a, &list, &errors, None, &values)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

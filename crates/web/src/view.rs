@@ -1,0 +1,97 @@
+//! Page layout and small rendering helpers (maud escapes every interpolated value).
+
+use axum::http::StatusCode;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use renkou_app::auth::{Action, Role, User};
+
+/// Percent-encodes a query-string component.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// JSON for a `<script type="application/json">` block: `<` is escaped so that no string in
+/// the data can close the script element.
+pub fn json_script(v: &serde_json::Value) -> PreEscaped<String> {
+    PreEscaped(v.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026"))
+}
+
+/// The page frame: header with the user's name, role and area, navigation, content.
+pub fn page(title: &str, user: Option<(&User, &str)>, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " - 人口计生信息系统" }
+                link rel="stylesheet" href="/assets/app.css";
+            }
+            body {
+                header.top {
+                    a.brand href="/" { "人口计生信息系统" }
+                    @if let Some((u, csrf)) = user {
+                        nav {
+                            a href="/" { "统计概览" }
+                            @if renkou_app::auth::authorize(u, Action::ViewPersons, None).is_ok() {
+                                a href="/persons" { "人员查询" }
+                                a href="/events/birth" { "事件登记" }
+                            }
+                            @if u.role == Role::TownshipAdmin {
+                                a href="/audit" { "审计日志" }
+                                a href="/users" { "用户管理" }
+                            }
+                        }
+                        span.who { (u.display_name) " · " (u.role.name_zh()) " · " (u.area.as_str()) }
+                        form.logout method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button type="submit" { "退出" }
+                        }
+                    }
+                }
+                main { (content) }
+            }
+        }
+    }
+}
+
+/// An error page with the status and the message.
+pub fn error_page(status: StatusCode, msg: &str) -> Markup {
+    page(
+        "错误",
+        None,
+        html! {
+            section.error {
+                h1 { (status.as_u16()) }
+                p.message { (msg) }
+                p { a href="/" { "返回首页" } }
+            }
+        },
+    )
+}
+
+/// 男 / 女 from the GB/T 2261.1 code.
+pub fn sex_zh(code: i64) -> &'static str {
+    renkou_core::register::Sex::from_code(code).map_or("?", |s| s.name_zh())
+}
+
+/// 户籍 / 流入 / 流出 from the stored kind.
+pub fn kind_zh(kind: &str) -> &'static str {
+    renkou_core::register::ResidenceKind::from_code(kind).map_or("?", |k| k.name_zh())
+}
+
+/// 政策内 / 政策外 from the stored code.
+pub fn policy_zh(code: Option<&str>) -> &'static str {
+    code.and_then(renkou_core::register::PolicyClass::from_code).map_or("", |p| p.name_zh())
+}
+
+/// A date or an empty string.
+pub fn opt_date(d: Option<chrono::NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
