@@ -180,11 +180,21 @@ fn list_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
 }
 
 fn did_you_mean<'a>(name: &str, options: impl Iterator<Item = &'a str>) -> String {
-    let best = options.map(|o| (edit_distance(name, o), o)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d);
+    // Close in spelling, or a prefix of the intended name (`population_avg`).
+    let best = options
+        .map(|o| (edit_distance(name, o), o))
+        .filter(|(d, o)| *d <= 2 || (name.chars().count() >= 4 && is_subsequence(name, o)))
+        .min_by_key(|(d, _)| *d);
     match best {
         Some((_, o)) => format!("; 是否应为 `{o}`? (did you mean `{o}`?)"),
         None => String::new(),
     }
+}
+
+/// True when the characters of `short` appear in `long` in order (an abbreviation).
+fn is_subsequence(short: &str, long: &str) -> bool {
+    let mut it = long.chars();
+    short.chars().all(|c| it.any(|l| l == c))
 }
 
 /// The type both `a` and `b` can be compared as / unified into, if any.
@@ -297,6 +307,11 @@ impl<'s> Checker<'s> {
         if ok {
             return Ok(());
         }
+        let orderable = |t: &Type| t.is_numeric() || matches!(t.base(), Type::Date);
+        if !orderable(&x.ty) && !matches!(x.ty, Type::Null) {
+            let hint = if let Type::List(_) = x.ty { "; 集合请用 count(…)" } else { "" };
+            return Err(self.err(x.span, format!("`{op}` 只能比较数值或日期, 这里是{}{hint} (only numbers or dates can be ordered)", x.ty)));
+        }
         if matches!(y.ty, Type::Null) || matches!(x.ty, Type::Null) {
             return Err(self.err(y.span, "不能与 null 比较大小, 请用 is_null(x) (cannot order null; use is_null)"));
         }
@@ -395,6 +410,8 @@ impl<'s> Checker<'s> {
         }
         options.extend(["person", "ref_date"]);
         options.extend(PERSON_FIELDS.iter().map(|f| f.0));
+        let mut seen = std::collections::HashSet::new();
+        options.retain(|o| seen.insert(*o));
         let hint = did_you_mean(name, options.iter().copied().chain(super::types::ENUM_CONSTANTS.iter().map(|c| c.0)));
         Err(self.err(span, format!("未知名称 `{name}` (unknown identifier){hint}, 可选: {}", list_names(options.into_iter()))))
     }
@@ -550,9 +567,11 @@ impl<'s> Checker<'s> {
             }
             "age" | "days_between" => {
                 self.arity(name, span, args, 2, 2)?;
-                let a = self.plain_args(name, args)?;
                 if name == "age" {
                     person_only(self)?;
+                }
+                let a = self.plain_args(name, args)?;
+                if name == "age" {
                     let ok = matches!(
                         a[0].ty.base(),
                         Type::Person | Type::Record(RecordKind::Relative) | Type::Record(RecordKind::Birth) | Type::Date

@@ -288,7 +288,7 @@ impl<'a> Env<'a> {
                 }
             }
             NodeKind::Neg(x) => match self.eval(x)? {
-                Val::Num(v) => self.arith(v.neg(), n)?,
+                Val::Num(v) => self.arith(v.checked_neg(), n)?,
                 _ => Val::Null,
             },
             NodeKind::Not(x) => match self.eval(x)? {
@@ -300,10 +300,10 @@ impl<'a> Env<'a> {
                 match (l, r) {
                     (Val::Num(a), Val::Num(b)) => self.arith(
                         match op {
-                            BinOp::Add => a.add(b),
-                            BinOp::Sub => a.sub(b),
-                            BinOp::Mul => a.mul(b),
-                            _ => a.div(b),
+                            BinOp::Add => a.checked_add(b),
+                            BinOp::Sub => a.checked_sub(b),
+                            BinOp::Mul => a.checked_mul(b),
+                            _ => a.checked_div(b),
                         },
                         n,
                     )?,

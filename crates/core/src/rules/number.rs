@@ -101,7 +101,7 @@ impl Number {
     }
 
     /// `self + o`.
-    pub fn add(self, o: Number) -> Result<Number, ArithError> {
+    pub fn checked_add(self, o: Number) -> Result<Number, ArithError> {
         let g = gcd(self.den, o.den);
         let l = (self.den / g).checked_mul(o.den).ok_or(ArithError::Overflow)?;
         let a = self.num.checked_mul(l / self.den).ok_or(ArithError::Overflow)?;
@@ -110,26 +110,26 @@ impl Number {
     }
 
     /// `self − o`.
-    pub fn sub(self, o: Number) -> Result<Number, ArithError> {
-        self.add(o.neg()?)
+    pub fn checked_sub(self, o: Number) -> Result<Number, ArithError> {
+        self.checked_add(o.checked_neg()?)
     }
 
     /// `−self`.
-    pub fn neg(self) -> Result<Number, ArithError> {
+    pub fn checked_neg(self) -> Result<Number, ArithError> {
         Ok(Number { num: self.num.checked_neg().ok_or(ArithError::Overflow)?, den: self.den })
     }
 
     /// `|self|`.
     pub fn abs(self) -> Result<Number, ArithError> {
         if self.num < 0 {
-            self.neg()
+            self.checked_neg()
         } else {
             Ok(self)
         }
     }
 
     /// `self × o`.
-    pub fn mul(self, o: Number) -> Result<Number, ArithError> {
+    pub fn checked_mul(self, o: Number) -> Result<Number, ArithError> {
         let g1 = gcd(self.num, o.den).max(1);
         let g2 = gcd(o.num, self.den).max(1);
         let n = (self.num / g1).checked_mul(o.num / g2).ok_or(ArithError::Overflow)?;
@@ -138,12 +138,12 @@ impl Number {
     }
 
     /// `self ÷ o`; [`ArithError::DivisionByZero`] when `o` is 0.
-    pub fn div(self, o: Number) -> Result<Number, ArithError> {
+    pub fn checked_div(self, o: Number) -> Result<Number, ArithError> {
         if o.num == 0 {
             return Err(ArithError::DivisionByZero);
         }
         let inv = Number::new(o.den, o.num).ok_or(ArithError::Overflow)?;
-        self.mul(inv)
+        self.checked_mul(inv)
     }
 
     /// Rounded to `digits` decimals, half away from zero, as an exact number
@@ -243,9 +243,9 @@ mod tests {
 
     #[test]
     fn exact_arithmetic() {
-        let a = Number::int(336).mul(Number::int(1000)).unwrap();
-        let avg = Number::int(30223 + 30317).div(Number::int(2)).unwrap();
-        let r = a.div(avg).unwrap();
+        let a = Number::int(336).checked_mul(Number::int(1000)).unwrap();
+        let avg = Number::int(30223 + 30317).checked_div(Number::int(2)).unwrap();
+        let r = a.checked_div(avg).unwrap();
         assert_eq!(r.rounded(1), "11.1");
         assert_eq!(Number::new(6, -4).unwrap(), Number::new(-3, 2).unwrap());
         assert_eq!(Number::parse_decimal("5.875").unwrap().round(2).unwrap(), Number::new(588, 100).unwrap());
@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(Number::new(1, 3).unwrap().to_string(), "1/3");
         assert_eq!(Number::new(60541, 2).unwrap().to_string(), "30270.5");
         assert!(Number::new(1, 3).unwrap() < Number::new(1, 2).unwrap());
-        assert_eq!(Number::ONE.div(Number::ZERO), Err(ArithError::DivisionByZero));
-        assert_eq!(Number::int(i128::MAX).add(Number::ONE), Err(ArithError::Overflow));
+        assert_eq!(Number::ONE.checked_div(Number::ZERO), Err(ArithError::DivisionByZero));
+        assert_eq!(Number::int(i128::MAX).checked_add(Number::ONE), Err(ArithError::Overflow));
     }
 }

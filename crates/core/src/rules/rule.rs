@@ -483,7 +483,7 @@ impl Indicator {
             None => Number::ONE,
         };
         let overflow = || RuleError { line: 1, column: 1, offset: 0, message: "数值超出范围 (arithmetic overflow)".into(), rule_id: Some(self.key.clone()), field: None };
-        match n.mul(Number::int(i128::from(self.factor))).and_then(|x| x.div(d)) {
+        match n.checked_mul(Number::int(i128::from(self.factor))).and_then(|x| x.checked_div(d)) {
             Ok(v) => Ok(Some(v)),
             Err(super::number::ArithError::DivisionByZero) => Ok(None),
             Err(super::number::ArithError::Overflow) => Err(overflow()),
