@@ -558,8 +558,35 @@ impl Builder {
         // Events, in date order (rows of the same day in file order).
         let mut events = std::mem::take(&mut self.events);
         events.sort_by_key(|e| (e.date, e.src.sheet, e.src.row));
+        // Newcomers: the first 迁入/流入 row of an ID that is neither in the files nor stored.
+        let mut arrivals: HashMap<u64, usize> = HashMap::new();
+        for (i, ev) in events.iter().enumerate() {
+            let k = id_key(&ev.id);
+            if matches!(ev.kind, EventKind::MoveIn | EventKind::InflowStart) && !self.id_index.contains_key(&k) && !stored.contains_key(&k) {
+                arrivals.entry(k).or_insert(i);
+            }
+        }
         let mut states: HashMap<i64, PState> = HashMap::new();
-        for ev in &events {
+        for (i, ev) in events.iter().enumerate() {
+            let k = id_key(&ev.id);
+            if let Some(&a) = arrivals.get(&k) {
+                if i < a {
+                    let first = &events[a];
+                    problem(
+                        out,
+                        ev.src,
+                        Field::Date,
+                        format!(
+                            "日期 {} 早于此人在第{}行的{} ({}), 此前此人不在册 (event before the person's arrival)",
+                            ev.date,
+                            first.src.row,
+                            if first.kind == EventKind::MoveIn { "迁入" } else { "流入" },
+                            first.date
+                        ),
+                    );
+                    continue;
+                }
+            }
             self.apply_event(ev, stored, &mut states, &mut couples, &mut by_person, out);
         }
     }

@@ -302,7 +302,8 @@ pub(crate) fn read_csv_bytes(name: &str, bytes: &[u8], sink: &mut Sink<'_>, prog
         match rdr.read_byte_record(&mut rec) {
             Ok(true) if Row::Csv(&rec).is_blank() => continue,
             Ok(true) => {
-                header_line = rec.position().map_or(1, |p| p.line() as u32);
+                let start = rec.position().map_or(0, |p| p.byte() as usize);
+                header_line = text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() as u32 + 1;
                 break;
             }
             Ok(false) => {
@@ -321,7 +322,9 @@ pub(crate) fn read_csv_bytes(name: &str, bytes: &[u8], sink: &mut Sink<'_>, prog
     }
     let width = sink.sheets[sheet as usize].headers.iter().rposition(|h| !h.is_empty()).map_or(0, |i| i + 1);
     let mut rows = 0u64;
-    let mut last_line = header_line;
+    let bytes = text.as_bytes();
+    let mut counted_to = rec.position().map_or(0, |p| p.byte() as usize);
+    let mut line = header_line;
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
@@ -331,8 +334,14 @@ pub(crate) fn read_csv_bytes(name: &str, bytes: &[u8], sink: &mut Sink<'_>, prog
                 break;
             }
         }
-        let line = rec.position().map_or(last_line + 1, |p| p.line() as u32);
-        last_line = line;
+        // Line of the record's first byte, counted here: csv's own line count lags by one
+        // after a CRLF terminator (Excel's CSV).
+        let mut start = rec.position().map_or(counted_to, |p| p.byte() as usize).max(counted_to);
+        while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        line += bytes[counted_to..start].iter().filter(|&&b| b == b'\n').count() as u32;
+        counted_to = start;
         let row = Row::Csv(&rec);
         if row.is_blank() {
             continue;
