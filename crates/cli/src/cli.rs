@@ -27,6 +27,11 @@ pub enum Command {
     Report(ReportArgs),
     /// 生成演示乡镇 (西大吾乡) / Build the synthetic demo township
     Demo(DemoArgs),
+    /// 启动办公网页系统 / Serve the office web application
+    Serve(ServeArgs),
+    /// 用户管理 / Users of the web application
+    #[command(subcommand)]
+    User(UserCommand),
 }
 
 /// Output format of a report-like command.
@@ -158,4 +163,57 @@ pub struct DemoArgs {
     /// 生成后打印报表 (2013-07-01 至 2014-06-30) / print the township report afterwards
     #[arg(long)]
     pub report: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 监听地址 / address to listen on
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// 添加用户 / add a user
+    Add(UserAddArgs),
+    /// 重设密码 / set a user's password
+    Passwd(UserPasswdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 用户名 / username
+    #[arg(long)]
+    pub username: String,
+    /// 角色 / role: township_admin, township_staff, village_specialist, group_leader, leader
+    #[arg(long)]
+    pub role: String,
+    /// 负责地区代码 / area code (village for village_specialist, group for group_leader)
+    #[arg(long)]
+    pub area: String,
+    /// 密码 (不填则自动生成并打印) / password (generated and printed when missing)
+    #[arg(long)]
+    pub password: Option<String>,
+    /// 姓名 / display name
+    #[arg(long, default_value = "")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UserPasswdArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 用户名 / username
+    #[arg(long)]
+    pub username: String,
+    /// 新密码 (不填则自动生成并打印) / new password (generated when missing)
+    #[arg(long)]
+    pub password: Option<String>,
 }

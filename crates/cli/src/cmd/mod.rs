@@ -5,6 +5,8 @@ mod demo;
 mod id;
 mod import;
 mod report;
+mod serve;
+mod user;
 
 use std::process::ExitCode;
 
@@ -18,6 +20,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(a) => import::run(a),
         Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::User(a) => user::run(a),
     }
 }
 

@@ -1,0 +1,35 @@
+//! `renkou serve`: opens the register, fills pinyin initials, creates a first administrator on
+//! a register without users (printing the password once), and serves the web application.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::ServeArgs;
+
+pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let store = renkou_app::open(&a.db).await.with_context(|| format!("打开数据库 {} 失败", a.db.display()))?;
+        let n = renkou_app::persons::backfill_initials(&store).await?;
+        if n > 0 {
+            eprintln!("已为 {n} 人生成拼音首字母索引 (pinyin initials filled)");
+        }
+        let url = format!("http://{}/", a.addr);
+        match renkou_app::auth::ensure_first_admin(&store, chrono::Utc::now()).await? {
+            Some((u, password)) => {
+                println!("已创建管理员账号 (first administrator created):");
+                println!("  用户名 username: {}", u.username);
+                println!("  密码 password:   {password}");
+                println!("  地区 area:       {}", u.area);
+            }
+            None if store.user_count().await? == 0 => {
+                eprintln!("数据库中没有地区, 无法创建管理员; 先运行 renkou area import 或 renkou demo (no areas yet)");
+            }
+            None => {}
+        }
+        println!("请在浏览器中打开 (open in a browser): {url}");
+        renkou_web::serve(store, a.addr).await.with_context(|| format!("无法监听 {} (cannot listen)", a.addr))?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

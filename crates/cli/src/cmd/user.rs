@@ -1,0 +1,59 @@
+//! `renkou user add|passwd`: users of the web application, from the machine's operator.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use renkou_app::auth::{self, NewUser, Role};
+
+use crate::cli::{UserAddArgs, UserCommand, UserPasswdArgs};
+
+pub fn run(c: UserCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        UserCommand::Add(a) => add(a),
+        UserCommand::Passwd(a) => passwd(a),
+    }
+}
+
+fn add(a: UserAddArgs) -> anyhow::Result<ExitCode> {
+    let Some(role) = Role::from_code(&a.role) else {
+        bail!(
+            "未知角色 {:?} (unknown role); 可选 (choose): {}",
+            a.role,
+            Role::ALL.iter().map(|r| format!("{} ({})", r.code(), r.name_zh())).collect::<Vec<_>>().join(", ")
+        );
+    };
+    if !a.db.exists() {
+        bail!("数据库文件 {} 不存在 (database not found)", a.db.display());
+    }
+    let generated = a.password.is_none();
+    let password = a.password.unwrap_or_else(auth::generate_password);
+    super::runtime()?.block_on(async {
+        let store = renkou_app::open(&a.db).await.context("打开数据库失败")?;
+        let u = auth::add_user(
+            &store,
+            None,
+            &NewUser { username: a.username, password: password.clone(), role, area: a.area, display_name: a.name },
+            chrono::Utc::now(),
+        )
+        .await?;
+        println!("已添加用户 (user added): {} · {} · {}", u.username, u.role.name_zh(), u.area);
+        if generated {
+            println!("密码 (password): {password}");
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn passwd(a: UserPasswdArgs) -> anyhow::Result<ExitCode> {
+    let generated = a.password.is_none();
+    let password = a.password.unwrap_or_else(auth::generate_password);
+    super::runtime()?.block_on(async {
+        let store = renkou_app::open(&a.db).await.context("打开数据库失败")?;
+        auth::set_password(&store, &a.username, &password, chrono::Utc::now()).await?;
+        println!("已重设密码 (password set): {}", a.username);
+        if generated {
+            println!("密码 (password): {password}");
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
