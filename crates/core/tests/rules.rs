@@ -676,6 +676,9 @@ fn toml_file_with_a_good_and_a_bad_rule() {
     assert_eq!(set.rules.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["U001", "U002", "U003"]);
     assert_eq!(set.rules[0].importance, Importance::Warning);
     assert_eq!(set.rules[2].missing_value_strategy, MissingValueStrategy::NeverSkip);
+    for r in &set.rules {
+        assert_eq!(&Rule::compile(&r.to_def()).unwrap(), r, "{} round-trips", r.id);
+    }
     assert_eq!(set.indicators[0].rounded(&AggregateFacts::from_counts(&seed_counts())).unwrap().as_deref(), Some("11.1"));
     let mut p = mother();
     p.marital_status = MaritalStatus::Unstated;
@@ -710,4 +713,40 @@ fn toml_positions_inside_strings_with_escapes_and_other_errors() {
     let dup = "[[rule]]\nid='D'\nmessage_zh='x'\nviolation_when='true'\n[[rule]]\nid='D'\nmessage_zh='x'\nviolation_when='true'\n";
     let e = &parse_rules_toml(dup).unwrap_err()[0];
     assert_eq!((e.line, e.message.contains("重复")), (6, true), "{e}");
+}
+
+// ---------------------------------------------------------------- robustness
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        "sex", "female", "age", "(", ")", "person", ",", "ref_date", "and", "or", "not", "between", "in", "[", "]",
+        "count", "children", "where", "birth_order", ">=", "==", "<", "+", "-", "*", "/", "2", "0", "1.5", "\"张\"",
+        "spouse", ".", "birth_date", "is_null", "death_date", "as", "c", "c.sex", "null", "true", "date(\"2014-06-30\")",
+        "if", "coalesce", "exists", "any", "all", "marriages", "start", "days_between", "（", "#", "\n",
+    ];
+
+    proptest! {
+        #[test]
+        fn parsing_and_evaluating_never_panics(words in proptest::collection::vec(0..WORDS.len(), 0..24)) {
+            let src: String = words.iter().map(|&i| WORDS[i]).collect::<Vec<_>>().join(" ");
+            match Expr::parse(&src, Scope::Person) {
+                Ok(e) => {
+                    let _ = e.eval_person(&mother(), d("2014-06-30"));
+                }
+                Err(err) => {
+                    prop_assert!(err.line >= 1 && err.column >= 1);
+                    prop_assert!(err.offset <= src.len());
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(src in "\\PC{0,40}") {
+            let _ = Expr::parse(&src, Scope::Aggregate);
+            let _ = parse_rules_toml(&src);
+        }
+    }
 }

@@ -161,7 +161,10 @@ fn file_offset(text: &str, span: &Range<usize>, value: &str, offset: usize) -> u
             }
             i += used;
         } else {
-            let ch = body[i..].chars().next().expect("char boundary");
+            let Some(ch) = body.get(i..).and_then(|r| r.chars().next()) else {
+                i += 1;
+                continue;
+            };
             for k in 0..ch.len_utf8() {
                 map.push(start + raw_at + k);
             }

@@ -61,7 +61,7 @@ mod facts;
 mod file;
 mod number;
 mod rule;
-pub mod syntax;
+mod syntax;
 mod types;
 
 pub use compile::{Expr, Scope, FUNCTIONS, MAX_COLLECTION_DEPTH};
@@ -69,6 +69,7 @@ pub use eval::Scalar;
 pub use facts::{AggregateFacts, BirthFacts, MarriageFacts, ParentRole, PersonFacts, RelativeFacts, ResidenceFacts};
 pub use file::{parse_rules_toml, RuleSet};
 pub use number::{ArithError, Number};
+pub use syntax::{KEYWORDS, MAX_NESTING};
 pub use rule::{
     Importance, Indicator, IndicatorDef, MissingValueStrategy, Operator, Outcome, Rule, RuleBody, RuleDef, SkipReason,
     BUILTIN_INDICATORS,

@@ -149,19 +149,34 @@ impl Number {
     /// Rounded to `digits` decimals, half away from zero, as an exact number
     /// (`round(5.875, 2)` = 5.88).
     pub fn round(self, digits: u32) -> Result<Number, ArithError> {
-        let scale = 10i128.checked_pow(digits).ok_or(ArithError::Overflow)?;
-        let n = self.num.abs().checked_mul(scale).ok_or(ArithError::Overflow)?;
-        let mut q = n / self.den;
-        if (n % self.den) * 2 >= self.den {
-            q += 1;
-        }
-        Number::new(if self.num < 0 { -q } else { q }, scale).ok_or(ArithError::Overflow)
+        let (q, scale) = self.scaled(digits)?;
+        Number::new(q, scale).ok_or(ArithError::Overflow)
     }
 
-    /// Decimal text with `precision` decimals, half away from zero (same as
-    /// [`Ratio::rounded`]).
+    /// `(q, 10^digits)` with `q / 10^digits` the value rounded half away from zero.
+    fn scaled(self, digits: u32) -> Result<(i128, i128), ArithError> {
+        let scale = 10i128.checked_pow(digits).ok_or(ArithError::Overflow)?;
+        let n = self.num.checked_abs().and_then(|a| a.checked_mul(scale)).ok_or(ArithError::Overflow)?;
+        let mut q = n / self.den;
+        let r = n % self.den;
+        if r >= self.den - r {
+            q += 1;
+        }
+        Ok((if self.num < 0 { -q } else { q }, scale))
+    }
+
+    /// Decimal text with `precision` decimals, half away from zero (the same text as
+    /// [`Ratio::rounded`], e.g. `"5.88"`, `"-0.50"`), computed without overflow; a number too
+    /// large for that many decimals is written exactly as `a/b`.
     pub fn rounded(self, precision: u32) -> String {
-        self.to_ratio().rounded(precision)
+        let Ok((q, scale)) = self.scaled(precision) else { return format!("{}/{}", self.num, self.den) };
+        let sign = if q < 0 { "-" } else { "" };
+        let (int, frac) = (q.unsigned_abs() / scale as u128, q.unsigned_abs() % scale as u128);
+        if precision == 0 {
+            format!("{sign}{int}")
+        } else {
+            format!("{sign}{int}.{frac:0width$}", width = precision as usize)
+        }
     }
 
     /// As a [`Ratio`] of the statistics module.
@@ -229,7 +244,7 @@ impl fmt::Display for Number {
             fives += 1;
         }
         let digits = twos.max(fives);
-        if d == 1 && digits <= 18 {
+        if d == 1 && digits <= 18 && self.scaled(digits).is_ok() {
             write!(f, "{}", self.rounded(digits))
         } else {
             write!(f, "{}/{}", self.num, self.den)
@@ -255,5 +270,9 @@ mod tests {
         assert!(Number::new(1, 3).unwrap() < Number::new(1, 2).unwrap());
         assert_eq!(Number::ONE.checked_div(Number::ZERO), Err(ArithError::DivisionByZero));
         assert_eq!(Number::int(i128::MAX).checked_add(Number::ONE), Err(ArithError::Overflow));
+        assert_eq!(Number::new(-1, 1000).unwrap().rounded(2), "0.00");
+        assert_eq!(Number::new(-1, 2).unwrap().rounded(2), "-0.50");
+        assert_eq!(Number::new(2, 3).unwrap().rounded(0), "1");
+        assert_eq!(Number::new(i128::MAX, 2).unwrap().rounded(2), format!("{}/2", i128::MAX));
     }
 }

@@ -287,6 +287,28 @@ impl Rule {
         })
     }
 
+    /// Back to its saved form (the text an edit page shows); `Rule::compile(&r.to_def())` gives
+    /// `r` again.
+    pub fn to_def(&self) -> RuleDef {
+        let (left, operator, right, violation_when) = match &self.body {
+            RuleBody::Compare { left, operator, right } => {
+                (Some(left.source().to_string()), Some(operator.symbol().to_string()), Some(right.source().to_string()), None)
+            }
+            RuleBody::ViolationWhen(e) => (None, None, None, Some(e.source().to_string())),
+        };
+        RuleDef {
+            id: self.id.clone(),
+            message_zh: self.message_zh.clone(),
+            importance: self.importance,
+            scope: self.scope,
+            left,
+            operator,
+            right,
+            violation_when,
+            missing_value_strategy: self.missing_value_strategy,
+        }
+    }
+
     /// Evaluates a person rule for `person` on `ref_date`.
     pub fn evaluate_person(&self, person: &PersonFacts, ref_date: NaiveDate) -> Result<Outcome, RuleError> {
         if self.scope != Scope::Person {
