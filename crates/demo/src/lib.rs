@@ -1189,21 +1189,26 @@ impl<'a> Gen<'a> {
             })?;
             let order = self.couples[c].children.len() as u8 + 1;
             let child = self.add_child(c, sex, date, None, Some(date));
-            let first_is_boy = self.couples[c].children.first().is_some_and(|&k| self.p[k].sex == Sex::Male);
-            let policy = match order {
-                1 => PolicyClass::Compliant,
-                2 if first_is_boy && self.rng.chance(0.3) => PolicyClass::Noncompliant,
-                2 => PolicyClass::Compliant,
-                _ => PolicyClass::Noncompliant,
-            };
-            self.recent.push(Recent { child, couple: c, order, in_period, policy });
+            self.recent.push(Recent { child, couple: c, order, in_period, policy: PolicyClass::Compliant });
         }
-        // The statistical year: exactly the target split. Third and later births are 政策外;
-        // the rest of the 政策外 births are unapproved second births, first those whose first
-        // child is a boy.
+        // The statistical year: exactly the target split; the months before it: the same share
+        // of 政策外 births ±10 %.
         let period: Vec<usize> = (0..self.recent.len()).filter(|&k| self.recent[k].in_period).collect();
+        self.classify(&period, v.births_policy_noncompliant as usize)?;
+        let earlier: Vec<usize> = (0..self.recent.len()).filter(|&k| !self.recent[k].in_period).collect();
+        let share = f64::from(v.births_policy_noncompliant) / f64::from(v.births.max(1)) * (0.9 + 0.2 * self.rng.unit());
+        let n_earlier = (earlier.len() as f64 * share).round() as usize;
+        let thirds = earlier.iter().filter(|&&k| self.recent[k].order >= 3).count();
+        let seconds = earlier.iter().filter(|&&k| self.recent[k].order == 2).count();
+        self.classify(&earlier, n_earlier.clamp(thirds, thirds + seconds))?;
+        Ok(())
+    }
+
+    /// Policy classes of a set of recent births with exactly `target_n` 政策外: third and later
+    /// births are 政策外; the rest are unapproved second births, first those whose first child is
+    /// a boy (a first girl entitles rural couples to a second child under the 2002 regulations).
+    fn classify(&mut self, period: &[usize], target_n: usize) -> Result<(), DemoError> {
         let thirds = period.iter().filter(|&&k| self.recent[k].order >= 3).count();
-        let target_n = v.births_policy_noncompliant as usize;
         if thirds > target_n {
             return Err(DemoError::Infeasible(format!("第三孩及以上 {thirds} 人多于政策外目标 {target_n}")));
         }
@@ -1217,7 +1222,7 @@ impl<'a> Gen<'a> {
         if seconds.len() < target_n - thirds {
             return Err(DemoError::Infeasible(format!("二孩 {} 人不足以构成政策外目标", seconds.len())));
         }
-        for &k in &period {
+        for &k in period {
             self.recent[k].policy = if self.recent[k].order >= 3 { PolicyClass::Noncompliant } else { PolicyClass::Compliant };
         }
         for &k in seconds.iter().take(target_n - thirds) {
