@@ -1,0 +1,98 @@
+// Browser tests of `renkou serve` in Debian's headless Chromium (playwright-core).
+// Needs RENKOU_URL (the running server) and RENKOU_PASSWORD (of the seeded users admin, spec2).
+// Prints "N passed, N failed" as its last line; exits 1 on any failure.
+import { chromium } from 'playwright-core';
+
+const URL = process.env.RENKOU_URL;
+const PASSWORD = process.env.RENKOU_PASSWORD;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+  // playwright gives every launch a fresh temporary --user-data-dir of its own.
+});
+let passed = 0, failed = 0;
+const expect = (cond, msg) => { if (!cond) throw new Error(msg); };
+
+async function test(name, fn) {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const page = await context.newPage();
+  const t0 = Date.now();
+  try {
+    await fn(page);
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.message}`);
+  } finally {
+    await context.close();
+  }
+}
+
+async function login(page, user) {
+  await page.goto(`${URL}/login`);
+  await page.fill('#username', user);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL(`${URL}/`), page.click('button[type=submit]')]);
+}
+
+const births = async (page, url) => {
+  await page.goto(url);
+  return Number((await page.textContent('td[data-key="births"][data-area="130131200"]')).trim());
+};
+
+await test('admin logs in and sees the township dashboard with charts', async (page) => {
+  await login(page, 'admin');
+  expect((await page.textContent('h1')).includes('西大吾乡'), 'dashboard title');
+  await page.waitForSelector('#chart-pyramid canvas', { timeout: 10000 });
+  await page.waitForSelector('#chart-monthly canvas');
+  const rows = await page.locator('table.villages tbody tr').count();
+  expect(rows === 2, `two villages, got ${rows}`);
+});
+
+await test('search by pinyin initials, open the person, record a birth, births go up by one', async (page) => {
+  await login(page, 'admin');
+  const dash = `${URL}/?area=130131200&from=2024-01-01&to=2024-12-31`;
+  const before = await births(page, dash);
+  await page.goto(`${URL}/persons`);
+  await page.fill('input[name=q]', 'ln');
+  await page.click('form.search button');
+  await page.click('#results a:text("李娜")');
+  expect((await page.textContent('table.kv')).includes('130131198505050'), 'full citizen ID on the detail page');
+  await page.click('a:text("登记生育")');
+  await page.fill('#name', '张小宝');
+  await page.selectOption('#sex', '女');
+  await page.fill('#birth_date', '2024-05-01');
+  await Promise.all([page.waitForURL(/\/persons\/\d+$/), page.click('form.event button[type=submit]')]);
+  expect((await page.textContent('h1')).includes('张小宝'), 'child page');
+  const after = await births(page, dash);
+  expect(after === before + 1, `births ${before} -> ${after}`);
+});
+
+await test('invalid birth date is shown next to the field in Chinese', async (page) => {
+  await login(page, 'admin');
+  await page.goto(`${URL}/events/birth?mother_id=2`);
+  await page.fill('#name', '测试');
+  await page.selectOption('#sex', '男');
+  await page.fill('#citizen_id', '130131202405010011');
+  await page.click('form.event button[type=submit]');
+  const err = await page.textContent('span.err[data-field="citizen_id"]');
+  expect(err.includes('校验码错误') || err.includes('日期'), `message: ${err}`);
+});
+
+await test('a village specialist cannot reach another village', async (page) => {
+  await login(page, 'spec2');
+  expect((await page.textContent('h1')).includes('东小齐村'), 'own village dashboard');
+  const r = await page.goto(`${URL}/persons/1`); // 张伟, 西大吾村
+  expect(r.status() === 404, `person in another village: ${r.status()}`);
+  const v = await page.goto(`${URL}/?area=130131200201`);
+  expect(v.status() === 404, `figures of another village: ${v.status()}`);
+  await page.goto(`${URL}/persons?q=zw`);
+  expect((await page.textContent('#result-count')).trim() === '0', 'search stays in her village');
+});
+
+await browser.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
