@@ -54,5 +54,6 @@ CREATE INDEX audit_log_entity ON audit_log(entity, entity_id);
 -- search for `zhw` is an index range scan.
 ALTER TABLE person ADD COLUMN name_initials TEXT;
 CREATE INDEX person_name_initials ON person(name_initials);
--- Search by residence area: persons inside a scope are found through their episodes.
-CREATE INDEX residence_area ON residence(area_code, person_id);
+-- "Is this person inside the caller's scope?" (every person query): one covering-index probe
+-- per candidate person instead of a scan of the scope's residence episodes.
+CREATE INDEX residence_person_scope ON residence(person_id, kind, area_code);
