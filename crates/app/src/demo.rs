@@ -57,7 +57,11 @@ pub struct DemoSummary {
 /// Errors: [`AppError::Invalid`] when the register already holds persons (the demo would mix
 /// with them) or the villages are missing, [`AppError::Store`] when writing fails (nothing is
 /// written then).
-pub async fn build_demo(store: &Store, seed: u64, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<DemoSummary, AppError> {
+pub async fn build_demo(
+    store: &Store,
+    seed: u64,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<DemoSummary, AppError> {
     let existing = store.person_count().await?;
     if existing > 0 {
         return Err(AppError::Invalid(format!(
@@ -66,7 +70,11 @@ pub async fn build_demo(store: &Store, seed: u64, progress: &(dyn Fn(u64, u64) +
     }
     crate::areas::ensure_bundled_areas(store).await?;
     let township = AreaCode::parse(DEMO_TOWNSHIP).expect("valid constant");
-    let township_name = store.area(&township).await?.map(|a| a.name).unwrap_or_default();
+    let township_name = store
+        .area(&township)
+        .await?
+        .map(|a| a.name)
+        .unwrap_or_default();
     let villages: Vec<_> = store
         .children(&township)
         .await?
@@ -74,7 +82,8 @@ pub async fn build_demo(store: &Store, seed: u64, progress: &(dyn Fn(u64, u64) +
         .filter(|a| a.code.level() == AreaLevel::Village)
         .collect();
     let targets = Targets::seed_report();
-    let demo = generate_demo(seed, &targets, &township, &villages).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let demo = generate_demo(seed, &targets, &township, &villages)
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
     store.insert_batch(&demo.batch, progress).await?;
     let period = Period::new(targets.design.period_first, targets.design.period_last)
         .map_err(|e| AppError::Invalid(e.to_string()))?;
@@ -84,7 +93,10 @@ pub async fn build_demo(store: &Store, seed: u64, progress: &(dyn Fn(u64, u64) +
         seed,
         township,
         township_name,
-        villages: by_village.iter().filter(|(_, c)| c.population_end > 0).count(),
+        villages: by_village
+            .iter()
+            .filter(|(_, c)| c.population_end > 0)
+            .count(),
         persons: b.persons.len(),
         households: b.households.len(),
         residences: b.residences.len(),

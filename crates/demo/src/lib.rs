@@ -59,8 +59,8 @@ use renkou_core::area::{Area, AreaCode, AreaLevel};
 use renkou_core::citizen_id::CitizenId;
 use renkou_core::period::{age_in_completed_years, years_before};
 use renkou_core::register::{
-    Birth, Death, MaritalStatus, Marriage, MarriageEnd, NewHousehold, NewPerson, PersonRef, PolicyClass, RegisterBatch,
-    ResidenceEpisode, ResidenceKind, Sex,
+    Birth, Death, MaritalStatus, Marriage, MarriageEnd, NewHousehold, NewPerson, PersonRef,
+    PolicyClass, RegisterBatch, ResidenceEpisode, ResidenceKind, Sex,
 };
 use serde::{Deserialize, Serialize};
 
@@ -193,7 +193,12 @@ pub struct Demo {
 ///
 /// Panics when the targets cannot be met (use [`generate_demo`] for an error instead); the
 /// bundled targets always can.
-pub fn generate(seed: u64, targets: &Targets, township: &AreaCode, villages: &[Area]) -> RegisterBatch {
+pub fn generate(
+    seed: u64,
+    targets: &Targets,
+    township: &AreaCode,
+    villages: &[Area],
+) -> RegisterBatch {
     match generate_demo(seed, targets, township, villages) {
         Ok(d) => d.batch,
         Err(e) => panic!("{e}"),
@@ -205,9 +210,16 @@ pub fn generate(seed: u64, targets: &Targets, township: &AreaCode, villages: &[A
 /// `villages` are the township's village-level areas (12-digit codes inside `township`), in any
 /// order; they are used in code order. Errors: [`DemoError::Villages`] when there are none or one
 /// lies outside the township, [`DemoError::Infeasible`] when the targets contradict the model.
-pub fn generate_demo(seed: u64, targets: &Targets, township: &AreaCode, villages: &[Area]) -> Result<Demo, DemoError> {
+pub fn generate_demo(
+    seed: u64,
+    targets: &Targets,
+    township: &AreaCode,
+    villages: &[Area],
+) -> Result<Demo, DemoError> {
     if township.level() != AreaLevel::Township {
-        return Err(DemoError::Villages(format!("{township} 不是乡级代码 (not a township code)")));
+        return Err(DemoError::Villages(format!(
+            "{township} 不是乡级代码 (not a township code)"
+        )));
     }
     let mut vs: Vec<AreaCode> = villages.iter().map(|a| a.code.clone()).collect();
     vs.sort();
@@ -215,12 +227,23 @@ pub fn generate_demo(seed: u64, targets: &Targets, township: &AreaCode, villages
     if vs.is_empty() {
         return Err(DemoError::Villages("没有村 (no villages)".into()));
     }
-    if let Some(bad) = vs.iter().find(|v| v.level() != AreaLevel::Village || !township.contains(v)) {
-        return Err(DemoError::Villages(format!("{bad} 不是 {township} 的村 (not a village of the township)")));
+    if let Some(bad) = vs
+        .iter()
+        .find(|v| v.level() != AreaLevel::Village || !township.contains(v))
+    {
+        return Err(DemoError::Villages(format!(
+            "{bad} 不是 {township} 的村 (not a village of the township)"
+        )));
     }
     let names: Vec<String> = vs
         .iter()
-        .map(|c| villages.iter().find(|a| &a.code == c).map(|a| a.name.clone()).unwrap_or_default())
+        .map(|c| {
+            villages
+                .iter()
+                .find(|a| &a.code == c)
+                .map(|a| a.name.clone())
+                .unwrap_or_default()
+        })
         .collect();
     let t = targets;
     let r = &t.register;
@@ -232,7 +255,9 @@ pub fn generate_demo(seed: u64, targets: &Targets, township: &AreaCode, villages
         || v.births_policy_compliant + v.births_policy_noncompliant != v.births
         || !(d.records_from < d.period_first && d.period_first <= d.period_last)
     {
-        return Err(DemoError::Infeasible("目标数字相互矛盾 (the targets contradict each other)".into()));
+        return Err(DemoError::Infeasible(
+            "目标数字相互矛盾 (the targets contradict each other)".into(),
+        ));
     }
     let mut g = Gen::new(seed, t, vs, &names);
     g.run()?;
@@ -393,14 +418,18 @@ impl<'a> Gen<'a> {
         // Village sizes: 600–2,500 residents in the seed report's township; weights spread
         // evenly over that range, assigned to villages in a seed-dependent order.
         let n = villages.len();
-        let mut village_weights: Vec<f64> =
-            (0..n).map(|i| 600.0 + 1900.0 * (i as f64 / (n.max(2) - 1) as f64).powf(1.4)).collect();
+        let mut village_weights: Vec<f64> = (0..n)
+            .map(|i| 600.0 + 1900.0 * (i as f64 / (n.max(2) - 1) as f64).powf(1.4))
+            .collect();
         rng.shuffle(&mut village_weights);
         let clans = names
             .iter()
             .map(|name| {
                 let chars: Vec<char> = name.chars().collect();
-                let family = chars.windows(2).find(|w| w[1] == '家').map(|w| w[0].to_string());
+                let family = chars
+                    .windows(2)
+                    .find(|w| w[1] == '家')
+                    .map(|w| w[0].to_string());
                 let first = chars.first().map(|c| c.to_string());
                 family
                     .or(first)
@@ -497,7 +526,11 @@ impl<'a> Gen<'a> {
             3..=4 => "满族",
             _ => "汉族",
         };
-        self.hh.push(Household { village, head, ethnicity });
+        self.hh.push(Household {
+            village,
+            head,
+            ethnicity,
+        });
         self.hh.len() - 1
     }
 
@@ -531,14 +564,20 @@ impl<'a> Gen<'a> {
     }
 
     fn reg_none(&self, household: usize) -> Option<Reg> {
-        Some(Reg { village: self.hh[household].village, from: None, to: None })
+        Some(Reg {
+            village: self.hh[household].village,
+            from: None,
+            to: None,
+        })
     }
 
     /// Registered at 00:00 after the last day.
     fn in_end_state(&self, i: usize) -> bool {
         let p = &self.p[i];
         !p.dropped
-            && p.reg.is_some_and(|r| r.from.is_none_or(|f| f < self.end_x) && r.to.is_none_or(|t| t >= self.end_x))
+            && p.reg.is_some_and(|r| {
+                r.from.is_none_or(|f| f < self.end_x) && r.to.is_none_or(|t| t >= self.end_x)
+            })
     }
 
     fn end_state_count(&self) -> usize {
@@ -556,7 +595,11 @@ impl<'a> Gen<'a> {
     /// A couple whose wife was `age_lo..=age_hi` at `on`, married before `born` (a child's birth)
     /// and registered: a random try among all couples with an ongoing marriage or any marriage.
     fn find_parents(&mut self, child_birth: NaiveDate, only_young: bool) -> Option<usize> {
-        let n = if only_young { self.young } else { self.couples.len() };
+        let n = if only_young {
+            self.young
+        } else {
+            self.couples.len()
+        };
         for _ in 0..60 {
             let c = self.rng.below(n as u64) as usize;
             let cp = &self.couples[c];
@@ -572,15 +615,37 @@ impl<'a> Gen<'a> {
     }
 
     /// Adds a child (born before the records) to a couple's household.
-    fn add_child(&mut self, c: usize, sex: Sex, birth: NaiveDate, reg_to: Option<NaiveDate>, reg_from: Option<NaiveDate>) -> usize {
+    fn add_child(
+        &mut self,
+        c: usize,
+        sex: Sex,
+        birth: NaiveDate,
+        reg_to: Option<NaiveDate>,
+        reg_from: Option<NaiveDate>,
+    ) -> usize {
         let h = self.couples[c].household;
         let family = self.couples[c].family.clone();
-        let reg = Some(Reg { village: self.hh[h].village, from: reg_from, to: reg_to });
-        let i = self.person(family, sex, birth, "130131", MaritalStatus::NeverMarried, Some(h), reg);
+        let reg = Some(Reg {
+            village: self.hh[h].village,
+            from: reg_from,
+            to: reg_to,
+        });
+        let i = self.person(
+            family,
+            sex,
+            birth,
+            "130131",
+            MaritalStatus::NeverMarried,
+            Some(h),
+            reg,
+        );
         self.p[i].mother = Some(self.couples[c].wife);
         self.p[i].father = self.couples[c].husband;
         let kids = &mut self.couples[c].children;
-        let pos = kids.iter().position(|&k| self.p[k].birth > birth).unwrap_or(kids.len());
+        let pos = kids
+            .iter()
+            .position(|&k| self.p[k].birth > birth)
+            .unwrap_or(kids.len());
         kids.insert(pos, i);
         i
     }
@@ -590,8 +655,8 @@ impl<'a> Gen<'a> {
     fn run(&mut self) -> Result<(), DemoError> {
         let t = self.t;
         self.young_couples();
-        let unmarried_target =
-            (t.register.women_of_childbearing_age - t.register.married_women_of_childbearing_age) as i64;
+        let unmarried_target = (t.register.women_of_childbearing_age
+            - t.register.married_women_of_childbearing_age) as i64;
         let daughters = self.unmarried_daughters();
         let mut widows = unmarried_target - daughters.len() as i64;
         if widows < 0 {
@@ -621,11 +686,15 @@ impl<'a> Gen<'a> {
         let brides_period = (0..self.young)
             .filter(|&c| {
                 let w = self.couples[c].wife;
-                self.p[w].reg.and_then(|r| r.from).is_some_and(|f| f >= self.first && f <= self.last)
+                self.p[w]
+                    .reg
+                    .and_then(|r| r.from)
+                    .is_some_and(|f| f >= self.first && f <= self.last)
             })
             .count();
         let moves_in = brides_period + returnees_period;
-        let net_out = i64::from(t.design.population_start) - i64::from(t.register.registered_population)
+        let net_out = i64::from(t.design.population_start)
+            - i64::from(t.register.registered_population)
             + i64::from(v.births)
             - i64::from(v.deaths);
         let moves_out = moves_in as i64 + net_out;
@@ -646,7 +715,9 @@ impl<'a> Gen<'a> {
         let now = self.end_state_count();
         let target = t.register.registered_population as usize;
         if now > target {
-            return Err(DemoError::Infeasible(format!("期末人口已有 {now} 人, 超过目标 {target} (end population overshoots)")));
+            return Err(DemoError::Infeasible(format!(
+                "期末人口已有 {now} 人, 超过目标 {target} (end population overshoots)"
+            )));
         }
         self.fillers(target - now);
 
@@ -660,7 +731,8 @@ impl<'a> Gen<'a> {
 
     /// A count for the 18 months before the statistical year, at the year's rate ±5 %.
     fn scaled(&mut self, per_year: u32) -> usize {
-        let months = (self.first.year() - self.rec.year()) * 12 + self.first.month() as i32 - self.rec.month() as i32;
+        let months = (self.first.year() - self.rec.year()) * 12 + self.first.month() as i32
+            - self.rec.month() as i32;
         let f = 0.95 + 0.1 * self.rng.unit();
         (f64::from(per_year) * f64::from(months) / 12.0 * f).round() as usize
     }
@@ -670,7 +742,10 @@ impl<'a> Gen<'a> {
     fn young_couples(&mut self) {
         let n = self.t.register.married_women_of_childbearing_age as usize;
         let ages: Vec<i32> = (20..=49).collect();
-        let weights: Vec<f64> = ages.iter().map(|&a| self.tab.pyramid[a as usize][1] * married_share_f(a)).collect();
+        let weights: Vec<f64> = ages
+            .iter()
+            .map(|&a| self.tab.pyramid[a as usize][1] * married_share_f(a))
+            .collect();
         for _ in 0..n {
             let wa = ages[self.rng.weighted(&weights)];
             let wb = self.birth_for_age(wa);
@@ -722,14 +797,45 @@ impl<'a> Gen<'a> {
         };
         let wife_surname = self.surname_national();
         let h = self.household(village, usize::MAX);
-        let wife_reg = Some(Reg { village, from: if moved_in { Some(start) } else { None }, to: None });
-        let wife = self.person(wife_surname, Sex::Female, wb, &wife_addr, MaritalStatus::Married, Some(h), wife_reg);
+        let wife_reg = Some(Reg {
+            village,
+            from: if moved_in { Some(start) } else { None },
+            to: None,
+        });
+        let wife = self.person(
+            wife_surname,
+            Sex::Female,
+            wb,
+            &wife_addr,
+            MaritalStatus::Married,
+            Some(h),
+            wife_reg,
+        );
         let (husband, outside_spouse) = if outside {
             let g = self.given(Sex::Male, hb);
-            (None, Some((format!("{husband_surname}{g}"), Sex::Male, hb, "130131".to_string())))
+            (
+                None,
+                Some((
+                    format!("{husband_surname}{g}"),
+                    Sex::Male,
+                    hb,
+                    "130131".to_string(),
+                )),
+            )
         } else {
             let reg = self.reg_none(h);
-            (Some(self.person(husband_surname.clone(), Sex::Male, hb, "130131", MaritalStatus::Married, Some(h), reg)), None)
+            (
+                Some(self.person(
+                    husband_surname.clone(),
+                    Sex::Male,
+                    hb,
+                    "130131",
+                    MaritalStatus::Married,
+                    Some(h),
+                    reg,
+                )),
+                None,
+            )
         };
         self.hh[h].head = husband.unwrap_or(wife);
         let desired = {
@@ -802,7 +908,10 @@ impl<'a> Gen<'a> {
         (0..self.p.len())
             .filter(|&i| {
                 let p = &self.p[i];
-                p.sex == Sex::Female && p.marital == MaritalStatus::NeverMarried && !p.dropped && (15..=49).contains(&self.age_end(i))
+                p.sex == Sex::Female
+                    && p.marital == MaritalStatus::NeverMarried
+                    && !p.dropped
+                    && (15..=49).contains(&self.age_end(i))
             })
             .collect()
     }
@@ -817,22 +926,39 @@ impl<'a> Gen<'a> {
     /// Widowed and divorced women 28–49 heading their own household, with young children.
     fn widowed_women(&mut self, n: usize) {
         let ages: Vec<i32> = (28..=49).collect();
-        let weights: Vec<f64> = ages.iter().map(|&a| self.tab.pyramid[a as usize][1]).collect();
+        let weights: Vec<f64> = ages
+            .iter()
+            .map(|&a| self.tab.pyramid[a as usize][1])
+            .collect();
         for _ in 0..n {
             let a = ages[self.rng.weighted(&weights)];
             let wb = self.birth_for_age(a);
             let village = self.village();
             let h = self.household(village, usize::MAX);
-            let addr = if self.rng.chance(0.75) { "130131".to_string() } else { self.origin(0.7) };
+            let addr = if self.rng.chance(0.75) {
+                "130131".to_string()
+            } else {
+                self.origin(0.7)
+            };
             let divorced = self.rng.chance(0.4);
-            let marital = if divorced { MaritalStatus::Divorced } else { MaritalStatus::Widowed };
+            let marital = if divorced {
+                MaritalStatus::Divorced
+            } else {
+                MaritalStatus::Widowed
+            };
             let surname = self.surname_national();
             let reg = self.reg_none(h);
             let w = self.person(surname, Sex::Female, wb, &addr, marital, Some(h), reg);
             self.hh[h].head = w;
             let start = plus_days(add_years(wb, 20), self.rng.int(0, 5 * 365));
-            let latest_end = if divorced { self.last } else { plus_days(self.rec, -1) };
-            let end = self.rng.date(plus_days(start, 2 * 365).min(latest_end), latest_end);
+            let latest_end = if divorced {
+                self.last
+            } else {
+                plus_days(self.rec, -1)
+            };
+            let end = self
+                .rng
+                .date(plus_days(start, 2 * 365).min(latest_end), latest_end);
             let hb = self.husband_birth(wb);
             let family = self.surname_in(village);
             let g = self.given(Sex::Male, hb);
@@ -842,7 +968,14 @@ impl<'a> Gen<'a> {
                 family: family.clone(),
                 outside: Some((format!("{family}{g}"), Sex::Male, hb, "130131".to_string())),
                 start,
-                end: Some((end, if divorced { MarriageEnd::Divorce } else { MarriageEnd::Death })),
+                end: Some((
+                    end,
+                    if divorced {
+                        MarriageEnd::Divorce
+                    } else {
+                        MarriageEnd::Death
+                    },
+                )),
                 household: h,
                 children: Vec::new(),
                 desired: 2,
@@ -904,20 +1037,35 @@ impl<'a> Gen<'a> {
             } else {
                 let village = self.village();
                 let h = self.household(village, usize::MAX);
-                let surname = if sex == Sex::Male { self.surname_in(village) } else { self.surname_national() };
-                let addr = if sex == Sex::Female && !self.rng.chance(0.8) { self.origin(0.8) } else { "130131".to_string() };
+                let surname = if sex == Sex::Male {
+                    self.surname_in(village)
+                } else {
+                    self.surname_national()
+                };
+                let addr = if sex == Sex::Female && !self.rng.chance(0.8) {
+                    self.origin(0.8)
+                } else {
+                    "130131".to_string()
+                };
                 let reg = self.reg_none(h);
                 let e = self.person(surname, sex, b, &addr, MaritalStatus::Widowed, Some(h), reg);
                 self.hh[h].head = e;
                 self.widowed_elders.push(e);
                 members = vec![e];
                 old_couple = None;
-                mother_birth = if sex == Sex::Female { b } else { plus_days(b, 900) };
+                mother_birth = if sex == Sex::Female {
+                    b
+                } else {
+                    plus_days(b, 900)
+                };
             }
             count += members.len();
             let own_h = self.p[members[0]].household.expect("has a household");
             // Join a married son's family.
-            if self.rng.chance(if old_couple.is_some() { 0.4 } else { 0.5 }) {
+            if self
+                .rng
+                .chance(if old_couple.is_some() { 0.4 } else { 0.5 })
+            {
                 let lo = mother_birth.year() + 21 - base_year;
                 let hi = mother_birth.year() + 34 - base_year;
                 for _ in 0..20 {
@@ -926,8 +1074,13 @@ impl<'a> Gen<'a> {
                         continue;
                     }
                     let c = *self.rng.pick(&by_year[y]);
-                    let son = self.couples[c].husband.expect("indexed couples have a husband");
-                    if self.couples[c].joined || self.p[son].father.is_some() || self.p[son].mother.is_some() {
+                    let son = self.couples[c]
+                        .husband
+                        .expect("indexed couples have a husband");
+                    if self.couples[c].joined
+                        || self.p[son].father.is_some()
+                        || self.p[son].mother.is_some()
+                    {
                         continue;
                     }
                     self.couples[c].joined = true;
@@ -935,7 +1088,11 @@ impl<'a> Gen<'a> {
                     let village = self.hh[h].village;
                     for &m in &members {
                         self.p[m].household = Some(h);
-                        self.p[m].reg = Some(Reg { village, from: None, to: None });
+                        self.p[m].reg = Some(Reg {
+                            village,
+                            from: None,
+                            to: None,
+                        });
                         if self.p[m].sex == Sex::Male {
                             self.p[son].father = Some(m);
                         } else {
@@ -955,7 +1112,8 @@ impl<'a> Gen<'a> {
                         self.couples[oc].household = h;
                         self.couples[oc].children.push(son);
                         let old_h = self.p[members[0]].household;
-                        let head_old = self.age_end(members[0]) < 65 && self.p[members[0]].sex == Sex::Male;
+                        let head_old =
+                            self.age_end(members[0]) < 65 && self.p[members[0]].sex == Sex::Male;
                         if head_old {
                             self.hh[h].head = members[0];
                         }
@@ -976,7 +1134,9 @@ impl<'a> Gen<'a> {
                 if self.rng.chance(p_son) {
                     let age_at_birth = self.rng.int(23, 34) as i32;
                     let sb = plus_days(add_years(mother_birth, age_at_birth), self.rng.int(0, 364));
-                    if age_in_completed_years(sb, self.last) >= 18 && sb > plus_days(self.couples[oc].start, 280) {
+                    if age_in_completed_years(sb, self.last) >= 18
+                        && sb > plus_days(self.couples[oc].start, 280)
+                    {
                         self.add_child(oc, Sex::Male, sb, None, None);
                         count += 1;
                     }
@@ -1006,7 +1166,11 @@ impl<'a> Gen<'a> {
             let age = self.rng.int(a0, a1) as i32;
             let birth = plus_days(add_years(date, -(age + 1)), self.rng.int(1, 364));
             let sex = self.sex_draw(if age < 60 { 0.68 } else { 0.5 });
-            let who = if age >= 60 { self.elder_departure(sex, birth, date, true) } else { None };
+            let who = if age >= 60 {
+                self.elder_departure(sex, birth, date, true)
+            } else {
+                None
+            };
             let i = match who {
                 Some(i) => i,
                 None => self.young_departure(sex, birth, date),
@@ -1017,21 +1181,55 @@ impl<'a> Gen<'a> {
 
     /// An elder who leaves the register on `date` (death or move): the late spouse of a widowed
     /// elder (deaths only), a parent of a household head, or living alone.
-    fn elder_departure(&mut self, sex: Sex, birth: NaiveDate, date: NaiveDate, death: bool) -> Option<usize> {
+    fn elder_departure(
+        &mut self,
+        sex: Sex,
+        birth: NaiveDate,
+        date: NaiveDate,
+        death: bool,
+    ) -> Option<usize> {
         let roll = self.rng.unit();
         if death && roll < 0.45 && !self.widowed_elders.is_empty() {
             for _ in 0..30 {
                 let e = *self.rng.pick(&self.widowed_elders);
                 let pe = &self.p[e];
-                if pe.sex == sex || pe.dropped || (pe.birth - birth).num_days().abs() > 6 * 365 || self.widow_taken(e) {
+                if pe.sex == sex
+                    || pe.dropped
+                    || (pe.birth - birth).num_days().abs() > 6 * 365
+                    || self.widow_taken(e)
+                {
                     continue;
                 }
                 let h = pe.household.expect("elders have a household");
-                let (wife, husband) = if sex == Sex::Male { (e, None) } else { (usize::MAX, Some(e)) };
-                let surname = if sex == Sex::Male { self.surname_in(self.hh[h].village) } else { self.surname_national() };
-                let reg = Some(Reg { village: self.hh[h].village, from: None, to: Some(date) });
-                let i = self.person(surname, sex, birth, "130131", MaritalStatus::Married, Some(h), reg);
-                let (wife, husband) = if sex == Sex::Male { (wife, Some(i)) } else { (i, husband) };
+                let (wife, husband) = if sex == Sex::Male {
+                    (e, None)
+                } else {
+                    (usize::MAX, Some(e))
+                };
+                let surname = if sex == Sex::Male {
+                    self.surname_in(self.hh[h].village)
+                } else {
+                    self.surname_national()
+                };
+                let reg = Some(Reg {
+                    village: self.hh[h].village,
+                    from: None,
+                    to: Some(date),
+                });
+                let i = self.person(
+                    surname,
+                    sex,
+                    birth,
+                    "130131",
+                    MaritalStatus::Married,
+                    Some(h),
+                    reg,
+                );
+                let (wife, husband) = if sex == Sex::Male {
+                    (wife, Some(i))
+                } else {
+                    (i, husband)
+                };
                 let wb = self.p[wife].birth;
                 let start = plus_days(add_years(wb, 19), self.rng.int(0, 4 * 365));
                 let family = self.p[husband.expect("set")].surname.clone();
@@ -1058,13 +1256,33 @@ impl<'a> Gen<'a> {
                     continue;
                 }
                 let gap = age_in_completed_years(birth, self.p[head].birth);
-                let free = if sex == Sex::Male { self.p[head].father.is_none() } else { self.p[head].mother.is_none() };
+                let free = if sex == Sex::Male {
+                    self.p[head].father.is_none()
+                } else {
+                    self.p[head].mother.is_none()
+                };
                 if !(22..=36).contains(&gap) || !free || !self.in_end_state(head) {
                     continue;
                 }
-                let surname = if sex == Sex::Male { self.p[head].surname.clone() } else { self.surname_national() };
-                let reg = Some(Reg { village: self.hh[h].village, from: None, to: Some(date) });
-                let i = self.person(surname, sex, birth, "130131", MaritalStatus::Widowed, Some(h), reg);
+                let surname = if sex == Sex::Male {
+                    self.p[head].surname.clone()
+                } else {
+                    self.surname_national()
+                };
+                let reg = Some(Reg {
+                    village: self.hh[h].village,
+                    from: None,
+                    to: Some(date),
+                });
+                let i = self.person(
+                    surname,
+                    sex,
+                    birth,
+                    "130131",
+                    MaritalStatus::Widowed,
+                    Some(h),
+                    reg,
+                );
                 if sex == Sex::Male {
                     self.p[head].father = Some(i);
                 } else {
@@ -1077,7 +1295,9 @@ impl<'a> Gen<'a> {
     }
 
     fn widow_taken(&self, e: usize) -> bool {
-        self.couples[self.young..].iter().any(|c| c.wife == e || c.husband == Some(e))
+        self.couples[self.young..]
+            .iter()
+            .any(|c| c.wife == e || c.husband == Some(e))
     }
 
     /// A younger person who leaves on `date`: a child of a registered couple, or living alone.
@@ -1088,8 +1308,16 @@ impl<'a> Gen<'a> {
         let village = self.village();
         let h = self.household(village, usize::MAX);
         let surname = self.surname_in(village);
-        let reg = Some(Reg { village, from: None, to: Some(date) });
-        let marital = if age_in_completed_years(birth, date) >= 60 { MaritalStatus::Widowed } else { MaritalStatus::NeverMarried };
+        let reg = Some(Reg {
+            village,
+            from: None,
+            to: Some(date),
+        });
+        let marital = if age_in_completed_years(birth, date) >= 60 {
+            MaritalStatus::Widowed
+        } else {
+            MaritalStatus::NeverMarried
+        };
         let i = self.person(surname, sex, birth, "130131", marital, Some(h), reg);
         self.hh[h].head = i;
         i
@@ -1153,8 +1381,20 @@ impl<'a> Gen<'a> {
                 let village = self.village();
                 let h = self.household(village, usize::MAX);
                 let surname = self.surname_in(village);
-                let reg = Some(Reg { village, from: Some(date), to: None });
-                let i = self.person(surname, Sex::Male, birth, "130131", MaritalStatus::NeverMarried, Some(h), reg);
+                let reg = Some(Reg {
+                    village,
+                    from: Some(date),
+                    to: None,
+                });
+                let i = self.person(
+                    surname,
+                    Sex::Male,
+                    birth,
+                    "130131",
+                    MaritalStatus::NeverMarried,
+                    Some(h),
+                    reg,
+                );
                 self.hh[h].head = i;
             }
         }
@@ -1170,8 +1410,10 @@ impl<'a> Gen<'a> {
             let d = self.rng.date(self.rec, plus_days(self.first, -1));
             dates.push((d, None));
         }
-        let mut sexes: Vec<Sex> =
-            (0..v.births_male).map(|_| Sex::Male).chain((0..v.births_female).map(|_| Sex::Female)).collect();
+        let mut sexes: Vec<Sex> = (0..v.births_male)
+            .map(|_| Sex::Male)
+            .chain((0..v.births_female).map(|_| Sex::Female))
+            .collect();
         self.rng.shuffle(&mut sexes);
         for s in sexes {
             let d = self.rng.date(self.first, self.last);
@@ -1185,21 +1427,40 @@ impl<'a> Gen<'a> {
                 None => self.sex_draw(0.51),
             };
             let c = self.pick_mother(date).ok_or_else(|| {
-                DemoError::Infeasible(format!("{date} 没有可生育的已婚妇女 (no eligible mother for a birth)"))
+                DemoError::Infeasible(format!(
+                    "{date} 没有可生育的已婚妇女 (no eligible mother for a birth)"
+                ))
             })?;
             let order = self.couples[c].children.len() as u8 + 1;
             let child = self.add_child(c, sex, date, None, Some(date));
-            self.recent.push(Recent { child, couple: c, order, in_period, policy: PolicyClass::Compliant });
+            self.recent.push(Recent {
+                child,
+                couple: c,
+                order,
+                in_period,
+                policy: PolicyClass::Compliant,
+            });
         }
         // The statistical year: exactly the target split; the months before it: the same share
         // of 政策外 births ±10 %.
-        let period: Vec<usize> = (0..self.recent.len()).filter(|&k| self.recent[k].in_period).collect();
+        let period: Vec<usize> = (0..self.recent.len())
+            .filter(|&k| self.recent[k].in_period)
+            .collect();
         self.classify(&period, v.births_policy_noncompliant as usize)?;
-        let earlier: Vec<usize> = (0..self.recent.len()).filter(|&k| !self.recent[k].in_period).collect();
-        let share = f64::from(v.births_policy_noncompliant) / f64::from(v.births.max(1)) * (0.9 + 0.2 * self.rng.unit());
+        let earlier: Vec<usize> = (0..self.recent.len())
+            .filter(|&k| !self.recent[k].in_period)
+            .collect();
+        let share = f64::from(v.births_policy_noncompliant) / f64::from(v.births.max(1))
+            * (0.9 + 0.2 * self.rng.unit());
         let n_earlier = (earlier.len() as f64 * share).round() as usize;
-        let thirds = earlier.iter().filter(|&&k| self.recent[k].order >= 3).count();
-        let seconds = earlier.iter().filter(|&&k| self.recent[k].order == 2).count();
+        let thirds = earlier
+            .iter()
+            .filter(|&&k| self.recent[k].order >= 3)
+            .count();
+        let seconds = earlier
+            .iter()
+            .filter(|&&k| self.recent[k].order == 2)
+            .count();
         self.classify(&earlier, n_earlier.clamp(thirds, thirds + seconds))?;
         Ok(())
     }
@@ -1208,11 +1469,20 @@ impl<'a> Gen<'a> {
     /// births are 政策外; the rest are unapproved second births, first those whose first child is
     /// a boy (a first girl entitles rural couples to a second child under the 2002 regulations).
     fn classify(&mut self, period: &[usize], target_n: usize) -> Result<(), DemoError> {
-        let thirds = period.iter().filter(|&&k| self.recent[k].order >= 3).count();
+        let thirds = period
+            .iter()
+            .filter(|&&k| self.recent[k].order >= 3)
+            .count();
         if thirds > target_n {
-            return Err(DemoError::Infeasible(format!("第三孩及以上 {thirds} 人多于政策外目标 {target_n}")));
+            return Err(DemoError::Infeasible(format!(
+                "第三孩及以上 {thirds} 人多于政策外目标 {target_n}"
+            )));
         }
-        let mut seconds: Vec<usize> = period.iter().copied().filter(|&k| self.recent[k].order == 2).collect();
+        let mut seconds: Vec<usize> = period
+            .iter()
+            .copied()
+            .filter(|&k| self.recent[k].order == 2)
+            .collect();
         self.rng.shuffle(&mut seconds);
         seconds.sort_by_key(|&k| {
             let c = self.recent[k].couple;
@@ -1220,10 +1490,17 @@ impl<'a> Gen<'a> {
             self.p[first].sex != Sex::Male
         });
         if seconds.len() < target_n - thirds {
-            return Err(DemoError::Infeasible(format!("二孩 {} 人不足以构成政策外目标", seconds.len())));
+            return Err(DemoError::Infeasible(format!(
+                "二孩 {} 人不足以构成政策外目标",
+                seconds.len()
+            )));
         }
         for &k in period {
-            self.recent[k].policy = if self.recent[k].order >= 3 { PolicyClass::Noncompliant } else { PolicyClass::Compliant };
+            self.recent[k].policy = if self.recent[k].order >= 3 {
+                PolicyClass::Noncompliant
+            } else {
+                PolicyClass::Compliant
+            };
         }
         for &k in seconds.iter().take(target_n - thirds) {
             self.recent[k].policy = PolicyClass::Noncompliant;
@@ -1294,9 +1571,14 @@ impl<'a> Gen<'a> {
                 let birth = self.birth_for_age(age);
                 let mut done = false;
                 for _ in 0..40 {
-                    let c = self.young + self.rng.below((self.couples.len() - self.young) as u64) as usize;
+                    let c = self.young
+                        + self.rng.below((self.couples.len() - self.young) as u64) as usize;
                     let cp = &self.couples[c];
-                    if cp.end.is_some() || cp.husband.is_none() || cp.desired == 0 || !self.in_end_state(cp.wife) {
+                    if cp.end.is_some()
+                        || cp.husband.is_none()
+                        || cp.desired == 0
+                        || !self.in_end_state(cp.wife)
+                    {
                         continue;
                     }
                     let gap = age_in_completed_years(self.p[cp.wife].birth, birth);
@@ -1310,8 +1592,20 @@ impl<'a> Gen<'a> {
                     let village = self.village();
                     let h = self.household(village, usize::MAX);
                     let surname = self.surname_in(village);
-                    let reg = Some(Reg { village, from: None, to: None });
-                    let i = self.person(surname, Sex::Male, birth, "130131", MaritalStatus::NeverMarried, Some(h), reg);
+                    let reg = Some(Reg {
+                        village,
+                        from: None,
+                        to: None,
+                    });
+                    let i = self.person(
+                        surname,
+                        Sex::Male,
+                        birth,
+                        "130131",
+                        MaritalStatus::NeverMarried,
+                        Some(h),
+                        reg,
+                    );
                     self.hh[h].head = i;
                 }
             } else {
@@ -1320,9 +1614,25 @@ impl<'a> Gen<'a> {
                 let sex = self.sex_draw(0.4);
                 let village = self.village();
                 let h = self.household(village, usize::MAX);
-                let surname = if sex == Sex::Male { self.surname_in(village) } else { self.surname_national() };
-                let reg = Some(Reg { village, from: None, to: None });
-                let i = self.person(surname, sex, birth, "130131", MaritalStatus::Widowed, Some(h), reg);
+                let surname = if sex == Sex::Male {
+                    self.surname_in(village)
+                } else {
+                    self.surname_national()
+                };
+                let reg = Some(Reg {
+                    village,
+                    from: None,
+                    to: None,
+                });
+                let i = self.person(
+                    surname,
+                    sex,
+                    birth,
+                    "130131",
+                    MaritalStatus::Widowed,
+                    Some(h),
+                    reg,
+                );
                 self.hh[h].head = i;
                 self.widowed_elders.push(i);
             }
@@ -1363,18 +1673,34 @@ impl<'a> Gen<'a> {
         }
         for (j, &i) in picked.iter().enumerate() {
             let p = &self.p[i];
-            let mut lo = add_years(p.birth, 16).max(NaiveDate::from_ymd_opt(2004, 1, 1).expect("date"));
+            let mut lo =
+                add_years(p.birth, 16).max(NaiveDate::from_ymd_opt(2004, 1, 1).expect("date"));
             if let Some(f) = p.reg.and_then(|r| r.from) {
                 lo = lo.max(f);
             }
             let village = p.reg.expect("registered").village;
             if j < n {
                 let from = self.rng.date(lo.min(self.last), self.last);
-                self.floats.push(Float { person: i, village, kind: ResidenceKind::Outflow, from, to: None });
+                self.floats.push(Float {
+                    person: i,
+                    village,
+                    kind: ResidenceKind::Outflow,
+                    from,
+                    to: None,
+                });
             } else {
-                let from = self.rng.date(lo.min(plus_days(self.first, -400)), plus_days(self.first, -1));
+                let from = self.rng.date(
+                    lo.min(plus_days(self.first, -400)),
+                    plus_days(self.first, -1),
+                );
                 let to = self.rng.date(plus_days(from, 60).min(self.last), self.last);
-                self.floats.push(Float { person: i, village, kind: ResidenceKind::Outflow, from, to: Some(to) });
+                self.floats.push(Float {
+                    person: i,
+                    village,
+                    kind: ResidenceKind::Outflow,
+                    from,
+                    to: Some(to),
+                });
             }
         }
     }
@@ -1385,21 +1711,60 @@ impl<'a> Gen<'a> {
         let mut open = 0;
         while open < n {
             let village = self.village();
-            let from = self.rng.date(NaiveDate::from_ymd_opt(2006, 1, 1).expect("date"), self.last);
+            let from = self.rng.date(
+                NaiveDate::from_ymd_opt(2006, 1, 1).expect("date"),
+                self.last,
+            );
             let couple = n - open >= 2 && self.rng.chance(0.3);
             let wa = self.rng.int(20, 50) as i32;
             let b = self.birth_for_age(wa);
             let addr = self.origin(0.45);
-            let first_sex = if couple { Sex::Female } else { self.sex_draw(0.65) };
+            let first_sex = if couple {
+                Sex::Female
+            } else {
+                self.sex_draw(0.65)
+            };
             let s = self.surname_national();
-            let a = self.person(s, first_sex, b, &addr, if couple { MaritalStatus::Married } else { MaritalStatus::Unstated }, None, None);
-            self.floats.push(Float { person: a, village, kind: ResidenceKind::Inflow, from: from.max(add_years(b, 16)), to: None });
+            let a = self.person(
+                s,
+                first_sex,
+                b,
+                &addr,
+                if couple {
+                    MaritalStatus::Married
+                } else {
+                    MaritalStatus::Unstated
+                },
+                None,
+                None,
+            );
+            self.floats.push(Float {
+                person: a,
+                village,
+                kind: ResidenceKind::Inflow,
+                from: from.max(add_years(b, 16)),
+                to: None,
+            });
             open += 1;
             if couple {
                 let hb = self.husband_birth(b);
                 let s = self.surname_national();
-                let h = self.person(s.clone(), Sex::Male, hb, &addr, MaritalStatus::Married, None, None);
-                self.floats.push(Float { person: h, village, kind: ResidenceKind::Inflow, from: from.max(add_years(hb, 16)), to: None });
+                let h = self.person(
+                    s.clone(),
+                    Sex::Male,
+                    hb,
+                    &addr,
+                    MaritalStatus::Married,
+                    None,
+                    None,
+                );
+                self.floats.push(Float {
+                    person: h,
+                    village,
+                    kind: ResidenceKind::Inflow,
+                    from: from.max(add_years(hb, 16)),
+                    to: None,
+                });
                 open += 1;
                 let start = add_years(b, 22).max(add_years(hb, 22)).min(self.last);
                 self.couples.push(Couple {
@@ -1424,9 +1789,18 @@ impl<'a> Gen<'a> {
             let sex = self.sex_draw(0.65);
             let s = self.surname_national();
             let i = self.person(s, sex, b, &addr, MaritalStatus::Unstated, None, None);
-            let from = self.rng.date(NaiveDate::from_ymd_opt(2010, 1, 1).expect("date"), plus_days(self.first, -30));
+            let from = self.rng.date(
+                NaiveDate::from_ymd_opt(2010, 1, 1).expect("date"),
+                plus_days(self.first, -30),
+            );
             let to = self.rng.date(plus_days(from, 30), self.last);
-            self.floats.push(Float { person: i, village, kind: ResidenceKind::Inflow, from, to: Some(to) });
+            self.floats.push(Float {
+                person: i,
+                village,
+                kind: ResidenceKind::Inflow,
+                from,
+                to: Some(to),
+            });
         }
     }
 
@@ -1435,10 +1809,18 @@ impl<'a> Gen<'a> {
     fn deliberate_errors(&mut self) {
         let has_float = |g: &Gen, i: usize| g.floats.iter().any(|f| f.person == i);
         let early_end = plus_days(self.rec, 181); // 2012-06-30 for the bundled design
-        // 1. Citizen ID birth date ≠ recorded birth date: an elderly husband.
+                                                  // 1. Citizen ID birth date ≠ recorded birth date: an elderly husband.
         let who = (self.young..self.couples.len())
-            .filter_map(|c| self.couples[c].husband.filter(|_| self.couples[c].end.is_none() && self.couples[c].desired > 0))
-            .find(|&h| self.in_end_state(h) && (60..=70).contains(&self.age_end(h)) && self.p[h].birth.day() <= 28)
+            .filter_map(|c| {
+                self.couples[c]
+                    .husband
+                    .filter(|_| self.couples[c].end.is_none() && self.couples[c].desired > 0)
+            })
+            .find(|&h| {
+                self.in_end_state(h)
+                    && (60..=70).contains(&self.age_end(h))
+                    && self.p[h].birth.day() <= 28
+            })
             .expect("an elderly husband");
         let id_date = add_years(self.p[who].birth, 1);
         self.id_birth.push((who, id_date));
@@ -1480,7 +1862,9 @@ impl<'a> Gen<'a> {
         // early (2012 → 1912). The registered episode still ends on the real day.
         let dead = (0..self.p.len())
             .find(|&i| {
-                self.p[i].death.is_some_and(|d| d <= early_end) && self.p[i].birth.year() > 1913 && self.age_end(i) >= 70
+                self.p[i].death.is_some_and(|d| d <= early_end)
+                    && self.p[i].birth.year() > 1913
+                    && self.age_end(i) >= 70
             })
             .expect("an early elderly death");
         let real = self.p[dead].death.expect("dead");
@@ -1498,7 +1882,10 @@ impl<'a> Gen<'a> {
         let k = (0..self.recent.len())
             .find(|&k| {
                 let r = &self.recent[k];
-                !r.in_period && r.order == 1 && r.child != child && self.couples[r.couple].children.len() == 1
+                !r.in_period
+                    && r.order == 1
+                    && r.child != child
+                    && self.couples[r.couple].children.len() == 1
             })
             .expect("an early first birth");
         let ch = self.recent[k].child;
@@ -1523,7 +1910,12 @@ impl<'a> Gen<'a> {
 
     fn note(&mut self, kind: &'static str, person: usize, description: String) {
         let name = format!("{}{}", self.p[person].surname, self.p[person].given);
-        self.errors.push(DeliberateError { kind, person, name, description });
+        self.errors.push(DeliberateError {
+            kind,
+            person,
+            name,
+            description,
+        });
     }
 
     // --- emission ----------------------------------------------------------------------------
@@ -1555,7 +1947,11 @@ impl<'a> Gen<'a> {
             serial[hh.village] += 1;
             hmap[h] = households.len();
             households.push(NewHousehold {
-                household_no: format!("{}{:04}", self.villages[hh.village].as_str(), serial[hh.village]),
+                household_no: format!(
+                    "{}{:04}",
+                    self.villages[hh.village].as_str(),
+                    serial[hh.village]
+                ),
                 area: self.villages[hh.village].clone(),
             });
         }
@@ -1572,7 +1968,8 @@ impl<'a> Gen<'a> {
         let mut new_id = |rng: &mut Rng, addr: &str, birth: NaiveDate, sex: Sex| -> CitizenId {
             loop {
                 let seq = rng.below(500) as u16 * 2 + u16::from(sex == Sex::Male);
-                let id = CitizenId::from_parts(addr, birth, seq).expect("6-digit address, 4-digit year");
+                let id =
+                    CitizenId::from_parts(addr, birth, seq).expect("6-digit address, 4-digit year");
                 if used.insert(id.as_str()[..17].to_string()) {
                     return id;
                 }
@@ -1583,16 +1980,25 @@ impl<'a> Gen<'a> {
             if p.dropped {
                 continue;
             }
-            let id_birth = self.id_birth.iter().find(|x| x.0 == i).map_or(p.birth, |x| x.1);
+            let id_birth = self
+                .id_birth
+                .iter()
+                .find(|x| x.0 == i)
+                .map_or(p.birth, |x| x.1);
             let id = new_id(&mut self.rng, &p.addr, id_birth, p.sex);
             let household = p.household.map(|h| hmap[h]).filter(|&h| h != usize::MAX);
-            let rel = p.household.map(|h| self.relationship(self.hh[h].head, i, &spouse).to_string());
+            let rel = p
+                .household
+                .map(|h| self.relationship(self.hh[h].head, i, &spouse).to_string());
             persons.push(NewPerson {
                 citizen_id: Some(id),
                 name: format!("{}{}", p.surname, p.given),
                 sex: p.sex,
                 birth_date: p.birth,
-                ethnicity: p.household.map_or("汉族", |h| self.hh[h].ethnicity).to_string(),
+                ethnicity: p
+                    .household
+                    .map_or("汉族", |h| self.hh[h].ethnicity)
+                    .to_string(),
                 marital_status: p.marital,
                 household,
                 relationship_to_head: rel.filter(|_| household.is_some()),
@@ -1622,13 +2028,19 @@ impl<'a> Gen<'a> {
         }
         let mut marriages = Vec::new();
         for (c, cp) in self.couples.iter().enumerate() {
-            let outside = cp.outside.as_ref().map(|(name, sex, birth, addr)| (name.clone(), new_id(&mut self.rng, addr, *birth, *sex)));
+            let outside = cp.outside.as_ref().map(|(name, sex, birth, addr)| {
+                (name.clone(), new_id(&mut self.rng, addr, *birth, *sex))
+            });
             marriages.push(Marriage {
                 wife: Some(pr(cp.wife)),
                 husband: cp.husband.map(pr),
                 outside_spouse_name: outside.as_ref().map(|o| o.0.clone()),
                 outside_spouse_citizen_id: outside.map(|o| o.1),
-                start: if self.no_start.contains(&c) { None } else { Some(cp.start) },
+                start: if self.no_start.contains(&c) {
+                    None
+                } else {
+                    Some(cp.start)
+                },
                 end: cp.end.map(|e| e.0),
                 end_reason: cp.end.map(|e| e.1),
             });
@@ -1650,13 +2062,18 @@ impl<'a> Gen<'a> {
         }
         let mut recent_policy = vec![None; self.p.len()];
         for r in &self.recent {
-            debug_assert_eq!(order[r.child], r.order, "birth order of a recent birth changed");
+            debug_assert_eq!(
+                order[r.child], r.order,
+                "birth order of a recent birth changed"
+            );
             recent_policy[r.child] = Some(r.policy);
         }
         let policy_from = NaiveDate::from_ymd_opt(1982, 1, 1).expect("date");
         let mut births = Vec::new();
         for (i, p) in self.p.iter().enumerate() {
-            let Some(m) = p.mother.filter(|_| !p.dropped) else { continue };
+            let Some(m) = p.mother.filter(|_| !p.dropped) else {
+                continue;
+            };
             let o = order[i];
             let policy = recent_policy[i].or_else(|| {
                 (p.birth >= policy_from).then(|| match o {
@@ -1672,20 +2089,40 @@ impl<'a> Gen<'a> {
                     _ => PolicyClass::Noncompliant,
                 })
             });
-            let recorded = self.order_record.iter().find(|x| x.0 == i).map_or(o, |x| x.1);
-            births.push(Birth { child: pr(i), mother: Some(pr(m)), father: p.father.map(pr), birth_order: Some(recorded), policy });
+            let recorded = self
+                .order_record
+                .iter()
+                .find(|x| x.0 == i)
+                .map_or(o, |x| x.1);
+            births.push(Birth {
+                child: pr(i),
+                mother: Some(pr(m)),
+                father: p.father.map(pr),
+                birth_order: Some(recorded),
+                policy,
+            });
         }
         let mut deaths = Vec::new();
         for (i, p) in self.p.iter().enumerate() {
             if let Some(d) = p.death {
-                let date = self.death_record.iter().find(|x| x.0 == i).map_or(d, |x| x.1);
-                deaths.push(Death { person: pr(i), date });
+                let date = self
+                    .death_record
+                    .iter()
+                    .find(|x| x.0 == i)
+                    .map_or(d, |x| x.1);
+                deaths.push(Death {
+                    person: pr(i),
+                    date,
+                });
             }
         }
         let deliberate_errors = self
             .errors
             .iter()
-            .map(|e| DeliberateError { person: map[e.person], ..e.clone() })
+            .map(|e| DeliberateError {
+                person: map[e.person],
+                ..e.clone()
+            })
             .collect();
         Demo {
             batch: RegisterBatch {
@@ -1719,7 +2156,11 @@ impl<'a> Gen<'a> {
             pick("子", "女")
         } else if is_parent_of(p, h) {
             pick("父亲", "母亲")
-        } else if let Some(par) = parents(p).into_iter().flatten().find(|&x| is_parent_of(h, x)) {
+        } else if let Some(par) = parents(p)
+            .into_iter()
+            .flatten()
+            .find(|&x| is_parent_of(h, x))
+        {
             if self.p[par].sex == Sex::Male {
                 pick("孙子", "孙女")
             } else {
@@ -1731,7 +2172,11 @@ impl<'a> Gen<'a> {
             pick("兄弟", "姐妹")
         } else if parents(h).into_iter().flatten().any(|x| is_parent_of(p, x)) {
             pick("祖父", "祖母")
-        } else if parents(h).into_iter().flatten().any(|x| spouse[x] == Some(p)) {
+        } else if parents(h)
+            .into_iter()
+            .flatten()
+            .any(|x| spouse[x] == Some(p))
+        {
             pick("父亲", "母亲")
         } else {
             "其他亲属"
