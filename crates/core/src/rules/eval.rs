@@ -243,14 +243,25 @@ impl<'a> Env<'a> {
         }
     }
 
-    fn items(l: ListVal<'a>) -> Vec<Val<'a>> {
+    /// Number of slots of a list, and the record in slot `i` (`None` for a slot the list skips:
+    /// a birth as father in `births`). No allocation.
+    fn len(l: ListVal<'a>) -> usize {
+        match l {
+            ListVal::Births(bs, _) => bs.len(),
+            ListVal::Marriages(ms) => ms.len(),
+            ListVal::Residences(rs) => rs.len(),
+            ListVal::Relatives(rs) => rs.len(),
+        }
+    }
+    fn slot(l: ListVal<'a>, i: usize) -> Option<Val<'a>> {
         match l {
             ListVal::Births(bs, mother_only) => {
-                bs.iter().filter(|b| !mother_only || b.role == ParentRole::Mother).map(Val::Birth).collect()
+                let b = &bs[i];
+                (!mother_only || b.role == ParentRole::Mother).then_some(Val::Birth(b))
             }
-            ListVal::Marriages(ms) => ms.iter().map(Val::Marriage).collect(),
-            ListVal::Residences(rs) => rs.iter().map(Val::Residence).collect(),
-            ListVal::Relatives(rs) => rs.iter().map(Val::Relative).collect(),
+            ListVal::Marriages(ms) => Some(Val::Marriage(&ms[i])),
+            ListVal::Residences(rs) => Some(Val::Residence(&rs[i])),
+            ListVal::Relatives(rs) => Some(Val::Relative(&rs[i])),
         }
     }
 
@@ -366,7 +377,7 @@ impl<'a> Env<'a> {
                 let Val::List(l) = self.eval(source)? else { return Ok(Val::Null) };
                 let mut count: i128 = 0;
                 let mut total: i128 = 0;
-                for rec in Self::items(l) {
+                for rec in (0..Self::len(l)).filter_map(|i| Self::slot(l, i)) {
                     total += 1;
                     let hit = match filter {
                         None => true,
