@@ -33,6 +33,12 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
         // 0 reading, 1 checking, 2 writing: the message changes with the phase.
         let phase = AtomicU8::new(u8::MAX);
         let started = std::time::Instant::now();
+        // When checking and writing began, for the phase times of the summary.
+        let marks = std::sync::Mutex::new([None::<std::time::Instant>; 2]);
+        let mark = |i: usize| {
+            let mut m = marks.lock().expect("not poisoned");
+            m[i].get_or_insert_with(std::time::Instant::now);
+        };
         let progress = |p: ImportProgress<'_>| match p {
             ImportProgress::Reading { file, done, total } => {
                 if phase.swap(0, Ordering::Relaxed) != 0 || bar.length() != Some(total) {
@@ -42,10 +48,12 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
                 bar.set_position(done);
             }
             ImportProgress::Checking => {
+                mark(0);
                 phase.store(1, Ordering::Relaxed);
                 bar.set_message("检查 (checking)");
             }
             ImportProgress::Writing { done, total } => {
+                mark(1);
                 if phase.swap(2, Ordering::Relaxed) != 2 {
                     bar.set_message("写入 (writing)");
                     bar.set_length(total);
@@ -64,9 +72,15 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
                     };
                     println!("{}: {kind} {} 行", f.name, f.rows);
                 }
+                let end = std::time::Instant::now();
+                let [check, write] = *marks.lock().expect("not poisoned");
+                let (check, write) = (check.unwrap_or(end), write.unwrap_or(end));
                 println!(
-                    "导入完成 (imported), 用时 {:.1} 秒: 人员 {} 人, 户 {} 户, 居住记录 {} 条 (结束 {} 条), 婚姻 {} 条 (结束 {} 条), 出生 {} 条, 死亡 {} 条",
-                    started.elapsed().as_secs_f64(),
+                    "导入完成 (imported), 用时 {:.2} 秒 (读取 {:.2}, 检查 {:.2}, 写入 {:.2}): 人员 {} 人, 户 {} 户, 居住记录 {} 条 (结束 {} 条), 婚姻 {} 条 (结束 {} 条), 出生 {} 条, 死亡 {} 条",
+                    (end - started).as_secs_f64(),
+                    (check - started).as_secs_f64(),
+                    (write.max(check) - check).as_secs_f64(),
+                    (end - write.max(check)).as_secs_f64(),
                     s.persons,
                     s.households,
                     s.episodes,
