@@ -127,7 +127,10 @@ pub async fn import_files(
 
     // 2. Resolve against the files and the store.
     progress(ImportProgress::Checking);
-    let stored: HashMap<u64, i64> = if store.person_count().await? == 0 {
+    // An empty register (the first, largest import) needs no look-ups of IDs or household
+    // numbers; a household number stored without persons would still fail the write (UNIQUE).
+    let empty = store.person_count().await? == 0;
+    let stored: HashMap<u64, i64> = if empty {
         HashMap::new()
     } else {
         let ids = builder.referenced_ids();
@@ -141,7 +144,7 @@ pub async fn import_files(
     builder.resolve(&stored, &mut problems);
 
     let numbers: Vec<String> = builder.batch.households.iter().map(|h| h.household_no.clone()).collect();
-    let existing = store.household_ids(&numbers).await?;
+    let existing = if empty { HashMap::new() } else { store.household_ids(&numbers).await? };
     if !existing.is_empty() {
         for (h, src) in builder.batch.households.iter().zip(&builder.household_src) {
             if existing.contains_key(&h.household_no) {

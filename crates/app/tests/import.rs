@@ -449,3 +449,22 @@ fn write_sample_xlsx() {
     }
     wb.save(samples().join("persons.xlsx")).unwrap();
 }
+
+#[tokio::test]
+async fn dates_after_today_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "persons.csv",
+        format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,2014-07-02\n"),
+    );
+    let e = write(dir.path(), "events.csv", format!("{EVENTS_HEADER}\n死亡,130131197503120110,2014/12/1,,,,,,,\n"));
+    let store = store().await;
+    assert_eq!(
+        rejected(&store, &[p, e]).await,
+        vec![
+            "persons.csv:2:J列(户籍登记日期): 日期 2014-07-02 晚于今天 2014-07-01 (date in the future)",
+            "events.csv:2:C列(日期): 日期 2014-12-01 晚于今天 2014-07-01 (date in the future)",
+        ]
+    );
+}

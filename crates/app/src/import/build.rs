@@ -271,8 +271,13 @@ impl Builder {
         }
     }
 
-    fn date_field(info: &SheetInfo, row: &Row<'_>, src: Src, field: Field, out: &mut Problems) -> Option<NaiveDate> {
+    /// A date cell: parsed, after 1880 and not after today.
+    fn date_field(&self, info: &SheetInfo, row: &Row<'_>, src: Src, field: Field, out: &mut Problems) -> Option<NaiveDate> {
         match parse_date(&row.field(info, field)).and_then(|d| d.map(plausible_year).transpose()) {
+            Ok(Some(d)) if d > self.today => {
+                problem(out, src, field, format!("日期 {d} 晚于今天 {} (date in the future)", self.today));
+                None
+            }
             Ok(d) => d,
             Err(e) => {
                 problem(out, src, field, e);
@@ -295,7 +300,7 @@ impl Builder {
             problem(out, src, Field::Sex, e);
             None
         });
-        let birth = Self::date_field(info, row, src, Field::BirthDate, out);
+        let birth = self.date_field(info, row, src, Field::BirthDate, out);
         let ethnicity = parse_ethnicity(&row.field(info, Field::Ethnicity));
         let marital = parse_marital(&row.field(info, Field::Marital)).unwrap_or_else(|e| {
             problem(out, src, Field::Marital, e);
@@ -311,12 +316,12 @@ impl Builder {
             None
         });
         let household_no = text_of(&row.field(info, Field::HouseholdNo));
-        let reg_from = Self::date_field(info, row, src, Field::RegisteredFrom, out);
+        let reg_from = self.date_field(info, row, src, Field::RegisteredFrom, out);
         // Rare columns.
         let mut rel = Rel {
             spouse_id: self.id_field(info, row, src, Field::SpouseId, out),
             spouse_name: text_of(&row.field(info, Field::SpouseName)),
-            marriage_date: Self::date_field(info, row, src, Field::MarriageDate, out),
+            marriage_date: self.date_field(info, row, src, Field::MarriageDate, out),
             mother: self.id_field(info, row, src, Field::MotherId, out),
             father: self.id_field(info, row, src, Field::FatherId, out),
             birth_order: parse_birth_order(&row.field(info, Field::BirthOrder)).unwrap_or_else(|e| {
@@ -406,14 +411,9 @@ impl Builder {
         if id.is_none() && row.field(info, Field::CitizenId).is_empty() {
             problem(out, src, Field::CitizenId, "公民身份号码为空 (citizen ID is empty)");
         }
-        let date = Self::date_field(info, row, src, Field::Date, out);
+        let date = self.date_field(info, row, src, Field::Date, out);
         if date.is_none() && row.field(info, Field::Date).is_empty() {
             problem(out, src, Field::Date, "日期为空 (date is empty)");
-        }
-        if let Some(d) = date {
-            if d > self.today {
-                problem(out, src, Field::Date, format!("日期 {d} 晚于今天 {} (date in the future)", self.today));
-            }
         }
         let area = self.area_cell(&row.field(info, Field::Area), src, Field::Area, out);
         let spouse_id = self.id_field(info, row, src, Field::SpouseId, out);
@@ -442,7 +442,7 @@ impl Builder {
                 problem(out, src, Field::Sex, e);
                 None
             });
-            let birth = Self::date_field(info, row, src, Field::BirthDate, out);
+            let birth = self.date_field(info, row, src, Field::BirthDate, out);
             let marital = parse_marital(&row.field(info, Field::Marital)).unwrap_or_else(|e| {
                 problem(out, src, Field::Marital, e);
                 MaritalStatus::Unstated
