@@ -392,7 +392,7 @@ async fn a_bad_file_is_rejected_row_by_row_and_nothing_is_written() {
          130131200226,好村\n",
     );
     let before = store.area_count().await.unwrap();
-    let rows = rejected(import_area_files(&store, &[f.clone()], &no_progress).await);
+    let rows = rejected(import_area_files(&store, std::slice::from_ref(&f), &no_progress).await);
     let p = f.display();
     assert_eq!(
         rows,
@@ -437,7 +437,7 @@ async fn a_parent_in_another_file_counts_and_json_errors_name_the_element() {
         "broken.json",
         "[{\"code\":\"13\",\"name\":\"河北省\"},\n{\"code\":}]",
     );
-    let rows = rejected(import_area_files(&store, &[broken.clone()], &no_progress).await);
+    let rows = rejected(import_area_files(&store, std::slice::from_ref(&broken), &no_progress).await);
     assert_eq!(rows.len(), 1);
     assert!(
         rows[0].starts_with(&format!("{}:2:9: JSON 格式错误", broken.display())),
@@ -459,7 +459,7 @@ async fn unreadable_inputs_are_named() {
         other => panic!("{other:?}"),
     }
     let f = write(dir.path(), "header.csv", "区划,名字\n13,河北省\n");
-    let rows = rejected(import_area_files(&store, &[f.clone()], &no_progress).await);
+    let rows = rejected(import_area_files(&store, std::slice::from_ref(&f), &no_progress).await);
     assert_eq!(
         rows,
         vec![format!(

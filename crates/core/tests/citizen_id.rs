@@ -263,7 +263,7 @@ fn birth_years_before_1800_are_rejected() {
         "130131010001010015",
         "130131179912310012",
     ] {
-        let first17 = n[..17].as_bytes();
+        let first17 = &n.as_bytes()[..17];
         assert_eq!(
             n.chars().last(),
             Some(check_char(first17)),
