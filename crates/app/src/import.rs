@@ -114,10 +114,17 @@ pub async fn import_files(
         let mut on_row = |info: &SheetInfo, sheet: u32, row: u32, cells: &source::Row<'_>, out: &mut Vec<Problem>| {
             builder.row(info, sheet, row, cells, out)
         };
-        let mut sink = Sink { sheets: Vec::new(), problems: Vec::new(), warnings: Vec::new(), on_row: &mut on_row };
+        let mut sink = Sink {
+            sheets: Vec::new(),
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            on_row: &mut on_row,
+        };
         for path in files {
-            source::read_path(path, &mut sink, progress)
-                .map_err(|source| AppError::Io { path: path.display().to_string(), source })?;
+            source::read_path(path, &mut sink, progress).map_err(|source| AppError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
         }
         (sink.sheets, sink.problems, sink.warnings)
     };
@@ -138,13 +145,29 @@ pub async fn import_files(
             .person_ids_by_citizen_id(&ids)
             .await?
             .into_iter()
-            .map(|(id, pk)| (id.as_bytes()[..17].iter().fold(0u64, |k, d| k * 10 + u64::from(d - b'0')), pk))
+            .map(|(id, pk)| {
+                (
+                    id.as_bytes()[..17]
+                        .iter()
+                        .fold(0u64, |k, d| k * 10 + u64::from(d - b'0')),
+                    pk,
+                )
+            })
             .collect()
     };
     builder.resolve(&stored, &mut problems);
 
-    let numbers: Vec<String> = builder.batch.households.iter().map(|h| h.household_no.clone()).collect();
-    let existing = if empty { HashMap::new() } else { store.household_ids(&numbers).await? };
+    let numbers: Vec<String> = builder
+        .batch
+        .households
+        .iter()
+        .map(|h| h.household_no.clone())
+        .collect();
+    let existing = if empty {
+        HashMap::new()
+    } else {
+        store.household_ids(&numbers).await?
+    };
     if !existing.is_empty() {
         for (h, src) in builder.batch.households.iter().zip(&builder.household_src) {
             if existing.contains_key(&h.household_no) {
@@ -162,24 +185,40 @@ pub async fn import_files(
     let known = known_areas(store, builder.areas.iter().map(|(c, _)| c)).await?;
     for (code, first) in &builder.areas {
         if !known.contains(code.as_str()) {
-            problems.push(at(*first, format!("区划代码 {code} 不在区划表中, 请先导入区划或添加村民小组 (unknown area)")));
+            problems.push(at(
+                *first,
+                format!("区划代码 {code} 不在区划表中, 请先导入区划或添加村民小组 (unknown area)"),
+            ));
         }
     }
 
     for e in builder.batch.validate(today) {
         let (list, idx) = parse_record(&e.record);
         let src = match list {
-            "persons" => builder.person_src.get(idx).map(|&src| SrcCol { src, field: fields::Field::BirthDate }),
+            "persons" => builder.person_src.get(idx).map(|&src| SrcCol {
+                src,
+                field: fields::Field::BirthDate,
+            }),
             "residences" => builder.residence_src.get(idx).copied(),
             "marriages" => builder.marriage_src.get(idx).copied(),
             "births" => builder.birth_src.get(idx).copied(),
             "deaths" => builder.death_src.get(idx).copied(),
             _ => None,
         }
-        .or_else(|| e.person.and_then(|p| builder.person_src.get(p)).map(|&src| SrcCol { src, field: fields::Field::CitizenId }));
+        .or_else(|| {
+            e.person.and_then(|p| builder.person_src.get(p)).map(|&src| SrcCol {
+                src,
+                field: fields::Field::CitizenId,
+            })
+        });
         match src {
             Some(s) => problems.push(at(s, e.reason)),
-            None => problems.push(Problem { sheet: 0, row: 0, col: Col::None, reason: e.to_string() }),
+            None => problems.push(Problem {
+                sheet: 0,
+                row: 0,
+                col: Col::None,
+                reason: e.to_string(),
+            }),
         }
     }
     if !problems.is_empty() {
@@ -201,7 +240,12 @@ pub async fn import_files(
             let reason = msg.split_once(": ").map_or(msg.as_str(), |(_, r)| r).to_string();
             let p = match src {
                 Some(s) => at(*s, reason),
-                None => Problem { sheet: 0, row: 0, col: Col::None, reason: msg.clone() },
+                None => Problem {
+                    sheet: 0,
+                    row: 0,
+                    col: Col::None,
+                    reason: msg.clone(),
+                },
             };
             return Err(AppError::Rejected(format_problems(&sheets, vec![p])));
         }
@@ -211,13 +255,21 @@ pub async fn import_files(
     warnings.extend(tally_warnings(&sheets, &builder.tally));
     let t = &builder.tally;
     Ok(ImportSummary {
-        files: sheets.iter().map(|s| ImportedFile { name: s.name.clone(), kind: s.kind, rows: s.rows }).collect(),
+        files: sheets
+            .iter()
+            .map(|s| ImportedFile {
+                name: s.name.clone(),
+                kind: s.kind,
+                rows: s.rows,
+            })
+            .collect(),
         persons: batch.persons.len() as u64,
         households: batch.households.len() as u64,
         episodes: batch.residences.len() as u64,
         episodes_ended: batch.episode_ends.len() as u64 + t.ended_in_batch,
         marriages: batch.marriages.len() as u64,
-        marriages_ended: batch.marriage_ends.len() as u64 + batch.marriages.iter().filter(|m| m.end.is_some()).count() as u64,
+        marriages_ended: batch.marriage_ends.len() as u64
+            + batch.marriages.iter().filter(|m| m.end.is_some()).count() as u64,
         births: batch.births.len() as u64,
         deaths: batch.deaths.len() as u64,
         legacy_ids_upgraded: t.legacy_ids,
@@ -226,18 +278,32 @@ pub async fn import_files(
 }
 
 fn at(s: SrcCol, reason: impl Into<String>) -> Problem {
-    Problem { sheet: s.src.sheet, row: s.src.row, col: Col::Field(s.field), reason: reason.into() }
+    Problem {
+        sheet: s.src.sheet,
+        row: s.src.row,
+        col: Col::Field(s.field),
+        reason: reason.into(),
+    }
 }
 
 /// `"residences[12]: …"` → `("residences", 12)`.
 fn parse_record(s: &str) -> (&str, usize) {
-    let Some((list, rest)) = s.split_once('[') else { return ("", usize::MAX) };
-    let idx = rest.split(']').next().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
+    let Some((list, rest)) = s.split_once('[') else {
+        return ("", usize::MAX);
+    };
+    let idx = rest
+        .split(']')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX);
     (list, idx)
 }
 
 /// The codes among `codes` that the store knows, with one query per distinct parent area.
-async fn known_areas<'a>(store: &Store, codes: impl Iterator<Item = &'a AreaCode>) -> Result<HashSet<String>, AppError> {
+async fn known_areas<'a>(
+    store: &Store,
+    codes: impl Iterator<Item = &'a AreaCode>,
+) -> Result<HashSet<String>, AppError> {
     let mut parents: BTreeMap<String, AreaCode> = BTreeMap::new();
     let mut roots = Vec::new();
     for c in codes {
@@ -284,7 +350,11 @@ fn format_problems(sheets: &[SheetInfo], mut problems: Vec<Problem>) -> Vec<Stri
 /// Summary lines for values kept as recorded, listing at most 10 rows each.
 fn tally_warnings(sheets: &[SheetInfo], t: &build::Tally) -> Vec<String> {
     let list = |rows: &[Src]| -> String {
-        let mut s: Vec<String> = rows.iter().take(10).map(|r| format!("{}:{}", sheets[r.sheet as usize].name, r.row)).collect();
+        let mut s: Vec<String> = rows
+            .iter()
+            .take(10)
+            .map(|r| format!("{}:{}", sheets[r.sheet as usize].name, r.row))
+            .collect();
         if rows.len() > 10 {
             s.push(format!("等 {} 行 (and more)", rows.len()));
         }

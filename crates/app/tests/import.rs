@@ -57,7 +57,14 @@ async fn samples_import_and_count() {
     let progress = |_: ImportProgress<'_>| {
         progress_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     };
-    let s = import_files(&store, &[samples().join("persons.csv"), samples().join("events.csv")], today(), &progress).await.unwrap();
+    let s = import_files(
+        &store,
+        &[samples().join("persons.csv"), samples().join("events.csv")],
+        today(),
+        &progress,
+    )
+    .await
+    .unwrap();
     assert_eq!(s.files.len(), 2);
     assert_eq!((s.files[0].kind, s.files[0].rows), (FileKind::Persons, 10));
     assert_eq!((s.files[1].kind, s.files[1].rows), (FileKind::Events, 7));
@@ -75,7 +82,10 @@ async fn samples_import_and_count() {
     assert_eq!(store.person_count().await.unwrap(), 12);
 
     let township = AreaCode::parse("130131200").unwrap();
-    let (c, by_village) = store.period_counts(&township, &Period::new(d(2013, 7, 1), d(2014, 6, 30)).unwrap()).await.unwrap();
+    let (c, by_village) = store
+        .period_counts(&township, &Period::new(d(2013, 7, 1), d(2014, 6, 30)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(c.population_start, 8);
     assert_eq!(c.population_end, 9);
     assert_eq!((c.births, c.births_male, c.births_female), (2, 1, 1));
@@ -88,7 +98,10 @@ async fn samples_import_and_count() {
     // The same files again: every person is already stored.
     let again = rejected(&store, &[samples().join("persons.csv")]).await;
     assert_eq!(again.len(), 13, "10 persons and 3 households");
-    assert_eq!(again[0], "persons.csv:2:B列(公民身份号码): 公民身份号码 130131197503120110 已在数据库中 (citizen ID already stored)");
+    assert_eq!(
+        again[0],
+        "persons.csv:2:B列(公民身份号码): 公民身份号码 130131197503120110 已在数据库中 (citizen ID already stored)"
+    );
     assert_eq!(
         again[1],
         "persons.csv:2:H列(户号): 户号 1301312002010001 已在数据库中; 暂不支持向已有的户添加人员 (household number already stored: adding to a stored household is not supported yet)"
@@ -99,10 +112,22 @@ async fn samples_import_and_count() {
 #[tokio::test]
 async fn xlsx_sample_imports() {
     let store = store().await;
-    let s = import_files(&store, &[samples().join("persons.xlsx")], today(), &no_progress).await.unwrap();
-    assert_eq!(s.files, vec![renkou_app::import::ImportedFile { name: "persons.xlsx".into(), kind: FileKind::Persons, rows: 10 }]);
+    let s = import_files(&store, &[samples().join("persons.xlsx")], today(), &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.files,
+        vec![renkou_app::import::ImportedFile {
+            name: "persons.xlsx".into(),
+            kind: FileKind::Persons,
+            rows: 10
+        }]
+    );
     assert_eq!((s.persons, s.households, s.marriages, s.births), (10, 3, 3, 4));
-    let ids = store.person_ids_by_citizen_id(&["130131196801300510".to_string()]).await.unwrap();
+    let ids = store
+        .person_ids_by_citizen_id(&["130131196801300510".to_string()])
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 1, "the 15-digit number was upgraded");
 }
 
@@ -175,7 +200,11 @@ async fn invalid_id_checksum_and_other_bad_values() {
 #[tokio::test]
 async fn unknown_area() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "persons.csv", format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200299,,,\n"));
+    let p = write(
+        dir.path(),
+        "persons.csv",
+        format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200299,,,\n"),
+    );
     let store = store().await;
     assert_eq!(
         rejected(&store, &[p]).await,
@@ -191,7 +220,11 @@ async fn death_before_birth_and_registration_before_birth() {
         "persons.csv",
         format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,1970-01-01\n"),
     );
-    let e = write(dir.path(), "events.csv", format!("{EVENTS_HEADER}\n死亡,130131197503120110,1974-12-31,,,,,,,\n"));
+    let e = write(
+        dir.path(),
+        "events.csv",
+        format!("{EVENTS_HEADER}\n死亡,130131197503120110,1974-12-31,,,,,,,\n"),
+    );
     let store = store().await;
     assert_eq!(
         rejected(&store, &[p, e]).await,
@@ -243,8 +276,14 @@ async fn duplicate_ids_in_files_and_vs_stored() {
         rejected(&store, &[p]).await,
         vec!["persons.csv:3:B列(公民身份号码): 公民身份号码 130131197503120110 与第2行重复 (duplicate citizen ID in the files)"]
     );
-    let one = write(dir.path(), "one.csv", format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n"));
-    import_files(&store, &[one.clone()], today(), &no_progress).await.unwrap();
+    let one = write(
+        dir.path(),
+        "one.csv",
+        format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n"),
+    );
+    import_files(&store, std::slice::from_ref(&one), today(), &no_progress)
+        .await
+        .unwrap();
     assert_eq!(
         rejected(&store, &[one]).await,
         vec!["one.csv:2:B列(公民身份号码): 公民身份号码 130131197503120110 已在数据库中 (citizen ID already stored)"]
@@ -269,7 +308,11 @@ async fn wrong_encoding_empty_header_only_and_truncated() {
         write(dir.path(), "noise.csv", &noise),
         write(dir.path(), "empty.csv", ""),
         write(dir.path(), "header.csv", format!("{PERSONS_HEADER}\n")),
-        write(dir.path(), "short.csv", format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n李四,130131197708200229,女,,\n")),
+        write(
+            dir.path(),
+            "short.csv",
+            format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n李四,130131197708200229,女,,\n"),
+        ),
         write(dir.path(), "nohead.csv", "名字,身份\n张三,130131197503120110\n"),
     ];
     let store = store().await;
@@ -291,7 +334,11 @@ async fn wrong_encoding_empty_header_only_and_truncated() {
 #[tokio::test]
 async fn random_bytes_message_names_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "x.csv", b"\xe5\xa7\x93\xe5\x90\x8d\n\xd5\xc5\xc8\xfd\n\x81\x20\xff\xfe\n");
+    let p = write(
+        dir.path(),
+        "x.csv",
+        b"\xe5\xa7\x93\xe5\x90\x8d\n\xd5\xc5\xc8\xfd\n\x81\x20\xff\xfe\n",
+    );
     let store = store().await;
     assert_eq!(
         rejected(&store, &[p]).await,
@@ -356,7 +403,13 @@ async fn xlsx_excel_rows_letters_and_number_ids() {
     let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
     ws.write_string(3, 1, "张三").unwrap();
     ws.write_string(3, 2, "130131197503120110").unwrap();
-    ws.write_datetime_with_format(3, 3, rust_xlsxwriter::ExcelDateTime::from_ymd(1975, 3, 12).unwrap(), &date).unwrap();
+    ws.write_datetime_with_format(
+        3,
+        3,
+        rust_xlsxwriter::ExcelDateTime::from_ymd(1975, 3, 12).unwrap(),
+        &date,
+    )
+    .unwrap();
     ws.write_number(3, 4, 130131200201.0).unwrap();
     ws.write_string(4, 1, "李四").unwrap();
     ws.write_number(4, 2, 130131197708200229.0).unwrap();
@@ -364,7 +417,7 @@ async fn xlsx_excel_rows_letters_and_number_ids() {
     wb.save(&p).unwrap();
     let store = store().await;
     assert_eq!(
-        rejected(&store, &[p.clone()]).await,
+        rejected(&store, &[p]).await,
         vec!["book.xlsx:5:C列(公民身份号码): 身份号码被 Excel 存成了数字, 末几位已丢失; 请把该列设为文本格式后重新填写 (citizen ID stored as a number: digits lost)"]
     );
 }
@@ -373,7 +426,9 @@ async fn xlsx_excel_rows_letters_and_number_ids() {
 async fn events_refer_to_known_persons_and_store_conflicts_point_to_rows() {
     let dir = tempfile::tempdir().unwrap();
     let store = store().await;
-    import_files(&store, &[samples().join("persons.csv")], today(), &no_progress).await.unwrap();
+    import_files(&store, &[samples().join("persons.csv")], today(), &no_progress)
+        .await
+        .unwrap();
     let e = write(
         dir.path(),
         "events.csv",
@@ -393,8 +448,14 @@ async fn events_refer_to_known_persons_and_store_conflicts_point_to_rows() {
         ]
     );
     // A move-out of a stored person is applied by the store; twice is a conflict with the row.
-    let out = write(dir.path(), "out.csv", format!("{EVENTS_HEADER}\n迁出,130131200105060313,2014-01-20,,,,,,,\n"));
-    let s = import_files(&store, &[out.clone()], today(), &no_progress).await.unwrap();
+    let out = write(
+        dir.path(),
+        "out.csv",
+        format!("{EVENTS_HEADER}\n迁出,130131200105060313,2014-01-20,,,,,,,\n"),
+    );
+    let s = import_files(&store, std::slice::from_ref(&out), today(), &no_progress)
+        .await
+        .unwrap();
     assert_eq!(s.episodes_ended, 1);
     assert_eq!(
         rejected(&store, &[out]).await,
@@ -418,7 +479,11 @@ async fn events_refer_to_known_persons_and_store_conflicts_point_to_rows() {
             "e2.csv:3:H列(姓名): 公民身份号码 130182198812121357 不在册, 新登记人员需要填写姓名 (new person: name required)",
         ]
     );
-    let e = write(dir.path(), "e3.csv", format!("{EVENTS_HEADER}\n离婚,130131197503120110,2014-02-01,,130131197708200229,,,,,\n"));
+    let e = write(
+        dir.path(),
+        "e3.csv",
+        format!("{EVENTS_HEADER}\n离婚,130131197503120110,2014-02-01,,130131197708200229,,,,,\n"),
+    );
     let s = import_files(&store, &[e], today(), &no_progress).await.unwrap();
     assert_eq!(s.marriages_ended, 1);
 }
@@ -440,8 +505,13 @@ fn write_sample_xlsx() {
                 ws.write_string_with_format(r, c, v, &bold).unwrap();
                 ws.set_column_width(c, 14).unwrap();
             } else if v.len() == 10 && v.as_bytes()[4] == b'-' {
-                let (y, m, dd) = (v[..4].parse().unwrap(), v[5..7].parse().unwrap(), v[8..].parse().unwrap());
-                ws.write_datetime_with_format(r, c, rust_xlsxwriter::ExcelDateTime::from_ymd(y, m, dd).unwrap(), &date).unwrap();
+                let (y, m, dd) = (
+                    v[..4].parse().unwrap(),
+                    v[5..7].parse().unwrap(),
+                    v[8..].parse().unwrap(),
+                );
+                ws.write_datetime_with_format(r, c, rust_xlsxwriter::ExcelDateTime::from_ymd(y, m, dd).unwrap(), &date)
+                    .unwrap();
             } else if !v.is_empty() {
                 ws.write_string(r, c, v).unwrap();
             }
@@ -458,7 +528,11 @@ async fn dates_after_today_are_refused() {
         "persons.csv",
         format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,2014-07-02\n"),
     );
-    let e = write(dir.path(), "events.csv", format!("{EVENTS_HEADER}\n死亡,130131197503120110,2014/12/1,,,,,,,\n"));
+    let e = write(
+        dir.path(),
+        "events.csv",
+        format!("{EVENTS_HEADER}\n死亡,130131197503120110,2014/12/1,,,,,,,\n"),
+    );
     let store = store().await;
     assert_eq!(
         rejected(&store, &[p, e]).await,

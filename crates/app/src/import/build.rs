@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use renkou_core::area::AreaCode;
 use renkou_core::citizen_id::CitizenId;
 use renkou_core::register::{
-    Birth, Death, EpisodeEnd, Marriage, MarriageEnd, MarriageEndEvent, MaritalStatus, NewHousehold, NewPerson, PersonRef,
-    PolicyClass, RegisterBatch, ResidenceEpisode, ResidenceKind, Sex,
+    Birth, Death, EpisodeEnd, MaritalStatus, Marriage, MarriageEnd, MarriageEndEvent, NewHousehold, NewPerson,
+    PersonRef, PolicyClass, RegisterBatch, ResidenceEpisode, ResidenceKind, Sex,
 };
 
 use super::fields::*;
@@ -76,7 +76,10 @@ impl EventKind {
             "流出" => EventKind::OutflowStart,
             "流动结束" | "流入结束" | "流出结束" => EventKind::FlowEnd,
             "出生" => {
-                return Err("出生请在人员表中登记 (填写母亲公民身份号码或孩次) (births are imported from the persons file)".into())
+                return Err(
+                    "出生请在人员表中登记 (填写母亲公民身份号码或孩次) (births are imported from the persons file)"
+                        .into(),
+                )
             }
             _ => {
                 return Err(format!(
@@ -173,7 +176,12 @@ pub(crate) struct Builder {
 type Problems = Vec<Problem>;
 
 fn problem(out: &mut Problems, src: Src, field: Field, reason: impl Into<String>) {
-    out.push(Problem { sheet: src.sheet, row: src.row, col: Col::Field(field), reason: reason.into() });
+    out.push(Problem {
+        sheet: src.sheet,
+        row: src.row,
+        col: Col::Field(field),
+        reason: reason.into(),
+    });
 }
 
 fn text_of(c: &Cell) -> Option<String> {
@@ -190,7 +198,10 @@ fn enc(r: PersonRef) -> i64 {
 
 impl Builder {
     pub(crate) fn new(today: NaiveDate) -> Builder {
-        Builder { today, ..Default::default() }
+        Builder {
+            today,
+            ..Default::default()
+        }
     }
 
     fn intern_area(&mut self, code: AreaCode, at: SrcCol) -> u32 {
@@ -240,7 +251,10 @@ impl Builder {
             return Some(h as usize);
         }
         let h = self.batch.households.len();
-        self.batch.households.push(NewHousehold { household_no: no.clone(), area: self.areas[area as usize].0.clone() });
+        self.batch.households.push(NewHousehold {
+            household_no: no.clone(),
+            area: self.areas[area as usize].0.clone(),
+        });
         self.household_src.push(src);
         self.household_index.insert(no, h as u32);
         Some(h)
@@ -255,7 +269,14 @@ impl Builder {
         }
     }
 
-    fn id_field(&mut self, info: &SheetInfo, row: &Row<'_>, src: Src, field: Field, out: &mut Problems) -> Option<CitizenId> {
+    fn id_field(
+        &mut self,
+        info: &SheetInfo,
+        row: &Row<'_>,
+        src: Src,
+        field: Field,
+        out: &mut Problems,
+    ) -> Option<CitizenId> {
         match parse_citizen_id(&row.field(info, field), self.today) {
             Ok(Some((id, legacy))) => {
                 if legacy {
@@ -272,10 +293,22 @@ impl Builder {
     }
 
     /// A date cell: parsed, after 1880 and not after today.
-    fn date_field(&self, info: &SheetInfo, row: &Row<'_>, src: Src, field: Field, out: &mut Problems) -> Option<NaiveDate> {
+    fn date_field(
+        &self,
+        info: &SheetInfo,
+        row: &Row<'_>,
+        src: Src,
+        field: Field,
+        out: &mut Problems,
+    ) -> Option<NaiveDate> {
         match parse_date(&row.field(info, field)).and_then(|d| d.map(plausible_year).transpose()) {
             Ok(Some(d)) if d > self.today => {
-                problem(out, src, field, format!("日期 {d} 晚于今天 {} (date in the future)", self.today));
+                problem(
+                    out,
+                    src,
+                    field,
+                    format!("日期 {d} 晚于今天 {} (date in the future)", self.today),
+                );
                 None
             }
             Ok(d) => d,
@@ -334,20 +367,42 @@ impl Builder {
             }),
         };
         if let Some(id) = &id {
-            for (other, field) in [(&rel.spouse_id, Field::SpouseId), (&rel.mother, Field::MotherId), (&rel.father, Field::FatherId)] {
+            for (other, field) in [
+                (&rel.spouse_id, Field::SpouseId),
+                (&rel.mother, Field::MotherId),
+                (&rel.father, Field::FatherId),
+            ] {
                 if other.as_ref() == Some(id) {
-                    problem(out, src, field, format!("{} 与本人的公民身份号码相同 (refers to the person themself)", field.header(info.kind)));
+                    problem(
+                        out,
+                        src,
+                        field,
+                        format!(
+                            "{} 与本人的公民身份号码相同 (refers to the person themself)",
+                            field.header(info.kind)
+                        ),
+                    );
                 }
             }
         }
         if out.len() > before {
             return;
         }
-        let (Some(id), Some(name), Some(area)) = (id, name, area) else { return };
+        let (Some(id), Some(name), Some(area)) = (id, name, area) else {
+            return;
+        };
         let key = id_key(&id);
         if let Some(&first) = self.id_index.get(&key) {
             let f = self.person_src[first as usize];
-            problem(out, src, Field::CitizenId, format!("公民身份号码 {id} 与第{}行重复 (duplicate citizen ID in the files)", f.row));
+            problem(
+                out,
+                src,
+                Field::CitizenId,
+                format!(
+                    "公民身份号码 {id} 与第{}行重复 (duplicate citizen ID in the files)",
+                    f.row
+                ),
+            );
             return;
         }
         let sex = match sex {
@@ -395,7 +450,11 @@ impl Builder {
             relationship_to_head: relationship,
         });
         self.person_src.push(src);
-        self.extras.push(PersonExtra { area, reg_from, rel: has_rel.then(|| Box::new(std::mem::take(&mut rel))) });
+        self.extras.push(PersonExtra {
+            area,
+            reg_from,
+            rel: has_rel.then(|| Box::new(std::mem::take(&mut rel))),
+        });
     }
 
     fn event_row(&mut self, info: &SheetInfo, src: Src, row: &Row<'_>, out: &mut Problems) {
@@ -405,7 +464,9 @@ impl Builder {
                 problem(out, src, Field::EventType, "事件类型为空 (event type is empty)");
                 None
             }
-            Some(t) => EventKind::parse(&t).map_err(|e| problem(out, src, Field::EventType, e)).ok(),
+            Some(t) => EventKind::parse(&t)
+                .map_err(|e| problem(out, src, Field::EventType, e))
+                .ok(),
         };
         let id = self.id_field(info, row, src, Field::CitizenId, out);
         if id.is_none() && row.field(info, Field::CitizenId).is_empty() {
@@ -424,7 +485,12 @@ impl Builder {
             Some("流出") => Some(ResidenceKind::Outflow),
             Some("户籍") => Some(ResidenceKind::Registered),
             Some(t) => {
-                problem(out, src, Field::FlowKind, format!("流动类型 {t:?} 应为 流入 或 流出 (flow kind must be 流入 or 流出)"));
+                problem(
+                    out,
+                    src,
+                    Field::FlowKind,
+                    format!("流动类型 {t:?} 应为 流入 或 流出 (flow kind must be 流入 or 流出)"),
+                );
                 None
             }
         };
@@ -436,7 +502,12 @@ impl Builder {
         let mut newcomer = None;
         if matches!(kind, Some(EventKind::MoveIn) | Some(EventKind::InflowStart)) {
             if area.is_none() && row.field(info, Field::Area).is_empty() {
-                problem(out, src, Field::Area, "迁入/流入需要填写地区 (area required for 迁入/流入)");
+                problem(
+                    out,
+                    src,
+                    Field::Area,
+                    "迁入/流入需要填写地区 (area required for 迁入/流入)",
+                );
             }
             let sex = parse_sex(&row.field(info, Field::Sex)).unwrap_or_else(|e| {
                 problem(out, src, Field::Sex, e);
@@ -462,23 +533,50 @@ impl Builder {
             }));
         }
         if kind == Some(EventKind::Marry) && spouse_id.is_none() && spouse_name.is_none() && out.len() == before {
-            problem(out, src, Field::SpouseId, "结婚需要填写配偶公民身份号码或配偶姓名 (spouse ID or name required)");
+            problem(
+                out,
+                src,
+                Field::SpouseId,
+                "结婚需要填写配偶公民身份号码或配偶姓名 (spouse ID or name required)",
+            );
         }
         if let (Some(a), Some(b)) = (&id, &spouse_id) {
             if a == b {
-                problem(out, src, Field::SpouseId, "配偶公民身份号码与本人相同 (spouse is the person themself)");
+                problem(
+                    out,
+                    src,
+                    Field::SpouseId,
+                    "配偶公民身份号码与本人相同 (spouse is the person themself)",
+                );
             }
         }
         if out.len() > before {
             return;
         }
-        let (Some(kind), Some(id), Some(date)) = (kind, id, date) else { return };
-        self.events.push(EventRow { src, kind, id, date, area, spouse_id, spouse_name, flow, newcomer });
+        let (Some(kind), Some(id), Some(date)) = (kind, id, date) else {
+            return;
+        };
+        self.events.push(EventRow {
+            src,
+            kind,
+            id,
+            date,
+            area,
+            spouse_id,
+            spouse_name,
+            flow,
+            newcomer,
+        });
     }
 
     /// Every citizen ID the rows refer to, for one store look-up.
     pub(crate) fn referenced_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.batch.persons.iter().filter_map(|p| p.citizen_id.as_ref().map(|c| c.as_str().to_string())).collect();
+        let mut ids: Vec<String> = self
+            .batch
+            .persons
+            .iter()
+            .filter_map(|p| p.citizen_id.as_ref().map(|c| c.as_str().to_string()))
+            .collect();
         for e in &self.extras {
             if let Some(r) = &e.rel {
                 for id in [&r.spouse_id, &r.mother, &r.father].into_iter().flatten() {
@@ -507,20 +605,35 @@ impl Builder {
         for (i, p) in self.batch.persons.iter().enumerate() {
             let id = p.citizen_id.as_ref().expect("persons-file persons have IDs");
             if stored.contains_key(&id_key(id)) {
-                problem(out, self.person_src[i], Field::CitizenId, format!("公民身份号码 {id} 已在数据库中 (citizen ID already stored)"));
+                problem(
+                    out,
+                    self.person_src[i],
+                    Field::CitizenId,
+                    format!("公民身份号码 {id} 已在数据库中 (citizen ID already stored)"),
+                );
             }
         }
         let lookup = |index: &HashMap<u64, u32>, id: &CitizenId| -> Option<PersonRef> {
             let k = id_key(id);
-            index.get(&k).map(|&i| PersonRef::Batch(i as usize)).or_else(|| stored.get(&k).map(|&s| PersonRef::Stored(s)))
+            index
+                .get(&k)
+                .map(|&i| PersonRef::Batch(i as usize))
+                .or_else(|| stored.get(&k).map(|&s| PersonRef::Stored(s)))
         };
         // Registered episodes of persons-file persons: residence i belongs to person i.
         let n = self.extras.len();
         self.batch.residences.reserve(n);
         for i in 0..n {
             let e = &self.extras[i];
-            let has_birth = e.rel.as_ref().is_some_and(|r| r.mother.is_some() || r.birth_order.is_some());
-            let from = e.reg_from.or(if has_birth { Some(self.batch.persons[i].birth_date) } else { None });
+            let has_birth = e
+                .rel
+                .as_ref()
+                .is_some_and(|r| r.mother.is_some() || r.birth_order.is_some());
+            let from = e.reg_from.or(if has_birth {
+                Some(self.batch.persons[i].birth_date)
+            } else {
+                None
+            });
             self.batch.residences.push(ResidenceEpisode {
                 person: PersonRef::Batch(i),
                 area: self.areas[e.area as usize].0.clone(),
@@ -528,7 +641,10 @@ impl Builder {
                 from,
                 to: None,
             });
-            self.residence_src.push(SrcCol { src: self.person_src[i], field: Field::RegisteredFrom });
+            self.residence_src.push(SrcCol {
+                src: self.person_src[i],
+                field: Field::RegisteredFrom,
+            });
         }
         // Marriages and births of the persons file.
         let mut couples: HashMap<(i64, i64), usize> = HashMap::new();
@@ -539,8 +655,22 @@ impl Builder {
             let me = PersonRef::Batch(i);
             if rel.spouse_id.is_some() || rel.spouse_name.is_some() || rel.marriage_date.is_some() {
                 let spouse = rel.spouse_id.as_ref().and_then(|s| lookup(&self.id_index, s));
-                let field = if rel.marriage_date.is_some() { Field::MarriageDate } else { Field::SpouseId };
-                self.marry(me, spouse, rel.spouse_id.clone(), rel.spouse_name.clone(), rel.marriage_date, SrcCol { src, field }, &mut couples, &mut by_person, out);
+                let field = if rel.marriage_date.is_some() {
+                    Field::MarriageDate
+                } else {
+                    Field::SpouseId
+                };
+                self.marry(
+                    me,
+                    spouse,
+                    rel.spouse_id.clone(),
+                    rel.spouse_name.clone(),
+                    rel.marriage_date,
+                    SrcCol { src, field },
+                    &mut couples,
+                    &mut by_person,
+                    out,
+                );
             }
             if rel.mother.is_some() || rel.birth_order.is_some() {
                 let mother = rel.mother.as_ref().and_then(|m| lookup(&self.id_index, m));
@@ -551,8 +681,21 @@ impl Builder {
                 if rel.father.is_some() && father.is_none() {
                     self.tally.father_outside.push(src);
                 }
-                self.batch.births.push(Birth { child: me, mother, father, birth_order: rel.birth_order, policy: rel.policy });
-                self.birth_src.push(SrcCol { src, field: if rel.mother.is_some() { Field::MotherId } else { Field::BirthOrder } });
+                self.batch.births.push(Birth {
+                    child: me,
+                    mother,
+                    father,
+                    birth_order: rel.birth_order,
+                    policy: rel.policy,
+                });
+                self.birth_src.push(SrcCol {
+                    src,
+                    field: if rel.mother.is_some() {
+                        Field::MotherId
+                    } else {
+                        Field::BirthOrder
+                    },
+                });
             }
         }
         // Events, in date order (rows of the same day in file order).
@@ -562,7 +705,10 @@ impl Builder {
         let mut arrivals: HashMap<u64, usize> = HashMap::new();
         for (i, ev) in events.iter().enumerate() {
             let k = id_key(&ev.id);
-            if matches!(ev.kind, EventKind::MoveIn | EventKind::InflowStart) && !self.id_index.contains_key(&k) && !stored.contains_key(&k) {
+            if matches!(ev.kind, EventKind::MoveIn | EventKind::InflowStart)
+                && !self.id_index.contains_key(&k)
+                && !stored.contains_key(&k)
+            {
                 arrivals.entry(k).or_insert(i);
             }
         }
@@ -580,7 +726,11 @@ impl Builder {
                             "日期 {} 早于此人在第{}行的{} ({}), 此前此人不在册 (event before the person's arrival)",
                             ev.date,
                             first.src.row,
-                            if first.kind == EventKind::MoveIn { "迁入" } else { "流入" },
+                            if first.kind == EventKind::MoveIn {
+                                "迁入"
+                            } else {
+                                "流入"
+                            },
                             first.date
                         ),
                     );
@@ -593,7 +743,13 @@ impl Builder {
 
     fn state_of<'a>(&self, states: &'a mut HashMap<i64, PState>, p: PersonRef) -> &'a mut PState {
         states.entry(enc(p)).or_insert_with(|| match p {
-            PersonRef::Stored(_) => PState { reg: Ep::Stored, inflow: Ep::Stored, outflow: Ep::Stored, reg_area: None, died: None },
+            PersonRef::Stored(_) => PState {
+                reg: Ep::Stored,
+                inflow: Ep::Stored,
+                outflow: Ep::Stored,
+                reg_area: None,
+                died: None,
+            },
             PersonRef::Batch(i) if i < self.extras.len() => PState {
                 reg: Ep::Open(i),
                 inflow: Ep::None,
@@ -601,7 +757,13 @@ impl Builder {
                 reg_area: Some(self.batch.residences[i].area.clone()),
                 died: None,
             },
-            PersonRef::Batch(_) => PState { reg: Ep::None, inflow: Ep::None, outflow: Ep::None, reg_area: None, died: None },
+            PersonRef::Batch(_) => PState {
+                reg: Ep::None,
+                inflow: Ep::None,
+                outflow: Ep::None,
+                reg_area: None,
+                died: None,
+            },
         })
     }
 
@@ -630,7 +792,12 @@ impl Builder {
                 match (existing.start, date) {
                     (Some(a), Some(b)) if a != b => {
                         let first = self.marriage_src[m].src.row;
-                        problem(out, at.src, at.field, format!("结婚日期 {b} 与第{first}行记录的 {a} 不一致 (marriage date differs)"));
+                        problem(
+                            out,
+                            at.src,
+                            at.field,
+                            format!("结婚日期 {b} 与第{first}行记录的 {a} 不一致 (marriage date differs)"),
+                        );
                     }
                     (None, Some(b)) => existing.start = Some(b),
                     _ => {}
@@ -639,11 +806,20 @@ impl Builder {
             }
             if let Some(sp_sex) = sex_of(self, sp, spouse_id.as_ref()) {
                 if sp_sex == my_sex {
-                    problem(out, at.src, Field::SpouseId, "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)");
+                    problem(
+                        out,
+                        at.src,
+                        Field::SpouseId,
+                        "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)",
+                    );
                     return;
                 }
             }
-            let (wife, husband) = if my_sex == Sex::Female { (Some(me), Some(sp)) } else { (Some(sp), Some(me)) };
+            let (wife, husband) = if my_sex == Sex::Female {
+                (Some(me), Some(sp))
+            } else {
+                (Some(sp), Some(me))
+            };
             let m = self.batch.marriages.len();
             self.batch.marriages.push(Marriage {
                 wife,
@@ -661,7 +837,12 @@ impl Builder {
         } else {
             if let Some(sid) = &spouse_id {
                 if sid.sex() == my_sex {
-                    problem(out, at.src, Field::SpouseId, "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)");
+                    problem(
+                        out,
+                        at.src,
+                        Field::SpouseId,
+                        "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)",
+                    );
                     return;
                 }
                 // The same outside spouse named twice (e.g. two event rows) is one marriage.
@@ -671,7 +852,11 @@ impl Builder {
                 }
                 couples.insert(key, self.batch.marriages.len());
             }
-            let (wife, husband) = if my_sex == Sex::Female { (Some(me), None) } else { (None, Some(me)) };
+            let (wife, husband) = if my_sex == Sex::Female {
+                (Some(me), None)
+            } else {
+                (None, Some(me))
+            };
             let m = self.batch.marriages.len();
             self.batch.marriages.push(Marriage {
                 wife,
@@ -688,19 +873,45 @@ impl Builder {
     }
 
     /// Ends the episode `ep` of `p` on `date`; returns the new state.
-    fn end_episode(&mut self, p: PersonRef, kind: ResidenceKind, ep: Ep, area: Option<&AreaCode>, ev: &EventRow, out: &mut Problems) -> Ep {
+    fn end_episode(
+        &mut self,
+        p: PersonRef,
+        kind: ResidenceKind,
+        ep: Ep,
+        area: Option<&AreaCode>,
+        ev: &EventRow,
+        out: &mut Problems,
+    ) -> Ep {
         match ep {
             Ep::Open(idx) => {
                 let e = &mut self.batch.residences[idx];
                 if let Some(a) = area {
                     if !a.contains(&e.area) {
-                        problem(out, ev.src, Field::Area, format!("此人未结束的{}记录在 {}, 不在 {a} (open episode is in another area)", kind.name_zh(), e.area));
+                        problem(
+                            out,
+                            ev.src,
+                            Field::Area,
+                            format!(
+                                "此人未结束的{}记录在 {}, 不在 {a} (open episode is in another area)",
+                                kind.name_zh(),
+                                e.area
+                            ),
+                        );
                         return ep;
                     }
                 }
                 if let Some(f) = e.from {
                     if ev.date < f {
-                        problem(out, ev.src, Field::Date, format!("日期 {} 早于该{}记录的开始日期 {f} (episode ends before it starts)", ev.date, kind.name_zh()));
+                        problem(
+                            out,
+                            ev.src,
+                            Field::Date,
+                            format!(
+                                "日期 {} 早于该{}记录的开始日期 {f} (episode ends before it starts)",
+                                ev.date,
+                                kind.name_zh()
+                            ),
+                        );
                         return ep;
                     }
                 }
@@ -709,31 +920,70 @@ impl Builder {
                 Ep::None
             }
             Ep::Stored => {
-                self.batch.episode_ends.push(EpisodeEnd { person: p, kind, area: area.cloned(), date: ev.date });
-                self.episode_end_src.push(SrcCol { src: ev.src, field: Field::Date });
+                self.batch.episode_ends.push(EpisodeEnd {
+                    person: p,
+                    kind,
+                    area: area.cloned(),
+                    date: ev.date,
+                });
+                self.episode_end_src.push(SrcCol {
+                    src: ev.src,
+                    field: Field::Date,
+                });
                 Ep::None
             }
             Ep::None => {
-                problem(out, ev.src, Field::EventType, format!("此人没有未结束的{}记录 (no open {} episode)", kind.name_zh(), kind.code()));
+                problem(
+                    out,
+                    ev.src,
+                    Field::EventType,
+                    format!(
+                        "此人没有未结束的{}记录 (no open {} episode)",
+                        kind.name_zh(),
+                        kind.code()
+                    ),
+                );
                 ep
             }
         }
     }
 
-    fn start_episode(&mut self, p: PersonRef, kind: ResidenceKind, ep: Ep, area: AreaCode, ev: &EventRow, out: &mut Problems) -> Ep {
+    fn start_episode(
+        &mut self,
+        p: PersonRef,
+        kind: ResidenceKind,
+        ep: Ep,
+        area: AreaCode,
+        ev: &EventRow,
+        out: &mut Problems,
+    ) -> Ep {
         if let Ep::Open(idx) = ep {
             let e = &self.batch.residences[idx];
             problem(
                 out,
                 ev.src,
                 Field::EventType,
-                format!("此人已有未结束的{}记录 (在 {}), 请先结束 (an open {} episode exists)", kind.name_zh(), e.area, kind.code()),
+                format!(
+                    "此人已有未结束的{}记录 (在 {}), 请先结束 (an open {} episode exists)",
+                    kind.name_zh(),
+                    e.area,
+                    kind.code()
+                ),
             );
             return ep;
         }
         let idx = self.batch.residences.len();
-        self.batch.residences.push(ResidenceEpisode { person: p, area, kind, from: Some(ev.date), to: None });
-        self.residence_src.push(SrcCol { src: ev.src, field: Field::Date });
+        self.batch.residences.push(ResidenceEpisode {
+            person: p,
+            area,
+            kind,
+            from: Some(ev.date),
+            to: None,
+        });
+        self.residence_src.push(SrcCol {
+            src: ev.src,
+            field: Field::Date,
+        });
         Ep::Open(idx)
     }
 
@@ -748,7 +998,11 @@ impl Builder {
         out: &mut Problems,
     ) {
         let key = id_key(&ev.id);
-        let found = self.id_index.get(&key).map(|&i| PersonRef::Batch(i as usize)).or_else(|| stored.get(&key).map(|&s| PersonRef::Stored(s)));
+        let found = self
+            .id_index
+            .get(&key)
+            .map(|&i| PersonRef::Batch(i as usize))
+            .or_else(|| stored.get(&key).map(|&s| PersonRef::Stored(s)));
         let area = ev.area.map(|a| self.areas[a as usize].0.clone());
         let p = match found {
             Some(p) => p,
@@ -756,7 +1010,15 @@ impl Builder {
                 // A newcomer: the row must name them.
                 let nc = ev.newcomer.as_ref().expect("parsed for 迁入/流入");
                 let Some(name) = nc.name.clone() else {
-                    problem(out, ev.src, Field::Name, format!("公民身份号码 {} 不在册, 新登记人员需要填写姓名 (new person: name required)", ev.id));
+                    problem(
+                        out,
+                        ev.src,
+                        Field::Name,
+                        format!(
+                            "公民身份号码 {} 不在册, 新登记人员需要填写姓名 (new person: name required)",
+                            ev.id
+                        ),
+                    );
                     return;
                 };
                 let household = match (&nc.household, ev.kind, ev.area) {
@@ -783,27 +1045,47 @@ impl Builder {
                     ethnicity: nc.ethnicity.clone(),
                     marital_status: nc.marital,
                     household,
-                    relationship_to_head: if household.is_some() { nc.relationship.clone() } else { None },
+                    relationship_to_head: if household.is_some() {
+                        nc.relationship.clone()
+                    } else {
+                        None
+                    },
                 });
                 self.person_src.push(ev.src);
                 self.id_index.insert(key, i as u32);
                 PersonRef::Batch(i)
             }
             None => {
-                problem(out, ev.src, Field::CitizenId, format!("公民身份号码 {} 不在册 (person not in the register)", ev.id));
+                problem(
+                    out,
+                    ev.src,
+                    Field::CitizenId,
+                    format!("公民身份号码 {} 不在册 (person not in the register)", ev.id),
+                );
                 return;
             }
         };
         let mut st = self.state_of(states, p).clone();
         if let Some(d) = st.died {
-            problem(out, ev.src, Field::Date, format!("此人已于 {d} 死亡 (person died on {d})"));
+            problem(
+                out,
+                ev.src,
+                Field::Date,
+                format!("此人已于 {d} 死亡 (person died on {d})"),
+            );
             return;
         }
         match ev.kind {
             EventKind::Death => {
                 let kind = ev.flow.unwrap_or(ResidenceKind::Registered);
-                self.batch.deaths.push(Death { person: p, date: ev.date });
-                self.death_src.push(SrcCol { src: ev.src, field: Field::Date });
+                self.batch.deaths.push(Death {
+                    person: p,
+                    date: ev.date,
+                });
+                self.death_src.push(SrcCol {
+                    src: ev.src,
+                    field: Field::Date,
+                });
                 for k in [ResidenceKind::Registered, ResidenceKind::Inflow, ResidenceKind::Outflow] {
                     let slot = match k {
                         ResidenceKind::Registered => &mut st.reg,
@@ -833,7 +1115,12 @@ impl Builder {
             }
             EventKind::OutflowStart => {
                 let Some(area) = area.or_else(|| st.reg_area.clone()) else {
-                    problem(out, ev.src, Field::Area, "此人的户籍地不在本批数据中, 流出需要填写地区 (area required: registered area unknown)");
+                    problem(
+                        out,
+                        ev.src,
+                        Field::Area,
+                        "此人的户籍地不在本批数据中, 流出需要填写地区 (area required: registered area unknown)",
+                    );
                     return;
                 };
                 st.outflow = self.start_episode(p, ResidenceKind::Outflow, st.outflow, area, ev, out);
@@ -844,13 +1131,23 @@ impl Builder {
                 let kind = match ev.flow {
                     Some(k @ (ResidenceKind::Inflow | ResidenceKind::Outflow)) => k,
                     Some(ResidenceKind::Registered) => {
-                        problem(out, ev.src, Field::FlowKind, "流动结束的流动类型应为 流入 或 流出 (flow kind must be 流入 or 流出)");
+                        problem(
+                            out,
+                            ev.src,
+                            Field::FlowKind,
+                            "流动结束的流动类型应为 流入 或 流出 (flow kind must be 流入 or 流出)",
+                        );
                         return;
                     }
                     None if open_in && !open_out => ResidenceKind::Inflow,
                     None if open_out && !open_in => ResidenceKind::Outflow,
                     None => {
-                        problem(out, ev.src, Field::FlowKind, "无法判断结束的是流入还是流出, 请填写流动类型 (flow kind required: 流入 or 流出)");
+                        problem(
+                            out,
+                            ev.src,
+                            Field::FlowKind,
+                            "无法判断结束的是流入还是流出, 请填写流动类型 (flow kind required: 流入 or 流出)",
+                        );
                         return;
                     }
                 };
@@ -863,20 +1160,43 @@ impl Builder {
             EventKind::Marry => {
                 let spouse = ev.spouse_id.as_ref().and_then(|s| {
                     let k = id_key(s);
-                    self.id_index.get(&k).map(|&i| PersonRef::Batch(i as usize)).or_else(|| stored.get(&k).map(|&x| PersonRef::Stored(x)))
+                    self.id_index
+                        .get(&k)
+                        .map(|&i| PersonRef::Batch(i as usize))
+                        .or_else(|| stored.get(&k).map(|&x| PersonRef::Stored(x)))
                 });
                 if let PersonRef::Stored(_) = p {
                     self.marry_stored(p, &ev.id, spouse, ev, couples, by_person, out);
                 } else {
-                    let at = SrcCol { src: ev.src, field: Field::Date };
-                    self.marry(p, spouse, ev.spouse_id.clone(), ev.spouse_name.clone(), Some(ev.date), at, couples, by_person, out);
+                    let at = SrcCol {
+                        src: ev.src,
+                        field: Field::Date,
+                    };
+                    self.marry(
+                        p,
+                        spouse,
+                        ev.spouse_id.clone(),
+                        ev.spouse_name.clone(),
+                        Some(ev.date),
+                        at,
+                        couples,
+                        by_person,
+                        out,
+                    );
                 }
             }
             EventKind::Divorce | EventKind::Widowed => {
-                let reason = if ev.kind == EventKind::Divorce { MarriageEnd::Divorce } else { MarriageEnd::Death };
+                let reason = if ev.kind == EventKind::Divorce {
+                    MarriageEnd::Divorce
+                } else {
+                    MarriageEnd::Death
+                };
                 let spouse = ev.spouse_id.as_ref().and_then(|s| {
                     let k = id_key(s);
-                    self.id_index.get(&k).map(|&i| PersonRef::Batch(i as usize)).or_else(|| stored.get(&k).map(|&x| PersonRef::Stored(x)))
+                    self.id_index
+                        .get(&k)
+                        .map(|&i| PersonRef::Batch(i as usize))
+                        .or_else(|| stored.get(&k).map(|&x| PersonRef::Stored(x)))
                 });
                 let open: Vec<usize> = by_person
                     .get(&enc(p))
@@ -900,7 +1220,12 @@ impl Builder {
                         let mm = &mut self.batch.marriages[*m];
                         if let Some(s) = mm.start {
                             if ev.date < s {
-                                problem(out, ev.src, Field::Date, format!("日期 {} 早于结婚日期 {s} (marriage ends before it starts)", ev.date));
+                                problem(
+                                    out,
+                                    ev.src,
+                                    Field::Date,
+                                    format!("日期 {} 早于结婚日期 {s} (marriage ends before it starts)", ev.date),
+                                );
                                 return;
                             }
                         }
@@ -908,8 +1233,16 @@ impl Builder {
                         mm.end_reason = Some(reason);
                     }
                     ([], PersonRef::Stored(_)) => {
-                        self.batch.marriage_ends.push(MarriageEndEvent { person: p, spouse, date: ev.date, reason });
-                        self.marriage_end_src.push(SrcCol { src: ev.src, field: Field::Date });
+                        self.batch.marriage_ends.push(MarriageEndEvent {
+                            person: p,
+                            spouse,
+                            date: ev.date,
+                            reason,
+                        });
+                        self.marriage_end_src.push(SrcCol {
+                            src: ev.src,
+                            field: Field::Date,
+                        });
                     }
                     ([], PersonRef::Batch(_)) => {
                         problem(out, ev.src, Field::EventType, "此人没有未结束的婚姻 (no open marriage)");
@@ -937,24 +1270,47 @@ impl Builder {
         by_person: &mut HashMap<i64, Vec<usize>>,
         out: &mut Problems,
     ) {
-        let at = SrcCol { src: ev.src, field: Field::Date };
+        let at = SrcCol {
+            src: ev.src,
+            field: Field::Date,
+        };
         match spouse {
             Some(PersonRef::Batch(j)) => {
                 // Let the batch spouse own the marriage (its sex is known).
                 let _ = id;
-                self.marry(PersonRef::Batch(j), Some(p), Some(id.clone()), None, Some(ev.date), at, couples, by_person, out);
+                self.marry(
+                    PersonRef::Batch(j),
+                    Some(p),
+                    Some(id.clone()),
+                    None,
+                    Some(ev.date),
+                    at,
+                    couples,
+                    by_person,
+                    out,
+                );
             }
             _ => {
                 let my_sex = id.sex();
                 if let Some(sid) = &ev.spouse_id {
                     if sid.sex() == my_sex {
-                        problem(out, ev.src, Field::SpouseId, "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)");
+                        problem(
+                            out,
+                            ev.src,
+                            Field::SpouseId,
+                            "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)",
+                        );
                         return;
                     }
                 }
                 let key = match spouse {
                     Some(s) => (enc(p).min(enc(s)), enc(p).max(enc(s))),
-                    None => (enc(p), ev.spouse_id.as_ref().map_or(i64::MIN + ev.src.row as i64, |s| -(id_key(s) as i64) - (1 << 62))),
+                    None => (
+                        enc(p),
+                        ev.spouse_id
+                            .as_ref()
+                            .map_or(i64::MIN + ev.src.row as i64, |s| -(id_key(s) as i64) - (1 << 62)),
+                    ),
                 };
                 if let Some(&m) = couples.get(&key) {
                     if self.batch.marriages[m].start != Some(ev.date) {
@@ -963,7 +1319,11 @@ impl Builder {
                     }
                     return;
                 }
-                let (wife, husband) = if my_sex == Sex::Female { (Some(p), spouse) } else { (spouse, Some(p)) };
+                let (wife, husband) = if my_sex == Sex::Female {
+                    (Some(p), spouse)
+                } else {
+                    (spouse, Some(p))
+                };
                 let m = self.batch.marriages.len();
                 self.batch.marriages.push(Marriage {
                     wife,

@@ -97,12 +97,16 @@ impl Field {
     pub(crate) fn from_header(h: &str) -> Option<Field> {
         Some(match h {
             "姓名" => Field::Name,
-            "公民身份号码" | "身份证号" | "身份证号码" | "公民身份证号码" | "身份号码" => Field::CitizenId,
+            "公民身份号码" | "身份证号" | "身份证号码" | "公民身份证号码" | "身份号码" => {
+                Field::CitizenId
+            }
             "性别" => Field::Sex,
             "出生日期" | "出生年月日" => Field::BirthDate,
             "民族" => Field::Ethnicity,
             "婚姻状况" | "婚姻状态" => Field::Marital,
-            "户籍村/组" | "户籍村组" | "村/组" | "村组" | "地区" | "区划代码" | "户籍地区划代码" => Field::Area,
+            "户籍村/组" | "户籍村组" | "村/组" | "村组" | "地区" | "区划代码" | "户籍地区划代码" => {
+                Field::Area
+            }
             "户号" => Field::HouseholdNo,
             "与户主关系" => Field::Relationship,
             "户籍登记日期" | "登记日期" => Field::RegisteredFrom,
@@ -176,7 +180,10 @@ impl FileKind {
 /// required columns: `" 公民身份号码 * "` → `公民身份号码`.
 pub(crate) fn normalize_header(h: &str) -> String {
     let s: String = h.chars().filter(|c| !c.is_whitespace() && *c != '\u{feff}').collect();
-    s.trim_end_matches(['*', '＊']).replace('（', "(").replace('）', ")").replace('／', "/")
+    s.trim_end_matches(['*', '＊'])
+        .replace('（', "(")
+        .replace('）', ")")
+        .replace('／', "/")
 }
 
 /// Excel column letters of a 0-based column index: 0 → `A`, 27 → `AB`.
@@ -273,21 +280,33 @@ fn parse_date_text(s: &str) -> Result<NaiveDate, String> {
     let s0 = s.split([' ', 'T']).next().unwrap_or(s);
     let b = s0.as_bytes();
     let (y, m, d) = if b.len() == 8 && b.iter().all(u8::is_ascii_digit) {
-        (s0[..4].parse::<i32>().ok(), s0[4..6].parse::<u32>().ok(), s0[6..].parse::<u32>().ok())
+        (
+            s0[..4].parse::<i32>().ok(),
+            s0[4..6].parse::<u32>().ok(),
+            s0[6..].parse::<u32>().ok(),
+        )
     } else {
         let mut parts = s0.split(['-', '/', '.', '年', '月', '日']).filter(|p| !p.is_empty());
-        let y = parts.next().filter(|p| p.len() == 4).and_then(|p| p.parse::<i32>().ok());
-        let m = parts.next().filter(|p| p.len() <= 2).and_then(|p| p.parse::<u32>().ok());
-        let d = parts.next().filter(|p| p.len() <= 2).and_then(|p| p.parse::<u32>().ok());
+        let y = parts
+            .next()
+            .filter(|p| p.len() == 4)
+            .and_then(|p| p.parse::<i32>().ok());
+        let m = parts
+            .next()
+            .filter(|p| p.len() <= 2)
+            .and_then(|p| p.parse::<u32>().ok());
+        let d = parts
+            .next()
+            .filter(|p| p.len() <= 2)
+            .and_then(|p| p.parse::<u32>().ok());
         if parts.next().is_some() {
             return Err(bad());
         }
         (y, m, d)
     };
     match (y, m, d) {
-        (Some(y), Some(m), Some(d)) => {
-            NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| format!("日期 {s:?} 不是有效日期 (not a real calendar date)"))
-        }
+        (Some(y), Some(m), Some(d)) => NaiveDate::from_ymd_opt(y, m, d)
+            .ok_or_else(|| format!("日期 {s:?} 不是有效日期 (not a real calendar date)")),
         _ => Err(bad()),
     }
 }
@@ -303,32 +322,49 @@ pub(crate) fn parse_citizen_id(c: &Cell, today: NaiveDate) -> Result<Option<(Cit
         }
     }
     let Some(t) = c.as_text() else { return Ok(None) };
-    CitizenId::parse(&t, today).map(|p| Some((p.id, p.legacy_15))).map_err(|e| format!("公民身份号码 {t} {e}"))
+    CitizenId::parse(&t, today)
+        .map(|p| Some((p.id, p.legacy_15)))
+        .map_err(|e| format!("公民身份号码 {t} {e}"))
 }
 
 /// The first 17 digits of a citizen ID as a number: a compact, allocation-free key.
 pub(crate) fn id_key(id: &CitizenId) -> u64 {
-    id.as_str().as_bytes()[..17].iter().fold(0u64, |k, d| k * 10 + u64::from(d - b'0'))
+    id.as_str().as_bytes()[..17]
+        .iter()
+        .fold(0u64, |k, d| k * 10 + u64::from(d - b'0'))
 }
 
 /// Parses 男/女 (also 1/2, M/F).
 pub(crate) fn parse_sex(c: &Cell) -> Result<Option<Sex>, String> {
     let Some(t) = c.as_text() else { return Ok(None) };
-    Sex::parse(&t).map(Some).ok_or_else(|| format!("性别 {t:?} 应为 男 或 女 (sex must be 男 or 女)"))
+    Sex::parse(&t)
+        .map(Some)
+        .ok_or_else(|| format!("性别 {t:?} 应为 男 或 女 (sex must be 男 or 女)"))
 }
 
 /// Parses a marital status (GB/T 2261.2 code or name); empty = 未说明.
 pub(crate) fn parse_marital(c: &Cell) -> Result<MaritalStatus, String> {
-    let Some(t) = c.as_text() else { return Ok(MaritalStatus::Unstated) };
-    MaritalStatus::parse(&t)
-        .ok_or_else(|| format!("婚姻状况 {t:?} 应为 未婚/已婚/初婚/再婚/复婚/丧偶/离婚/未说明 或代码 10-40、90 (unknown marital status)"))
+    let Some(t) = c.as_text() else {
+        return Ok(MaritalStatus::Unstated);
+    };
+    MaritalStatus::parse(&t).ok_or_else(|| {
+        format!(
+            "婚姻状况 {t:?} 应为 未婚/已婚/初婚/再婚/复婚/丧偶/离婚/未说明 或代码 10-40、90 (unknown marital status)"
+        )
+    })
 }
 
 /// Parses an ethnicity: the GB 3304 name; `族` is added when missing (`汉` → `汉族`); empty = 汉族.
 pub(crate) fn parse_ethnicity(c: &Cell) -> String {
     match c.as_text() {
         None => "汉族".to_string(),
-        Some(t) if t.ends_with('族') || t.ends_with('人') || t.starts_with("其他") || t.contains("外国") || t.contains("未识别") => {
+        Some(t)
+            if t.ends_with('族')
+                || t.ends_with('人')
+                || t.starts_with("其他")
+                || t.contains("外国")
+                || t.contains("未识别") =>
+        {
             t.into_owned()
         }
         Some(t) => format!("{t}族"),
@@ -354,7 +390,10 @@ pub(crate) fn parse_relationship(c: &Cell) -> Result<Option<String>, String> {
     if RELATIONSHIPS_TO_HEAD.contains(&t.as_ref()) {
         Ok(Some(t.into_owned()))
     } else {
-        Err(format!("与户主关系 {t:?} 不在 GB/T 4761 列表中: {} (unknown relationship)", RELATIONSHIPS_TO_HEAD.join("/")))
+        Err(format!(
+            "与户主关系 {t:?} 不在 GB/T 4761 列表中: {} (unknown relationship)",
+            RELATIONSHIPS_TO_HEAD.join("/")
+        ))
     }
 }
 
@@ -375,7 +414,9 @@ pub(crate) fn parse_birth_order(c: &Cell) -> Result<Option<u8>, String> {
 /// Parses 政策内/政策外.
 pub(crate) fn parse_policy(c: &Cell) -> Result<Option<PolicyClass>, String> {
     let Some(t) = c.as_text() else { return Ok(None) };
-    PolicyClass::parse(&t).map(Some).ok_or_else(|| format!("政策属性 {t:?} 应为 政策内 或 政策外 (policy must be 政策内 or 政策外)"))
+    PolicyClass::parse(&t)
+        .map(Some)
+        .ok_or_else(|| format!("政策属性 {t:?} 应为 政策内 或 政策外 (policy must be 政策内 or 政策外)"))
 }
 
 /// A year check for dates far in the past (typos such as 0213-05-01).
@@ -397,12 +438,21 @@ mod tests {
 
     #[test]
     fn dates_in_every_accepted_form() {
-        for s in ["2013-07-05", "2013/7/5", "20130705", "2013.7.5", "2013年7月5日", "2013-07-05 00:00:00"] {
+        for s in [
+            "2013-07-05",
+            "2013/7/5",
+            "20130705",
+            "2013.7.5",
+            "2013年7月5日",
+            "2013-07-05 00:00:00",
+        ] {
             assert_eq!(parse_date(&Cell::text(s)).unwrap(), Some(d(2013, 7, 5)), "{s}");
         }
         assert_eq!(parse_date(&Cell::Number(41460.0)).unwrap(), Some(d(2013, 7, 5)));
         assert_eq!(parse_date(&Cell::Number(20130705.0)).unwrap(), Some(d(2013, 7, 5)));
-        assert!(parse_date(&Cell::text("2013-02-30")).unwrap_err().contains("不是有效日期"));
+        assert!(parse_date(&Cell::text("2013-02-30"))
+            .unwrap_err()
+            .contains("不是有效日期"));
         assert!(parse_date(&Cell::text("13-7-5")).is_err());
         assert_eq!(parse_date(&Cell::Empty).unwrap(), None);
     }
@@ -439,6 +489,8 @@ mod tests {
         assert_eq!(parse_ethnicity(&Cell::text("汉")), "汉族");
         assert_eq!(parse_ethnicity(&Cell::text("回族")), "回族");
         assert_eq!(parse_ethnicity(&Cell::Empty), "汉族");
-        assert!(parse_citizen_id(&Cell::Number(1.30131199001010016e17), d(2020, 1, 1)).unwrap_err().contains("数字"));
+        assert!(parse_citizen_id(&Cell::Number(1.301_311_99e17), d(2020, 1, 1))
+            .unwrap_err()
+            .contains("数字"));
     }
 }

@@ -114,6 +114,9 @@ impl<'a> Row<'a> {
     }
 }
 
+/// The row callback: sheet, sheet index, Excel row number, cells, problem list.
+pub(crate) type OnRow<'s> = &'s mut dyn FnMut(&SheetInfo, u32, u32, &Row<'_>, &mut Vec<Problem>);
+
 /// What [`read_path`] calls back with.
 pub(crate) struct Sink<'s> {
     /// Sheets read so far (a problem's `sheet` indexes this).
@@ -123,12 +126,17 @@ pub(crate) struct Sink<'s> {
     /// Warnings (already formatted).
     pub warnings: Vec<String>,
     /// Called for each non-blank data row: sheet index, Excel row number, cells.
-    pub on_row: &'s mut dyn FnMut(&SheetInfo, u32, u32, &Row<'_>, &mut Vec<Problem>),
+    pub on_row: OnRow<'s>,
 }
 
 impl Sink<'_> {
     fn problem(&mut self, sheet: u32, row: u32, col: Col, reason: impl Into<String>) {
-        self.problems.push(Problem { sheet, row, col, reason: reason.into() });
+        self.problems.push(Problem {
+            sheet,
+            row,
+            col,
+            reason: reason.into(),
+        });
     }
 }
 
@@ -140,13 +148,24 @@ pub(crate) fn read_path(
     sink: &mut Sink<'_>,
     progress: &(dyn Fn(ImportProgress<'_>) + Sync),
 ) -> Result<(), std::io::Error> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "xlsx" | "xlsm" => read_xlsx(path, &name, sink, progress),
         "xls" | "et" => {
             let sheet = new_sheet(sink, &name, FileKind::Persons, Vec::new());
-            sink.problem(sheet, 1, Col::None, "不支持旧版 .xls 文件, 请在 Excel/WPS 中另存为 .xlsx (legacy .xls is not supported: save as .xlsx)");
+            sink.problem(
+                sheet,
+                1,
+                Col::None,
+                "不支持旧版 .xls 文件, 请在 Excel/WPS 中另存为 .xlsx (legacy .xls is not supported: save as .xlsx)",
+            );
             Ok(())
         }
         _ => {
@@ -158,7 +177,13 @@ pub(crate) fn read_path(
 }
 
 fn new_sheet(sink: &mut Sink<'_>, name: &str, kind: FileKind, headers: Vec<String>) -> u32 {
-    sink.sheets.push(SheetInfo { name: name.to_string(), kind, headers, cols: [None; N_FIELDS], rows: 0 });
+    sink.sheets.push(SheetInfo {
+        name: name.to_string(),
+        kind,
+        headers,
+        cols: [None; N_FIELDS],
+        rows: 0,
+    });
     (sink.sheets.len() - 1) as u32
 }
 
@@ -170,16 +195,26 @@ fn line_of(bytes: &[u8], pos: usize) -> u32 {
 /// Decodes a CSV file: UTF-8 (BOM optional), else GBK. `Err((line, reason))` when neither fits.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, (u32, String)> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err((1, "文件是 UTF-16 编码, 请另存为 UTF-8 或 GBK 的 CSV (UTF-16 is not supported)".into()));
+        return Err((
+            1,
+            "文件是 UTF-16 编码, 请另存为 UTF-8 或 GBK 的 CSV (UTF-16 is not supported)".into(),
+        ));
     }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let utf8_fail = match std::str::from_utf8(body) {
-        Ok(s) => return check_text(s).map(Cow::Borrowed).map_err(|pos| (line_of(body, pos), binary_reason())),
+        Ok(s) => {
+            return check_text(s)
+                .map(Cow::Borrowed)
+                .map_err(|pos| (line_of(body, pos), binary_reason()))
+        }
         Err(e) => e.valid_up_to(),
     };
     if body.len() != bytes.len() {
         // A UTF-8 BOM promises UTF-8.
-        return Err((line_of(body, utf8_fail), "文件以 UTF-8 BOM 开头, 但含有无效的 UTF-8 字节 (invalid UTF-8 after a UTF-8 BOM)".into()));
+        return Err((
+            line_of(body, utf8_fail),
+            "文件以 UTF-8 BOM 开头, 但含有无效的 UTF-8 字节 (invalid UTF-8 after a UTF-8 BOM)".into(),
+        ));
     }
     let mut decoder = encoding_rs::GBK.new_decoder_without_bom_handling();
     let mut out = String::with_capacity(body.len() * 3 / 2 + 16);
@@ -203,7 +238,10 @@ fn binary_reason() -> String {
 
 /// Rejects NUL and other control characters (a binary file that happens to decode).
 fn check_text(s: &str) -> Result<&str, usize> {
-    match s.bytes().position(|b| b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') {
+    match s
+        .bytes()
+        .position(|b| b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n')
+    {
         Some(pos) => Err(pos),
         None => Ok(s),
     }
@@ -235,10 +273,7 @@ fn read_header(sink: &mut Sink<'_>, sheet: u32, header_row: u32, raw: &[String],
                         sheet,
                         row: header_row,
                         col: Col::Index(i as u32),
-                        reason: format!(
-                            "列 {h} 与 {}列 重复 (duplicate column)",
-                            column_letters(first as usize)
-                        ),
+                        reason: format!("列 {h} 与 {}列 重复 (duplicate column)", column_letters(first as usize)),
                     });
                     ok = false;
                 } else {
@@ -271,13 +306,21 @@ fn read_header(sink: &mut Sink<'_>, sheet: u32, header_row: u32, raw: &[String],
         }
     }
     if !ignored.is_empty() {
-        sink.warnings.push(format!("{info_name}:{header_row}:-: 忽略无法识别的列 (ignored columns): {}", ignored.join(", ")));
+        sink.warnings.push(format!(
+            "{info_name}:{header_row}:-: 忽略无法识别的列 (ignored columns): {}",
+            ignored.join(", ")
+        ));
     }
     ok
 }
 
 /// Reads a CSV file from its bytes (UTF-8 or GBK; comma- or tab-separated).
-pub(crate) fn read_csv_bytes(name: &str, bytes: &[u8], sink: &mut Sink<'_>, progress: &(dyn Fn(ImportProgress<'_>) + Sync)) {
+pub(crate) fn read_csv_bytes(
+    name: &str,
+    bytes: &[u8],
+    sink: &mut Sink<'_>,
+    progress: &(dyn Fn(ImportProgress<'_>) + Sync),
+) {
     let sheet = new_sheet(sink, name, FileKind::Persons, Vec::new());
     let text = match decode(bytes) {
         Ok(t) => t,
@@ -292,8 +335,16 @@ pub(crate) fn read_csv_bytes(name: &str, bytes: &[u8], sink: &mut Sink<'_>, prog
         return;
     }
     let first_line = text.lines().next().unwrap_or("");
-    let delimiter = if !first_line.contains(',') && first_line.contains('\t') { b'\t' } else { b',' };
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
+    let delimiter = if !first_line.contains(',') && first_line.contains('\t') {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
     let mut rec = csv::ByteRecord::new();
     let total = text.len() as u64;
     // Header row.
@@ -311,7 +362,12 @@ pub(crate) fn read_csv_bytes(name: &str, bytes: &[u8], sink: &mut Sink<'_>, prog
                 return;
             }
             Err(e) => {
-                sink.problem(sheet, csv_line(&e), Col::None, format!("CSV 格式错误 (malformed CSV): {e}"));
+                sink.problem(
+                    sheet,
+                    csv_line(&e),
+                    Col::None,
+                    format!("CSV 格式错误 (malformed CSV): {e}"),
+                );
                 return;
             }
         }
@@ -320,7 +376,11 @@ pub(crate) fn read_csv_bytes(name: &str, bytes: &[u8], sink: &mut Sink<'_>, prog
     if !read_header(sink, sheet, header_line, &raw, None) {
         return;
     }
-    let width = sink.sheets[sheet as usize].headers.iter().rposition(|h| !h.is_empty()).map_or(0, |i| i + 1);
+    let width = sink.sheets[sheet as usize]
+        .headers
+        .iter()
+        .rposition(|h| !h.is_empty())
+        .map_or(0, |i| i + 1);
     let mut rows = 0u64;
     let bytes = text.as_bytes();
     let mut counted_to = rec.position().map_or(0, |p| p.byte() as usize);
@@ -330,7 +390,12 @@ pub(crate) fn read_csv_bytes(name: &str, bytes: &[u8], sink: &mut Sink<'_>, prog
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                sink.problem(sheet, csv_line(&e), Col::None, format!("CSV 格式错误 (malformed CSV): {e}"));
+                sink.problem(
+                    sheet,
+                    csv_line(&e),
+                    Col::None,
+                    format!("CSV 格式错误 (malformed CSV): {e}"),
+                );
                 break;
             }
         }
@@ -354,20 +419,37 @@ pub(crate) fn read_csv_bytes(name: &str, bytes: &[u8], sink: &mut Sink<'_>, prog
                 sheet,
                 row: line,
                 col: Col::Index(missing),
-                reason: format!("此行只有 {} 列, 表头有 {width} 列, 缺少 {} 及以后的列 (truncated row)", rec.len(), info.col_label(missing)),
+                reason: format!(
+                    "此行只有 {} 列, 表头有 {width} 列, 缺少 {} 及以后的列 (truncated row)",
+                    rec.len(),
+                    info.col_label(missing)
+                ),
             });
             continue;
         }
         (sink.on_row)(info, sheet, line, &row, &mut sink.problems);
         if rows % 16384 == 0 {
             let done = rec.position().map_or(0, |p| p.byte());
-            progress(ImportProgress::Reading { file: name, done, total });
+            progress(ImportProgress::Reading {
+                file: name,
+                done,
+                total,
+            });
         }
     }
     sink.sheets[sheet as usize].rows = rows;
-    progress(ImportProgress::Reading { file: name, done: total, total });
+    progress(ImportProgress::Reading {
+        file: name,
+        done: total,
+        total,
+    });
     if rows == 0 {
-        sink.problem(sheet, header_line + 1, Col::None, "只有表头, 没有数据行 (header only: no data rows)");
+        sink.problem(
+            sheet,
+            header_line + 1,
+            Col::None,
+            "只有表头, 没有数据行 (header only: no data rows)",
+        );
     }
 }
 
@@ -376,13 +458,23 @@ fn csv_line(e: &csv::Error) -> u32 {
 }
 
 /// Reads the 人员/事件 sheets of a workbook, or its first sheet.
-fn read_xlsx(path: &Path, name: &str, sink: &mut Sink<'_>, progress: &(dyn Fn(ImportProgress<'_>) + Sync)) -> Result<(), std::io::Error> {
+fn read_xlsx(
+    path: &Path,
+    name: &str,
+    sink: &mut Sink<'_>,
+    progress: &(dyn Fn(ImportProgress<'_>) + Sync),
+) -> Result<(), std::io::Error> {
     let mut wb: Xlsx<_> = match calamine::open_workbook(path) {
         Ok(wb) => wb,
         Err(calamine::XlsxError::Io(e)) => return Err(e),
         Err(e) => {
             let sheet = new_sheet(sink, name, FileKind::Persons, Vec::new());
-            sink.problem(sheet, 1, Col::None, format!("无法读取 Excel 文件 (cannot read the workbook): {e}"));
+            sink.problem(
+                sheet,
+                1,
+                Col::None,
+                format!("无法读取 Excel 文件 (cannot read the workbook): {e}"),
+            );
             return Ok(());
         }
     };
@@ -408,7 +500,11 @@ fn read_xlsx(path: &Path, name: &str, sink: &mut Sink<'_>, progress: &(dyn Fn(Im
     }
     let several = chosen.len() > 1;
     for (sheet_name, forced) in chosen {
-        let display = if several { format!("{name}[{sheet_name}]") } else { name.to_string() };
+        let display = if several {
+            format!("{name}[{sheet_name}]")
+        } else {
+            name.to_string()
+        };
         let sheet = new_sheet(sink, &display, forced.unwrap_or(FileKind::Persons), Vec::new());
         let (range, formulas, merges) = match (
             wb.worksheet_range(&sheet_name),
@@ -417,7 +513,12 @@ fn read_xlsx(path: &Path, name: &str, sink: &mut Sink<'_>, progress: &(dyn Fn(Im
         ) {
             (Ok(r), Ok(f), Ok(m)) => (r, f, m),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-                sink.problem(sheet, 1, Col::None, format!("无法读取工作表 {sheet_name} (cannot read the sheet): {e}"));
+                sink.problem(
+                    sheet,
+                    1,
+                    Col::None,
+                    format!("无法读取工作表 {sheet_name} (cannot read the sheet): {e}"),
+                );
                 continue;
             }
         };
@@ -446,13 +547,29 @@ fn read_xlsx(path: &Path, name: &str, sink: &mut Sink<'_>, progress: &(dyn Fn(Im
         for m in &merges {
             let (top, left) = m.start;
             let (bottom, right) = m.end;
-            let a1 = format!("{}{}:{}{}", column_letters(left as usize), top + 1, column_letters(right as usize), bottom + 1);
-            let in_header = top + 1 <= header_row && bottom + 1 >= header_row;
+            let a1 = format!(
+                "{}{}:{}{}",
+                column_letters(left as usize),
+                top + 1,
+                column_letters(right as usize),
+                bottom + 1
+            );
+            let in_header = top < header_row && bottom + 1 >= header_row;
             if in_header {
-                sink.problem(sheet, header_row, Col::Index(left), format!("表头含合并单元格 {a1}, 请取消合并, 每列一个表头 (merged header cells)"));
+                sink.problem(
+                    sheet,
+                    header_row,
+                    Col::Index(left),
+                    format!("表头含合并单元格 {a1}, 请取消合并, 每列一个表头 (merged header cells)"),
+                );
                 merged_bad = true;
             } else if bottom + 1 > header_row && used.iter().any(|&c| c >= left && c <= right) {
-                sink.problem(sheet, top + 1, Col::Index(left), format!("合并单元格 {a1}, 请取消合并并在每一行填写 (merged cells)"));
+                sink.problem(
+                    sheet,
+                    top + 1,
+                    Col::Index(left),
+                    format!("合并单元格 {a1}, 请取消合并并在每一行填写 (merged cells)"),
+                );
                 merged_bad = true;
             }
         }
@@ -467,7 +584,9 @@ fn read_xlsx(path: &Path, name: &str, sink: &mut Sink<'_>, progress: &(dyn Fn(Im
                     sheet,
                     row,
                     Col::Index(col),
-                    format!("单元格是公式 ={f}, 请复制后\"选择性粘贴-数值\"再导入 (formula cell: paste values instead)"),
+                    format!(
+                        "单元格是公式 ={f}, 请复制后\"选择性粘贴-数值\"再导入 (formula cell: paste values instead)"
+                    ),
                 );
                 merged_bad = true;
             }
@@ -496,13 +615,26 @@ fn read_xlsx(path: &Path, name: &str, sink: &mut Sink<'_>, progress: &(dyn Fn(Im
             let info = &sink.sheets[sheet as usize];
             (sink.on_row)(info, sheet, excel_row, &row, &mut sink.problems);
             if n % 16384 == 0 {
-                progress(ImportProgress::Reading { file: &display, done: (i - h) as u64, total });
+                progress(ImportProgress::Reading {
+                    file: &display,
+                    done: (i - h) as u64,
+                    total,
+                });
             }
         }
         sink.sheets[sheet as usize].rows = n;
-        progress(ImportProgress::Reading { file: &display, done: total, total });
+        progress(ImportProgress::Reading {
+            file: &display,
+            done: total,
+            total,
+        });
         if n == 0 {
-            sink.problem(sheet, header_row + 1, Col::None, "只有表头, 没有数据行 (header only: no data rows)");
+            sink.problem(
+                sheet,
+                header_row + 1,
+                Col::None,
+                "只有表头, 没有数据行 (header only: no data rows)",
+            );
         }
     }
     Ok(())
