@@ -148,13 +148,19 @@ impl Store {
             c.married_women_of_childbearing_age += row.get::<i64, _>(4);
         }
 
-        // Births: the child's registered episode covering the birth date decides the area.
+        // Births are driven by the child's birth date (few rows); each child's registered
+        // episode covering that date decides the area (the first one: never counted twice).
+        // The episode is looked up by person only, so the planner uses the person index.
         let births = format!(
-            "SELECT substr(r.area_code, 1, $1) AS child, p.sex, b.policy, COUNT(*)
-             FROM birth b JOIN person p ON p.id = b.child_id
-             JOIN residence r ON r.person_id = p.id AND r.kind = 'registered' AND {covers}
-             WHERE p.birth_date >= $4 AND p.birth_date <= $5 AND r.area_code >= $2 AND r.area_code < $3
-             GROUP BY child, p.sex, b.policy",
+            "SELECT substr(code, 1, $1) AS child, sex, policy, COUNT(*) FROM (
+                SELECT (SELECT r.area_code FROM residence r
+                        WHERE r.person_id = p.id AND r.kind = 'registered' AND {covers}
+                        ORDER BY r.valid_from LIMIT 1) AS code,
+                       p.sex AS sex, b.policy AS policy
+                FROM person p JOIN birth b ON b.child_id = p.id
+                WHERE p.birth_date >= $4 AND p.birth_date <= $5) x
+             WHERE code >= $2 AND code < $3
+             GROUP BY child, sex, policy",
             covers = covers("p.birth_date")
         );
         for row in sqlx::query(&births).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
@@ -174,9 +180,13 @@ impl Store {
         }
 
         let deaths = format!(
-            "SELECT substr(r.area_code, 1, $1) AS child, COUNT(*)
-             FROM death d JOIN residence r ON r.person_id = d.person_id AND r.kind = 'registered' AND {covers}
-             WHERE d.death_date >= $4 AND d.death_date <= $5 AND r.area_code >= $2 AND r.area_code < $3
+            "SELECT substr(code, 1, $1) AS child, COUNT(*) FROM (
+                SELECT (SELECT r.area_code FROM residence r
+                        WHERE r.person_id = d.person_id AND r.kind = 'registered' AND {covers}
+                        ORDER BY r.valid_from LIMIT 1) AS code
+                FROM death d
+                WHERE d.death_date >= $4 AND d.death_date <= $5) x
+             WHERE code >= $2 AND code < $3
              GROUP BY child",
             covers = covers("d.death_date")
         );

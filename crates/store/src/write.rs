@@ -18,6 +18,10 @@ pub struct BatchIds {
 /// under SQLite's 32766 bound parameters with the widest table (9 columns).
 const CHUNK: usize = 1000;
 
+/// Batches with at least this many new persons, into a register holding fewer persons than the
+/// batch, are written with the secondary indexes dropped and rebuilt at the end.
+const BULK_MIN_PERSONS: usize = 50_000;
+
 impl Store {
     /// Writes every record of `batch` in one transaction: either all of it lands or none.
     ///
@@ -42,6 +46,24 @@ impl Store {
         let first_household: i64 =
             sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM household").fetch_one(&mut *tx).await?.get(0);
         let first_person: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM person").fetch_one(&mut *tx).await?.get(0);
+        // A bulk load into a register that is small next to it (a first import, a county's
+        // migration) is much faster when the secondary indexes are built once at the end from
+        // sorted data than when each row updates them in random order. The index definitions are
+        // read back from the schema, so the migrations stay their one source.
+        let rebuilt_indexes = if batch.persons.len() >= BULK_MIN_PERSONS && (first_person as usize) <= batch.persons.len() {
+            let defs: Vec<(String, String)> = sqlx::query_as(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL
+                   AND tbl_name IN ('person', 'household', 'residence') AND sql NOT LIKE 'CREATE UNIQUE%'",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for (name, _) in &defs {
+                sqlx::query(&format!("DROP INDEX \"{name}\"")).execute(&mut *tx).await?;
+            }
+            defs
+        } else {
+            Vec::new()
+        };
         let ids = BatchIds {
             persons: (0..batch.persons.len() as i64).map(|i| first_person + i).collect(),
             households: (0..batch.households.len() as i64).map(|i| first_household + i).collect(),
@@ -128,6 +150,9 @@ impl Store {
             qb.build().execute(&mut *tx).await?;
             done += chunk.len() as u64;
             progress(done, total);
+        }
+        for (_, sql) in &rebuilt_indexes {
+            sqlx::query(sql).execute(&mut *tx).await?;
         }
         for (i, e) in batch.episode_ends.iter().enumerate() {
             let (lo, hi) = e.area.as_ref().map(|a| a.code_range()).unwrap_or_else(|| (String::new(), "~".to_string()));

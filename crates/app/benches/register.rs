@@ -1,0 +1,167 @@
+//! `cargo bench -p renkou-app --bench register`: prints the speed figures of issue 2.
+//!
+//! 1. the demo township (西大吾乡, ~30,000 residents): full report time;
+//! 2. a generated county of 1,000,000 persons (平山县's 739 real villages): time to import its
+//!    persons CSV with `renkou import`'s code path, against `sqlite3 .import` of the same CSV
+//!    into a plain table on the same machine (when the `sqlite3` program is installed);
+//! 3. the county's full report time;
+//! 4. peak memory (VmHWM) of this process.
+//!
+//! Set `RENKOU_BENCH_PERSONS` to change the county size (default 1,000,000).
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate};
+use renkou_app::{areas, demo, import, report};
+use renkou_core::area::{AreaCode, AreaLevel};
+use renkou_core::citizen_id::CitizenId;
+use renkou_core::period::Period;
+use renkou_store::Store;
+
+const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗"];
+const GIVEN: &[&str] = &["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"];
+const RELATIONS: &[&str] = &["户主", "配偶", "子", "女"];
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Peak resident set size of this process in MiB (Linux VmHWM).
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Writes a persons CSV (the import format of docs/import-format.md) of `n` persons spread over
+/// the villages, 4 to a household, with valid citizen IDs of county 130131.
+fn write_county_csv(path: &Path, n: usize, villages: &[AreaCode]) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(w, "姓名,公民身份号码,性别,出生日期,民族,婚姻状况,户籍村/组,户号,与户主关系")?;
+    let base = NaiveDate::from_ymd_opt(1925, 1, 1).unwrap();
+    let mut seq_per_day = vec![0u16; 90 * 366];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        // xorshift64*: a fixed, dependency-free stream so every run writes the same file.
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    for i in 0..n {
+        let village = &villages[(i / 4 * 4 * villages.len() / n.max(1)).min(villages.len() - 1)];
+        let mut day = (next() % (89 * 365)) as usize;
+        while seq_per_day[day] >= 999 {
+            day = (day + 1) % seq_per_day.len();
+        }
+        let birth = base.checked_add_days(Days::new(day as u64)).unwrap();
+        let seq = seq_per_day[day];
+        seq_per_day[day] += 1;
+        let id = CitizenId::from_parts("130131", birth, seq).unwrap();
+        let sex = if seq % 2 == 1 { "男" } else { "女" };
+        let name = format!("{}{}", SURNAMES[(next() % SURNAMES.len() as u64) as usize], GIVEN[(next() % GIVEN.len() as u64) as usize]);
+        let marital = if birth.format("%Y").to_string().as_str() < "1994" { "已婚" } else { "未婚" };
+        writeln!(w, "{name},{id},{sex},{birth},汉族,{marital},{village},{village}{:05},{}", i / 4, RELATIONS[i % 4])?;
+    }
+    w.flush()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let persons: usize = std::env::var("RENKOU_BENCH_PERSONS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    rt.block_on(async {
+        // 1. Demo township report.
+        let db = dir.path().join("demo.db");
+        let store = Store::open(&db).await.unwrap();
+        let t = Instant::now();
+        demo::build_demo(&store, 1, &|_, _| {}).await.unwrap();
+        println!("demo township build: {}", ms(t.elapsed()));
+        let township = AreaCode::parse("130131200").unwrap();
+        let year = Period::new(NaiveDate::from_ymd_opt(2013, 7, 1).unwrap(), NaiveDate::from_ymd_opt(2014, 6, 30).unwrap()).unwrap();
+        let mut runs = Vec::new();
+        for _ in 0..20 {
+            let t = Instant::now();
+            report::build(&store, &township, &year).await.unwrap();
+            runs.push(t.elapsed());
+        }
+        println!("township report (median of 20): {}", ms(median(runs)));
+        drop(store);
+
+        // 2. County import.
+        let store = Store::open(&dir.path().join("county.db")).await.unwrap();
+        areas::ensure_bundled_areas(&store).await.unwrap();
+        let villages: Vec<AreaCode> = areas::bundled_areas()
+            .into_iter()
+            .map(|a| a.code)
+            .filter(|c| c.level() == AreaLevel::Village && c.as_str().starts_with("130131"))
+            .collect();
+        let csv = dir.path().join("county.csv");
+        write_county_csv(&csv, persons, &villages).unwrap();
+        let size = std::fs::metadata(&csv).unwrap().len();
+        println!("county CSV: {persons} persons, {} villages, {:.1} MiB", villages.len(), size as f64 / 1048576.0);
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let t = Instant::now();
+        let phases = std::sync::Mutex::new((None::<Duration>, None::<Duration>));
+        let on_progress = |p: import::ImportProgress<'_>| {
+            let mut ph = phases.lock().unwrap();
+            match p {
+                import::ImportProgress::Checking if ph.0.is_none() => ph.0 = Some(t.elapsed()),
+                import::ImportProgress::Writing { .. } if ph.1.is_none() => ph.1 = Some(t.elapsed()),
+                _ => {}
+            }
+        };
+        import::import_files(&store, &[csv.clone()], today, &on_progress).await.unwrap();
+        let import_time = t.elapsed();
+        let (checking, writing) = *phases.lock().unwrap();
+        let secs = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64());
+        println!(
+            "county import (renkou): {:.2} s (read+parse until {:.2} s, checks until {:.2} s, then one write transaction)",
+            import_time.as_secs_f64(),
+            secs(checking),
+            secs(writing)
+        );
+        if let Some(sqlite) = sqlite3_import(&csv, &dir.path().join("plain.db")) {
+            println!(
+                "county import (sqlite3 .import into one plain table): {:.2} s; renkou / sqlite3 = {:.2}×",
+                sqlite.as_secs_f64(),
+                import_time.as_secs_f64() / sqlite.as_secs_f64()
+            );
+        } else {
+            println!("sqlite3 program not found: install it (apt-get install sqlite3) for the comparison");
+        }
+
+        // 3. County report.
+        let county = AreaCode::parse("130131").unwrap();
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            report::build(&store, &county, &year).await.unwrap();
+            runs.push(t.elapsed());
+        }
+        println!("county report (median of 3): {}", ms(median(runs)));
+    });
+    if let Some(mib) = peak_memory_mib() {
+        println!("peak memory (VmHWM): {mib:.0} MiB");
+    }
+}
+
+/// Times `sqlite3 DB ".mode csv" ".import CSV person"` (a plain table, no checks, no indexes).
+fn sqlite3_import(csv: &Path, db: &Path) -> Option<Duration> {
+    let t = Instant::now();
+    let status = std::process::Command::new("sqlite3")
+        .arg(db)
+        .arg(".mode csv")
+        .arg(format!(".import {} person", csv.display()))
+        .status()
+        .ok()?;
+    status.success().then(|| t.elapsed())
+}
