@@ -55,6 +55,7 @@
 //! denominator, factor, precision, as DHIS2 indicators. [`parse_rules_toml`] loads both from a
 //! TOML file with errors located in the file.
 
+pub mod catalogue;
 mod compile;
 pub mod eval;
 mod facts;
