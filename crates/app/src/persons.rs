@@ -705,6 +705,232 @@ pub async fn record_move_in(store: &Store, caller: &Caller, f: &MoveInForm, toda
     Ok(pid)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Corrections (更正) of a person's own fields.
+
+/// Form: correct a person's recorded fields (更正). Every field is the value wanted after the
+/// correction (the form is prefilled with the current values); `reason` is required.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CorrectionForm {
+    /// The person.
+    pub person_id: String,
+    /// 姓名.
+    pub name: String,
+    /// 男 / 女.
+    pub sex: String,
+    /// 出生日期, YYYY-MM-DD.
+    pub birth_date: String,
+    /// 民族.
+    pub ethnicity: String,
+    /// 婚姻状况 (未婚, 已婚, 丧偶, 离婚, 未说明 or a GB/T 2261.2 code).
+    pub marital_status: String,
+    /// 公民身份号码 (empty only when the person had none).
+    pub citizen_id: String,
+    /// 更正原因 (required).
+    pub reason: String,
+}
+
+/// The values a correction form opens with: the person's current fields.
+pub fn correction_values(p: &PersonDetailRow) -> CorrectionForm {
+    CorrectionForm {
+        person_id: p.summary.id.to_string(),
+        name: p.summary.name.clone(),
+        sex: Sex::from_code(p.summary.sex).map_or("", |s| s.name_zh()).to_string(),
+        birth_date: p.summary.birth_date.to_string(),
+        ethnicity: p.ethnicity.clone(),
+        marital_status: MaritalStatus::parse(&p.marital_status).map_or(p.marital_status.as_str(), |m| m.name_zh()).to_string(),
+        citizen_id: p.summary.citizen_id.clone().unwrap_or_default(),
+        reason: String::new(),
+    }
+}
+
+/// Corrects a person's name, sex, birth date, ethnicity, marital status and citizen ID, inside
+/// the caller's area. Each value is validated by the core ([`CitizenId::parse`], [`Sex::parse`],
+/// [`MaritalStatus::parse`], dates not in the future); when the citizen ID, sex or birth date
+/// changes, the three must agree. Written with the old values and the reason to the audit log
+/// (`person.correct`). Returns the person's id.
+///
+/// Errors: [`AppError::Fields`] per field (also when nothing changes: on `reason`);
+/// [`AppError::Forbidden`] for leaders.
+pub async fn record_correction(store: &Store, caller: &Caller, f: &CorrectionForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
+    authorize(&caller.user, Action::RecordEvents, None)?;
+    let mut e = Errors(Vec::new());
+    let id = e.id("person_id", &f.person_id);
+    let reason = f.reason.trim().to_string();
+    if reason.is_empty() {
+        e.add("reason", "请填写更正原因 (reason required)");
+    } else if reason.chars().count() > 200 {
+        e.add("reason", "更正原因不超过200字");
+    }
+    let name = f.name.trim().to_string();
+    if name.is_empty() {
+        e.add("name", "请填写姓名");
+    } else if name.chars().count() > 30 || name.chars().any(|c| c.is_control()) {
+        e.add("name", "姓名过长或含有控制字符");
+    }
+    let sex = Sex::parse(&f.sex);
+    if sex.is_none() {
+        e.add("sex", "请选择性别 男/女");
+    }
+    let birth = e.date("birth_date", &f.birth_date, today);
+    let ethnicity = f.ethnicity.trim().to_string();
+    if ethnicity.is_empty() || ethnicity.chars().count() > 20 || ethnicity.chars().any(|c| c.is_control()) {
+        e.add("ethnicity", "请填写民族, 如 汉族 (不超过20字)");
+    }
+    let marital = match f.marital_status.trim() {
+        "" => {
+            e.add("marital_status", "请选择婚姻状况");
+            None
+        }
+        s => {
+            let m = MaritalStatus::parse(s);
+            if m.is_none() {
+                e.add("marital_status", format!("婚姻状况应为 未婚、已婚、丧偶、离婚 或 未说明 (不是 {s:?})"));
+            }
+            m
+        }
+    };
+    let p = load(store, caller, &mut e, "person_id", id).await?;
+    let citizen_id = match f.citizen_id.trim() {
+        "" => {
+            if p.as_ref().is_some_and(|p| p.summary.citizen_id.is_some()) {
+                e.add("citizen_id", "公民身份号码不能清空; 号码有误请填写正确的号码");
+            }
+            None
+        }
+        s => e.citizen_id("citizen_id", s, today),
+    };
+    if let Some(p) = &p {
+        let old_id = p.summary.citizen_id.as_deref();
+        let id_changed = citizen_id.as_ref().map(|c| c.as_str()) != old_id;
+        let sex_changed = sex.is_some_and(|s| s.code() != p.summary.sex);
+        let birth_changed = birth.is_some_and(|b| b != p.summary.birth_date);
+        if let (Some(c), Some(s), Some(b)) = (&citizen_id, sex, birth) {
+            if id_changed || sex_changed || birth_changed {
+                if c.birth_date() != b {
+                    e.add("citizen_id", format!("身份号码中的出生日期 {} 与出生日期 {b} 不符", c.birth_date()));
+                }
+                if c.sex() != s {
+                    e.add("citizen_id", format!("身份号码中的性别({})与所填性别({})不符", c.sex().name_zh(), s.name_zh()));
+                }
+            }
+        }
+        if let Some(b) = birth {
+            if let Some(d) = p.summary.death_date.filter(|d| *d < b) {
+                e.add("birth_date", format!("出生日期晚于死亡日期 {d}"));
+            }
+            if let Some(c) = p.children.iter().map(|c| c.birth_date).min().filter(|c| *c <= b) {
+                e.add("birth_date", format!("出生日期不能晚于子女的出生日期 {c}"));
+            }
+            if let Some(r) = p.residences.iter().filter_map(|r| r.valid_from).min().filter(|r| *r < b) {
+                e.add("birth_date", format!("出生日期晚于最早的居住记录起始日 {r}"));
+            }
+        }
+    }
+    e.done()?;
+    let (p, sex, birth, marital) = (p.expect("checked"), sex.expect("checked"), birth.expect("checked"), marital.expect("checked"));
+    let new = renkou_store::PersonFields {
+        name_initials: name_initials(&name),
+        name,
+        sex: sex.code(),
+        birth_date: birth,
+        ethnicity,
+        marital_status: marital.code().to_string(),
+        citizen_id: citizen_id.map(|c| c.as_str().to_string()),
+    };
+    let mut old = serde_json::Map::new();
+    let mut changed = serde_json::Map::new();
+    let mut diff = |k: &str, o: serde_json::Value, n: serde_json::Value| {
+        if o != n {
+            old.insert(k.into(), o);
+            changed.insert(k.into(), n);
+        }
+    };
+    diff("name", p.summary.name.clone().into(), new.name.clone().into());
+    diff("sex", sex_zh(p.summary.sex).into(), sex.name_zh().into());
+    diff("birth_date", p.summary.birth_date.to_string().into(), birth.to_string().into());
+    diff("ethnicity", p.ethnicity.clone().into(), new.ethnicity.clone().into());
+    let marital_name = |c: &str| MaritalStatus::parse(c).map_or(c.to_string(), |m| m.name_zh().to_string());
+    diff("marital_status", marital_name(&p.marital_status).into(), marital.name_zh().into());
+    diff("citizen_id", p.summary.citizen_id.clone().into(), new.citizen_id.clone().into());
+    if changed.is_empty() {
+        return Err(AppError::Fields(vec![("reason".into(), "没有需要更正的内容: 请修改至少一项 (nothing changed)".into())]));
+    }
+    match store.update_person_fields(&caller.user.area, p.summary.id, &new).await {
+        Ok(true) => {}
+        Ok(false) => return Err(AppError::NotFound(format!("人员 {}", p.summary.id))),
+        Err(renkou_store::StoreError::Sql(err)) if err.to_string().contains("UNIQUE") => {
+            return Err(AppError::Fields(vec![("citizen_id".into(), "公民身份号码已属于另一人 (citizen ID already in the register)".into())]))
+        }
+        Err(err) => return Err(err.into()),
+    }
+    changed.insert("reason".into(), reason.into());
+    audit::record(
+        store,
+        caller,
+        "person.correct",
+        "person",
+        Some(p.summary.id.to_string()),
+        p.summary.area_code.as_deref(),
+        Some(serde_json::Value::Object(old).to_string()),
+        Some(serde_json::Value::Object(changed).to_string()),
+        now,
+    )
+    .await?;
+    Ok(p.summary.id)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Uploaded imports (the web's import page).
+
+/// Whether `caller` may import files: township staff and administrators only (an import writes
+/// many records at once). Errors: [`AppError::Forbidden`] for other roles.
+pub fn authorize_import(caller: &Caller) -> Result<(), AppError> {
+    authorize(&caller.user, Action::RecordEvents, None)?;
+    match caller.user.role {
+        crate::auth::Role::TownshipAdmin | crate::auth::Role::TownshipStaff => Ok(()),
+        r => Err(AppError::Forbidden(format!("{}不能导入文件, 请联系乡镇工作人员 (role {} may not import)", r.name_zh(), r.code()))),
+    }
+}
+
+/// Imports uploaded files for `caller` (see [`crate::import::import_files`]: all or nothing),
+/// after [`authorize_import`], and writes `import.upload` (with the summary) or
+/// `import.rejected` (with the number of problems) to the audit log. Fills the new persons'
+/// pinyin initials.
+pub async fn import_upload(
+    store: &Store,
+    caller: &Caller,
+    files: &[std::path::PathBuf],
+    today: NaiveDate,
+    now: DateTime<Utc>,
+    progress: &(dyn Fn(crate::import::ImportProgress<'_>) + Sync),
+) -> Result<crate::import::ImportSummary, AppError> {
+    authorize_import(caller)?;
+    let names: Vec<String> = files.iter().map(|f| f.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())).collect();
+    let area = Some(caller.user.area.as_str());
+    match crate::import::import_files(store, files, today, progress).await {
+        Ok(s) => {
+            backfill_initials(store).await?;
+            let v = serde_json::json!({
+                "files": names, "persons": s.persons, "households": s.households, "episodes": s.episodes,
+                "episodes_ended": s.episodes_ended, "marriages": s.marriages, "marriages_ended": s.marriages_ended,
+                "births": s.births, "deaths": s.deaths, "warnings": s.warnings.len(),
+            });
+            audit::record(store, caller, "import.upload", "import", None, area, None, Some(v.to_string()), now).await?;
+            Ok(s)
+        }
+        Err(err) => {
+            let v = match &err {
+                AppError::Rejected(p) => serde_json::json!({"files": names, "rejected": p.len()}),
+                e => serde_json::json!({"files": names, "error": e.to_string()}),
+            };
+            audit::record(store, caller, "import.rejected", "import", None, area, None, Some(v.to_string()), now).await?;
+            Err(err)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ pub use counts::{ExplainRow, Explain};
 pub use write::BatchIds;
 pub use audit::{AuditEntry, AuditFilter};
 pub use persons::{
-    AgeGroupCount, ChildRow, HouseholdRow, MarriageRow, MemberRow, MonthCount, OwnBirthRow, PersonDetailRow, PersonSummary,
+    AgeGroupCount, ChildRow, HouseholdRow, MarriageRow, MemberRow, MonthCount, OwnBirthRow, PersonDetailRow, PersonFields, PersonSummary,
     ResidenceRow, SearchField, PYRAMID_TOP,
 };
 pub use users::{NewUserRow, UserRow};

@@ -469,3 +469,48 @@ impl Store {
         Ok(())
     }
 }
+
+/// The fields of a person that a correction (更正) may change; the app validates them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonFields {
+    /// Name.
+    pub name: String,
+    /// Pinyin initials of the name (computed by the app).
+    pub name_initials: String,
+    /// GB/T 2261.1 sex code.
+    pub sex: i64,
+    /// Birth date.
+    pub birth_date: NaiveDate,
+    /// Ethnicity (民族).
+    pub ethnicity: String,
+    /// GB/T 2261.2 marital status code.
+    pub marital_status: String,
+    /// Citizen ID (18 characters), if known.
+    pub citizen_id: Option<String>,
+}
+
+impl Store {
+    /// Overwrites the correctable fields of the person `id` inside `scope`; `false` when there is
+    /// no such person or the person is outside the scope (nothing written). A citizen ID that
+    /// another person already has fails with the database's UNIQUE error.
+    pub async fn update_person_fields(&self, scope: &AreaCode, id: i64, f: &PersonFields) -> Result<bool> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE person AS p SET name = ");
+        qb.push_bind(f.name.clone())
+            .push(", name_initials = ")
+            .push_bind(f.name_initials.clone())
+            .push(", sex = ")
+            .push_bind(f.sex)
+            .push(", birth_date = ")
+            .push_bind(f.birth_date)
+            .push(", ethnicity = ")
+            .push_bind(f.ethnicity.clone())
+            .push(", marital_status = ")
+            .push_bind(f.marital_status.clone())
+            .push(", citizen_id = ")
+            .push_bind(f.citizen_id.clone())
+            .push(" WHERE p.id = ")
+            .push_bind(id);
+        push_scope(&mut qb, scope);
+        Ok(qb.build().execute(&self.pool).await?.rows_affected() == 1)
+    }
+}
