@@ -93,6 +93,17 @@ fn covers(e: &str) -> String {
     format!("(r.valid_from IS NULL OR r.valid_from <= {e}) AND (r.valid_to IS NULL OR r.valid_to >= {e})")
 }
 
+/// The area code of `person`'s registered episode covering day `date` (the first one, so an
+/// event is never counted twice): the one place that decides where a birth or death belongs.
+/// Looked up by person only, so the planner uses the (person, kind, …) index.
+fn event_area(person: &str, date: &str) -> String {
+    format!(
+        "(SELECT r.area_code FROM residence r WHERE r.person_id = {person} AND r.kind = 'registered' AND {covers} \
+          ORDER BY r.valid_from LIMIT 1)",
+        covers = covers(date)
+    )
+}
+
 const MARRIED_ON_LAST_DAY: &str = "EXISTS (SELECT 1 FROM marriage m WHERE m.wife_id = p.id \
      AND (m.start_date IS NULL OR m.start_date <= $5) AND (m.end_date IS NULL OR m.end_date > $5))";
 
@@ -148,20 +159,16 @@ impl Store {
             c.married_women_of_childbearing_age += row.get::<i64, _>(4);
         }
 
-        // Births are driven by the child's birth date (few rows); each child's registered
-        // episode covering that date decides the area (the first one: never counted twice).
-        // The episode is looked up by person only, so the planner uses the person index.
+        // Births are driven by the child's birth date (few rows); the child's registered episode
+        // on that date decides the area.
         let births = format!(
             "SELECT substr(code, 1, $1) AS child, sex, policy, COUNT(*) FROM (
-                SELECT (SELECT r.area_code FROM residence r
-                        WHERE r.person_id = p.id AND r.kind = 'registered' AND {covers}
-                        ORDER BY r.valid_from LIMIT 1) AS code,
-                       p.sex AS sex, b.policy AS policy
+                SELECT {area} AS code, p.sex AS sex, b.policy AS policy
                 FROM person p JOIN birth b ON b.child_id = p.id
                 WHERE p.birth_date >= $4 AND p.birth_date <= $5) x
              WHERE code >= $2 AND code < $3
              GROUP BY child, sex, policy",
-            covers = covers("p.birth_date")
+            area = event_area("p.id", "p.birth_date")
         );
         for row in sqlx::query(&births).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
             let c = by_child.entry(row.get(0)).or_default();
@@ -181,14 +188,10 @@ impl Store {
 
         let deaths = format!(
             "SELECT substr(code, 1, $1) AS child, COUNT(*) FROM (
-                SELECT (SELECT r.area_code FROM residence r
-                        WHERE r.person_id = d.person_id AND r.kind = 'registered' AND {covers}
-                        ORDER BY r.valid_from LIMIT 1) AS code
-                FROM death d
-                WHERE d.death_date >= $4 AND d.death_date <= $5) x
+                SELECT {area} AS code FROM death d WHERE d.death_date >= $4 AND d.death_date <= $5) x
              WHERE code >= $2 AND code < $3
              GROUP BY child",
-            covers = covers("d.death_date")
+            area = event_area("d.person_id", "d.death_date")
         );
         for row in sqlx::query(&deaths).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
             by_child.entry(row.get(0)).or_default().deaths += row.get::<i64, _>(1);
@@ -236,17 +239,22 @@ impl Store {
                 open = open_at(if what == Explain::PopulationStart { "$3" } else { "$6" })
             ),
             Explain::Births => format!(
-                "SELECT {cols}, p.birth_date, COALESCE(b.policy, '') || ' ' || COALESCE(CAST(b.birth_order AS TEXT), '')
-                 FROM birth b JOIN person p ON p.id = b.child_id
-                 JOIN residence r ON r.person_id = p.id AND r.kind = 'registered' AND {covers}
-                 WHERE p.birth_date >= $3 AND p.birth_date <= $4 AND r.area_code >= $1 AND r.area_code < $2",
-                covers = covers("p.birth_date")
+                "SELECT p.id, p.citizen_id, p.name, p.sex, p.birth_date, x.code, p.birth_date,
+                        COALESCE(x.policy, '') || ' ' || COALESCE(CAST(x.birth_order AS TEXT), '')
+                 FROM (SELECT b.child_id AS pid, b.policy AS policy, b.birth_order AS birth_order, {area} AS code
+                       FROM person p JOIN birth b ON b.child_id = p.id
+                       WHERE p.birth_date >= $3 AND p.birth_date <= $4) x
+                 JOIN person p ON p.id = x.pid
+                 WHERE x.code >= $1 AND x.code < $2",
+                area = event_area("p.id", "p.birth_date")
             ),
             Explain::Deaths => format!(
-                "SELECT {cols}, d.death_date, NULL FROM death d JOIN person p ON p.id = d.person_id
-                 JOIN residence r ON r.person_id = p.id AND r.kind = 'registered' AND {covers}
-                 WHERE d.death_date >= $3 AND d.death_date <= $4 AND r.area_code >= $1 AND r.area_code < $2",
-                covers = covers("d.death_date")
+                "SELECT p.id, p.citizen_id, p.name, p.sex, p.birth_date, x.code, x.death_date, NULL
+                 FROM (SELECT d.person_id AS pid, d.death_date AS death_date, {area} AS code
+                       FROM death d WHERE d.death_date >= $3 AND d.death_date <= $4) x
+                 JOIN person p ON p.id = x.pid
+                 WHERE x.code >= $1 AND x.code < $2",
+                area = event_area("d.person_id", "d.death_date")
             ),
             Explain::WomenOfChildbearingAge | Explain::MarriedWomenOfChildbearingAge => format!(
                 "SELECT {cols}, r.valid_from, NULL FROM residence r JOIN person p ON p.id = r.person_id
@@ -262,7 +270,8 @@ impl Store {
                 open = open_at("$6")
             ),
         };
-        let sql = format!("{sql} ORDER BY r.area_code, p.name, p.id");
+        // Column 6 is the record's area code in every variant.
+        let sql = format!("{sql} ORDER BY 6, p.name, p.id");
         let rows = sqlx::query(&sql)
             .bind(&lo)
             .bind(&hi)

@@ -118,41 +118,39 @@ fn print_explain(key: &str, area: &str, period: &renkou_core::period::Period, ro
         Format::Json => println!("{}", serde_json::to_string_pretty(rows)?),
         Format::Csv => {
             let mut w = csv::Writer::from_writer(std::io::stdout());
-            w.write_record(["人员编号", "公民身份号码", "姓名", "性别", "出生日期", "地区代码", "日期", "说明"])?;
+            w.write_record(EXPLAIN_HEADER)?;
             for r in rows {
-                w.write_record([
-                    r.person_id.to_string(),
-                    r.citizen_id.clone().unwrap_or_default(),
-                    r.name.clone(),
-                    sex_zh(r.sex).to_string(),
-                    r.birth_date.to_string(),
-                    r.area_code.clone(),
-                    r.date.map(|d| d.to_string()).unwrap_or_default(),
-                    detail_zh(r.detail.as_deref()),
-                ])?;
+                w.write_record(explain_cells(r))?;
             }
             w.flush()?;
         }
         Format::Table | Format::Xlsx => {
             println!("{area} {name} ({key}) 的记录, 期间 {} 至 {}: 共 {} 条", period.first, period.last, rows.len());
             let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED).set_header(vec!["人员编号", "公民身份号码", "姓名", "性别", "出生日期", "地区代码", "日期", "说明"]);
+            t.load_preset(UTF8_FULL_CONDENSED).set_header(EXPLAIN_HEADER);
             for r in rows {
-                t.add_row(vec![
-                    r.person_id.to_string(),
-                    r.citizen_id.clone().unwrap_or_default(),
-                    r.name.clone(),
-                    sex_zh(r.sex).to_string(),
-                    r.birth_date.to_string(),
-                    r.area_code.clone(),
-                    r.date.map(|d| d.to_string()).unwrap_or_default(),
-                    detail_zh(r.detail.as_deref()),
-                ]);
+                t.add_row(explain_cells(r));
             }
             println!("{t}");
         }
     }
     Ok(())
+}
+
+const EXPLAIN_HEADER: [&str; 8] = ["人员编号", "公民身份号码", "姓名", "性别", "出生日期", "地区代码", "日期", "说明"];
+
+/// One record of an explain list, as the cells under [`EXPLAIN_HEADER`].
+fn explain_cells(r: &renkou_store::ExplainRow) -> Vec<String> {
+    vec![
+        r.person_id.to_string(),
+        r.citizen_id.clone().unwrap_or_default(),
+        r.name.clone(),
+        sex_zh(r.sex).to_string(),
+        r.birth_date.to_string(),
+        r.area_code.clone(),
+        r.date.map(|d| d.to_string()).unwrap_or_default(),
+        detail_zh(r.detail.as_deref()),
+    ]
 }
 
 fn sex_zh(code: i64) -> &'static str {
