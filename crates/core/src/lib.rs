@@ -19,6 +19,7 @@ pub mod area;
 pub mod citizen_id;
 pub mod period;
 pub mod register;
+pub mod report_check;
 pub mod rules;
 pub mod stats;
 
