@@ -11,6 +11,7 @@
 pub mod areas;
 pub mod audit;
 pub mod auth;
+pub mod check;
 pub mod demo;
 pub mod error;
 pub mod export;

@@ -13,11 +13,13 @@
 
 mod audit;
 mod counts;
+mod facts;
 mod persons;
 mod users;
 mod write;
 
 pub use counts::{ExplainRow, Explain};
+pub use facts::{DuplicateIdRow, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};
 pub use write::BatchIds;
 pub use audit::{AuditEntry, AuditFilter};
 pub use persons::{
