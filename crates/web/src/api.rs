@@ -86,5 +86,6 @@ async fn event(
         .map(|(k, v)| (k, match v { Value::String(s) => s, Value::Null => String::new(), v => v.to_string() }))
         .collect();
     let id = submit_event(&st, &a.caller, &kind, &values).await?;
+    st.figures_changed();
     Ok(Json(json!({ "person_id": id })))
 }

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 const FILES: &[(&str, &str, &[u8])] = &[
     ("app.css", "text/css; charset=utf-8", include_bytes!("../assets/app.css")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../assets/app.js")),
+    ("import.js", "text/javascript; charset=utf-8", include_bytes!("../assets/import.js")),
     ("echarts.min.js", "text/javascript; charset=utf-8", include_bytes!("../assets/echarts.min.js")),
     ("openapi.json", "application/json", include_bytes!("../assets/openapi.json")),
 ];

@@ -13,13 +13,20 @@
 pub mod error;
 pub mod session;
 
+pub mod cache;
+pub mod upload;
+
 mod api;
 mod assets;
+mod correct;
 mod pages;
 mod view;
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use renkou_app::Store;
@@ -29,11 +36,22 @@ use renkou_app::Store;
 pub struct AppState {
     /// The register.
     pub store: Store,
+    /// Import jobs started from the import page.
+    pub jobs: Arc<upload::Jobs>,
+    /// Dashboard figures per (area, period), dropped on every change.
+    pub figures: Arc<cache::FigureCache>,
+}
+
+impl AppState {
+    /// The register changed through this server: cached figures are stale.
+    pub fn figures_changed(&self) {
+        self.figures.invalidate();
+    }
 }
 
 /// The whole application: pages, API and assets.
 pub fn router(store: Store) -> Router {
-    let state = AppState { store };
+    let state = AppState { store, jobs: upload::new_jobs(), figures: Arc::default() };
     Router::new()
         .route("/", get(pages::dashboard))
         .route("/login", get(pages::login_form).post(pages::login))
@@ -46,6 +64,11 @@ pub fn router(store: Store) -> Router {
         .route("/report/print", get(pages::report_print))
         .route("/report.csv", get(pages::report_csv))
         .route("/report.xlsx", get(pages::report_xlsx))
+        .route("/persons/{id}/correct", get(correct::form).post(correct::submit))
+        .route("/import", get(upload::import_page).post(upload::import_submit).layer(DefaultBodyLimit::max(upload::MAX_UPLOAD as usize + (1 << 20))))
+        .route("/import/jobs/{id}", get(upload::job_page))
+        .route("/import/jobs/{id}/progress", get(upload::job_progress))
+        .route("/import/jobs/{id}/errors.csv", get(upload::job_errors_csv))
         .route("/audit", get(pages::audit))
         .route("/users", get(pages::users).post(pages::user_add))
         .route("/assets/{file}", get(assets::asset))

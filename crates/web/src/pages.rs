@@ -285,6 +285,7 @@ pub async fn person(State(st): State<AppState>, a: Auth, Path(id): Path<i64>) ->
             a.button href={ "/events/marriage?person_id=" (p.id) } { "登记结婚" }
             a.button href={ "/events/divorce?person_id=" (p.id) } { "登记离婚" }
             a.button href={ "/events/move_out?person_id=" (p.id) } { "登记迁出" }
+            a.button #correct-link href={ "/persons/" (p.id) "/correct" } { "更正" }
         }
         @if let Some(b) = &d.record.birth {
             h2 { "出生" }
@@ -478,7 +479,10 @@ pub async fn event_submit(
         return Err(WebError::App(AppError::NotFound(kind)));
     }
     match submit_event(&st, &a.caller, &kind, &values).await {
-        Ok(id) => Ok(Redirect::to(&format!("/persons/{id}")).into_response()),
+        Ok(id) => {
+            st.figures_changed();
+            Ok(Redirect::to(&format!("/persons/{id}")).into_response())
+        }
         Err(AppError::Fields(errors)) => Ok((StatusCode::UNPROCESSABLE_ENTITY, event_page(&kind, &values, &errors, &a)).into_response()),
         Err(e) => Err(e.into()),
     }

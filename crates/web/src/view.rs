@@ -43,6 +43,9 @@ pub fn page(title: &str, user: Option<(&User, &str)>, content: Markup) -> Markup
                                 a href="/persons" { "人员查询" }
                                 a href="/events/birth" { "事件登记" }
                             }
+                            @if renkou_app::persons::authorize_import(&renkou_app::auth::Caller { user: u.clone(), remote_addr: String::new() }).is_ok() {
+                                a href="/import" { "数据导入" }
+                            }
                             @if u.role == Role::TownshipAdmin {
                                 a href="/audit" { "审计日志" }
                                 a href="/users" { "用户管理" }

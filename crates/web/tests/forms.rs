@@ -1,0 +1,382 @@
+//! The import page (upload, progress, summary, per-row errors as CSV, refusals that leave the
+//! register untouched), the correction form (validated, audited with old values and reason,
+//! scoped), and forms that survive an expired session. Same fixture as `web.rs`, plus a
+//! township staff user `staff`.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use chrono::NaiveDate;
+use http_body_util::BodyExt;
+use renkou_app::auth::{self, NewUser, Role};
+use renkou_app::Store;
+use renkou_core::area::{Area, AreaCode};
+use renkou_core::citizen_id::CitizenId;
+use renkou_core::register::*;
+use tower::ServiceExt;
+
+const TOWNSHIP: &str = "130131200";
+const V1: &str = "130131200201";
+const V2: &str = "130131200202";
+const PASSWORD: &str = "correct-horse-1";
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+fn code(s: &str) -> AreaCode {
+    AreaCode::parse(s).unwrap()
+}
+
+/// Ids of the fixture's persons.
+struct Fixture {
+    router: Router,
+    store: Store,
+    zhang_wei: i64,
+    li_na: i64,
+    wang_fang: i64,
+    zhang_wei_id: String,
+}
+
+/// A township with two villages: 张伟 (man, V1, head of household V1-001) married to 李娜 (woman,
+/// V1, same household), 王芳 (woman, V2), and a person in V1 whose name is an HTML tag. Users:
+/// `admin` (township), `spec1` (village specialist of V1), `boss` (leader, township).
+async fn fixture() -> Fixture {
+    let store = Store::open_in_memory().await.unwrap();
+    let areas: Vec<Area> = [("13", "河北省"), ("1301", "石家庄市"), ("130131", "平山县"), (TOWNSHIP, "西大吾乡"), (V1, "西大吾村"), (V2, "东小齐村")]
+        .iter()
+        .map(|(c, n)| Area { code: code(c), name: n.to_string() })
+        .collect();
+    store.upsert_areas(&areas).await.unwrap();
+    let zhang_wei_id = CitizenId::from_parts("130131", d("1980-01-01"), 11).unwrap();
+    let mut b = RegisterBatch::default();
+    b.households.push(NewHousehold { household_no: "V1-001".into(), area: code(V1) });
+    b.households.push(NewHousehold { household_no: "V2-001".into(), area: code(V2) });
+    let people = [
+        ("张伟", Sex::Male, "1980-01-01", Some(zhang_wei_id.clone()), V1, Some(0), Some("户主")),
+        ("李娜", Sex::Female, "1985-05-05", CitizenId::from_parts("130131", d("1985-05-05"), 22), V1, Some(0), Some("配偶")),
+        ("王芳", Sex::Female, "1990-02-02", CitizenId::from_parts("130131", d("1990-02-02"), 42), V2, Some(1), Some("户主")),
+        ("<script>alert(1)</script>", Sex::Male, "1970-03-03", None, V1, None, None),
+    ];
+    for (i, (name, sex, birth, id, area, hh, rel)) in people.iter().enumerate() {
+        b.persons.push(NewPerson {
+            citizen_id: id.clone(),
+            name: name.to_string(),
+            sex: *sex,
+            birth_date: d(birth),
+            ethnicity: "汉族".into(),
+            marital_status: MaritalStatus::Married,
+            household: *hh,
+            relationship_to_head: rel.map(String::from),
+        });
+        b.residences.push(ResidenceEpisode { person: PersonRef::Batch(i), area: code(area), kind: ResidenceKind::Registered, from: None, to: None });
+    }
+    b.marriages.push(Marriage {
+        wife: Some(PersonRef::Batch(1)),
+        husband: Some(PersonRef::Batch(0)),
+        outside_spouse_name: None,
+        outside_spouse_citizen_id: None,
+        start: Some(d("2008-08-08")),
+        end: None,
+        end_reason: None,
+    });
+    let ids = store.insert_batch(&b, &|_, _| {}).await.unwrap();
+    renkou_app::persons::backfill_initials(&store).await.unwrap();
+    let now = chrono::Utc::now();
+    for (u, role, area) in
+        [("admin", Role::TownshipAdmin, TOWNSHIP), ("spec1", Role::VillageSpecialist, V1), ("boss", Role::Leader, TOWNSHIP), ("staff", Role::TownshipStaff, TOWNSHIP)]
+    {
+        let nu = NewUser { username: u.into(), password: PASSWORD.into(), role, area: area.into(), display_name: String::new() };
+        auth::add_user(&store, None, &nu, now).await.unwrap();
+    }
+    Fixture {
+        router: renkou_web::router(store.clone()),
+        store,
+        zhang_wei: ids.persons[0],
+        li_na: ids.persons[1],
+        wang_fang: ids.persons[2],
+        zhang_wei_id: zhang_wei_id.to_string(),
+    }
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+async fn send(router: &Router, req: Request<Body>) -> Resp {
+    let r = router.clone().oneshot(req).await.unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    let body = String::from_utf8_lossy(&r.into_body().collect().await.unwrap().to_bytes()).to_string();
+    Resp { status, headers, body }
+}
+
+async fn get(router: &Router, uri: &str, cookie: &str) -> Resp {
+    send(router, Request::get(uri).header(header::COOKIE, cookie).body(Body::empty()).unwrap()).await
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    fields.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+async fn post(router: &Router, uri: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
+    send(
+        router,
+        Request::post(uri)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form_body(fields)))
+            .unwrap(),
+    )
+    .await
+}
+
+/// The value of the hidden `csrf` input of a page.
+fn csrf_of(html: &str) -> String {
+    let i = html.find("name=\"csrf\" value=\"").expect("page has a csrf field") + "name=\"csrf\" value=\"".len();
+    html[i..i + html[i..].find('"').unwrap()].to_string()
+}
+
+fn set_cookie_value(r: &Resp, name: &str) -> Option<String> {
+    r.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let first = v.split(';').next()?;
+        let (k, val) = first.split_once('=')?;
+        (k == name).then(|| val.to_string())
+    })
+}
+
+/// Logs in through the login page; returns the response of the POST.
+async fn try_login(router: &Router, user: &str, password: &str) -> Resp {
+    let page = get(router, "/login", "").await;
+    let token = set_cookie_value(&page, "renkou_login_csrf").unwrap();
+    assert_eq!(csrf_of(&page.body), token);
+    post(router, "/login", &format!("renkou_login_csrf={token}"), &[("username", user), ("password", password), ("csrf", &token), ("next", "/")]).await
+}
+
+/// Logs in; returns the cookie header and the session's CSRF token.
+async fn login(router: &Router, user: &str) -> (String, String) {
+    let r = try_login(router, user, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "login of {user}: {}", r.body);
+    let cookie = format!("renkou_session={}", set_cookie_value(&r, "renkou_session").unwrap());
+    let page = get(router, "/", &cookie).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = csrf_of(&page.body);
+    (cookie, csrf)
+}
+
+/// The text of the dashboard cell of figure `key` for `area`.
+fn figure(html: &str, key: &str, area: &str) -> String {
+    let marker = format!("data-key=\"{key}\" data-area=\"{area}\">");
+    let i = html.find(&marker).unwrap_or_else(|| panic!("no cell {key} {area}")) + marker.len();
+    let cell = &html[i..i + html[i..].find("</td>").unwrap()];
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in cell.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+// ------------------------------------------------------------------------------------------
+// Import page.
+
+const BOUNDARY: &str = "renkouTestBoundary7MA4YWxkTrZu0gW";
+
+/// A multipart body: the CSRF field, then each `(file name, bytes)` as a `files` part.
+fn multipart(csrf: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n").as_bytes());
+    for (name, bytes) in files {
+        b.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+        );
+        b.extend_from_slice(bytes);
+        b.extend_from_slice(b"\r\n");
+    }
+    b.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    b
+}
+
+async fn upload(router: &Router, cookie: &str, body: Vec<u8>) -> Resp {
+    send(
+        router,
+        Request::post("/import")
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"))
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+/// Follows an upload's redirect to its job and waits until the job has finished; returns the
+/// job page and the job id.
+async fn finished_job(router: &Router, cookie: &str, r: &Resp) -> (Resp, String) {
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let loc = r.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_string();
+    let id = loc.rsplit('/').next().unwrap().to_string();
+    for _ in 0..500 {
+        let p = get(router, &format!("{loc}/progress"), cookie).await;
+        assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+        let v: serde_json::Value = serde_json::from_str(&p.body).unwrap();
+        if v["finished"] == true {
+            return (get(router, &loc, cookie).await, id);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("import job did not finish");
+}
+
+fn persons_csv(rows: &[(&str, &str, &str, &str, &str, &str)]) -> Vec<u8> {
+    let mut s = String::from("姓名,公民身份号码,性别,出生日期,民族,婚姻状况,户籍村/组,户号,与户主关系\n");
+    for (name, id, sex, birth, hh, rel) in rows {
+        s.push_str(&format!("{name},{id},{sex},{birth},汉族,未婚,{V1},{hh},{rel}\n"));
+    }
+    s.into_bytes()
+}
+
+fn cid(birth: &str, seq: u16) -> String {
+    CitizenId::from_parts("130131", d(birth), seq).unwrap().to_string()
+}
+
+#[tokio::test]
+async fn staff_import_a_csv_and_see_the_summary_and_the_audit_entry() {
+    let f = fixture().await;
+    let (cookie, csrf) = login(&f.router, "staff").await;
+    let form = get(&f.router, "/import", &cookie).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("enctype=\"multipart/form-data\"") && form.body.contains("/assets/import.js"));
+    let (a, b) = (cid("1990-01-01", 11), cid("1992-02-02", 22));
+    let csv = persons_csv(&[("赵一", &a, "男", "1990-01-01", "V1-100", "户主"), ("钱二", &b, "女", "1992-02-02", "V1-100", "配偶")]);
+    let r = upload(&f.router, &cookie, multipart(&csrf, &[("新增人员.csv", &csv)])).await;
+    let (page, id) = finished_job(&f.router, &cookie, &r).await;
+    assert!(page.body.contains("data-state=\"done\""), "{}", page.body);
+    assert!(page.body.contains("<td class=\"num\" data-key=\"persons\">2</td>"), "{}", page.body);
+    assert!(page.body.contains("<td class=\"num\" data-key=\"households\">1</td>"));
+    assert!(page.body.contains("新增人员.csv (2 行)"));
+    assert_eq!(f.store.person_count().await.unwrap(), 6);
+    // The new persons are searchable by pinyin initials at once.
+    assert!(get(&f.router, "/persons?q=zy", &cookie).await.body.contains("赵一"));
+    let progress: serde_json::Value = serde_json::from_str(&get(&f.router, &format!("/import/jobs/{id}/progress"), &cookie).await.body).unwrap();
+    assert_eq!(progress["state"], "done");
+    assert_eq!(progress["percent"], 100);
+    let (admin, _) = login(&f.router, "admin").await;
+    let audit = get(&f.router, "/audit?action=import", &admin).await.body;
+    assert!(audit.contains("<td>staff</td><td>import.upload</td>"), "{audit}");
+    assert!(audit.contains("&quot;persons&quot;:2"), "{audit}");
+    // Another user cannot see the job.
+    assert_eq!(get(&f.router, &format!("/import/jobs/{id}"), &admin).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_rejected_import_lists_each_row_and_offers_the_errors_as_csv() {
+    let f = fixture().await;
+    let (cookie, csrf) = login(&f.router, "admin").await;
+    let good = cid("1990-01-01", 11);
+    let mut bad = cid("1992-02-02", 22);
+    bad.replace_range(17.., if bad.ends_with('0') { "1" } else { "0" }); // wrong check character
+    let csv = persons_csv(&[("赵一", &good, "男", "1990-01-01", "V1-100", "户主"), ("钱二", &bad, "女", "1992-02-02", "V1-100", "配偶"), ("孙三", &good, "男", "1990-01-01", "V1-101", "户主")]);
+    let r = upload(&f.router, &cookie, multipart(&csrf, &[("people.csv", &csv)])).await;
+    let (page, id) = finished_job(&f.router, &cookie, &r).await;
+    assert!(page.body.contains("data-state=\"rejected\""), "{}", page.body);
+    assert!(page.body.contains("<span id=\"problem-count\">2</span>"), "{}", page.body);
+    assert!(page.body.contains("<td>people.csv</td><td class=\"num\">3</td><td>B列(公民身份号码)</td>"), "{}", page.body);
+    assert!(page.body.contains("<td>people.csv</td><td class=\"num\">4</td><td>B列(公民身份号码)</td>"), "{}", page.body);
+    assert_eq!(f.store.person_count().await.unwrap(), 4, "nothing written");
+    let csv = get(&f.router, &format!("/import/jobs/{id}/errors.csv"), &cookie).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap().contains("attachment"));
+    let lines: Vec<&str> = csv.body.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines[0], "文件,行,列,原因");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[1].starts_with("people.csv,3,B列(公民身份号码),") && lines[1].contains("校验码"), "{}", lines[1]);
+    assert!(lines[2].starts_with("people.csv,4,B列(公民身份号码),") && lines[2].contains(&good), "{}", lines[2]);
+    let (admin, _) = login(&f.router, "admin").await;
+    assert!(get(&f.router, "/audit?action=import.rejected", &admin).await.body.contains("&quot;rejected&quot;:2"));
+}
+
+#[tokio::test]
+async fn oversized_malformed_and_unsupported_uploads_are_refused_without_touching_the_register() {
+    let f = fixture().await;
+    let (cookie, csrf) = login(&f.router, "admin").await;
+    // Declared too large: refused before reading.
+    let r = send(
+        &f.router,
+        Request::post("/import")
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"))
+            .header(header::CONTENT_LENGTH, (60u64 << 20).to_string())
+            .body(Body::from(multipart(&csrf, &[("a.csv", b"x")])))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.body.contains("上传的文件过大") && r.body.contains("50.0 MiB"), "{}", r.body);
+    // Really too large (no length declared): refused while streaming.
+    let big = vec![b'a'; (renkou_web::upload::MAX_UPLOAD + 1024) as usize];
+    let r = upload(&f.router, &cookie, multipart(&csrf, &[("big.csv", &big)])).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    assert!(r.body.contains("上传的文件过大"));
+    // Malformed: not multipart, or a broken body.
+    let r = post(&f.router, "/import", &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("上传格式有误"), "{}", r.body);
+    let mut broken = multipart(&csrf, &[("a.csv", b"abc")]);
+    broken.truncate(broken.len() - 30);
+    let r = upload(&f.router, &cookie, broken).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // Unsupported type, empty file, no file, no CSRF token.
+    let r = upload(&f.router, &cookie, multipart(&csrf, &[("old.xls", b"\xd0\xcf\x11\xe0")])).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("文件 old.xls: 只能导入 .csv、.txt 或 .xlsx 文件"), "{}", r.body);
+    let r = upload(&f.router, &cookie, multipart(&csrf, &[("empty.csv", b"")])).await;
+    assert!(r.status == StatusCode::BAD_REQUEST && r.body.contains("文件 empty.csv 是空的"), "{}", r.body);
+    let r = upload(&f.router, &cookie, multipart(&csrf, &[])).await;
+    assert!(r.status == StatusCode::BAD_REQUEST && r.body.contains("请选择要导入的文件"));
+    let r = upload(&f.router, &cookie, multipart("wrong", &[("a.csv", b"x")])).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A garbage .xlsx is read, rejected with its name, and writes nothing.
+    let r = upload(&f.router, &cookie, multipart(&csrf, &[("book.xlsx", b"not a zip")])).await;
+    let (page, _) = finished_job(&f.router, &cookie, &r).await;
+    assert!(page.body.contains("data-state=\"rejected\"") && page.body.contains("book.xlsx"), "{}", page.body);
+    assert_eq!(f.store.person_count().await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn only_township_staff_and_admins_may_import() {
+    let f = fixture().await;
+    for user in ["spec1", "boss"] {
+        let (cookie, csrf) = login(&f.router, user).await;
+        assert_eq!(get(&f.router, "/import", &cookie).await.status, StatusCode::FORBIDDEN, "{user}");
+        let r = upload(&f.router, &cookie, multipart(&csrf, &[("a.csv", b"x")])).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{user}");
+        assert!(!get(&f.router, "/", &cookie).await.body.contains("href=\"/import\""), "{user} sees no import link");
+    }
+    let (cookie, _) = login(&f.router, "staff").await;
+    assert!(get(&f.router, "/", &cookie).await.body.contains("href=\"/import\""));
+}
+
+#[test]
+fn problems_split_into_file_row_column_and_reason() {
+    use renkou_web::upload::{problems_csv, safe_file_name, split_problem};
+    let p = split_problem("a.csv:12:B列(公民身份号码): 校验码错误: 应为 X");
+    assert_eq!((p.file.as_str(), p.row.as_str(), p.column.as_str(), p.reason.as_str()), ("a.csv", "12", "B列(公民身份号码)", "校验码错误: 应为 X"));
+    let p = split_problem("数据冲突: 没有可结束的婚姻");
+    assert_eq!((p.file.as_str(), p.row.as_str(), p.reason.as_str()), ("", "", "数据冲突: 没有可结束的婚姻"));
+    assert_eq!(safe_file_name("C:\\Users\\x\\人员:1.csv"), "人员_1.csv");
+    assert_eq!(safe_file_name("../../etc/passwd.csv"), "passwd.csv");
+    let csv = String::from_utf8(problems_csv(&["a.csv:2:-: 空行, \"引号\"".into()])).unwrap();
+    assert_eq!(csv, "\u{feff}文件,行,列,原因\na.csv,2,-,\"空行, \"\"引号\"\"\"\n");
+}
