@@ -121,13 +121,29 @@ fn period_form(action: &str, area: &AreaCode, p: &Period, r: &Report, caller: &C
     }
 }
 
+/// The dashboard's figures of `area` (authorized by the caller of [`resolve`]) for `period`,
+/// from the cache when the register has not changed since they were computed.
+pub async fn dashboard_figures(st: &AppState, caller: &Caller, area: &AreaCode, period: &Period) -> Result<std::sync::Arc<crate::cache::DashboardFigures>, WebError> {
+    authorize(&caller.user, Action::ViewFigures, Some(area))?;
+    if let Some(f) = st.figures.get(area.as_str(), period.first, period.last) {
+        return Ok(f);
+    }
+    let g = st.figures.generation();
+    let f = std::sync::Arc::new(crate::cache::DashboardFigures {
+        report: report::build(&st.store, area, period).await?,
+        year_before: report::build_year_before(&st.store, area, period).await?,
+        pyramid: persons::pyramid(&st.store, caller, area, period).await?,
+        monthly: persons::monthly(&st.store, caller, area, period).await?,
+    });
+    st.figures.put(area.as_str(), period.first, period.last, g, f.clone());
+    Ok(f)
+}
+
 /// `GET /`: the dashboard of the user's area (or `?area=` inside it) for a period.
 pub async fn dashboard(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Markup, WebError> {
     let (area, period) = resolve(&st, &a.caller, &q).await?;
-    let r = report::build(&st.store, &area, &period).await?;
-    let ly = report::build_year_before(&st.store, &area, &period).await?;
-    let pyramid = persons::pyramid(&st.store, &a.caller, &area, &period).await?;
-    let monthly = persons::monthly(&st.store, &a.caller, &area, &period).await?;
+    let figs = dashboard_figures(&st, &a.caller, &area, &period).await?;
+    let (r, ly, pyramid, monthly) = (&figs.report, &figs.year_before, &figs.pyramid, &figs.monthly);
     let link = authorize(&a.caller.user, Action::ViewPersons, None).is_ok();
     let qs = report_qs(&area, &period);
     let charts = serde_json::json!({
@@ -150,7 +166,7 @@ pub async fn dashboard(State(st): State<AppState>, a: Auth, Query(q): Query<Repo
     let body = html! {
         h1 { (r.area.name) " 人口统计概览" }
         p.sub { (r.area_path) " · 期间 " (period.first) " 至 " (period.last) " (" (period.days()) " 天), 同期为 " (ly.period.first) " 至 " (ly.period.last) }
-        (period_form("/", &area, &period, &r, &a.caller))
+        (period_form("/", &area, &period, r, &a.caller))
         p.actions {
             a.button href={ "/report.xlsx?" (qs) } { "下载 Excel" }
             a.button href={ "/report.csv?" (qs) } { "下载 CSV" }

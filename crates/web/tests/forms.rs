@@ -255,6 +255,8 @@ fn cid(birth: &str, seq: u16) -> String {
 async fn staff_import_a_csv_and_see_the_summary_and_the_audit_entry() {
     let f = fixture().await;
     let (cookie, csrf) = login(&f.router, "staff").await;
+    let dash = format!("/?area={TOWNSHIP}&from=2024-01-01&to=2024-12-31");
+    assert_eq!(figure(&get(&f.router, &dash, &cookie).await.body, "population_end", V1), "3");
     let form = get(&f.router, "/import", &cookie).await;
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.body.contains("enctype=\"multipart/form-data\"") && form.body.contains("/assets/import.js"));
@@ -267,6 +269,8 @@ async fn staff_import_a_csv_and_see_the_summary_and_the_audit_entry() {
     assert!(page.body.contains("<td class=\"num\" data-key=\"households\">1</td>"));
     assert!(page.body.contains("新增人员.csv (2 行)"));
     assert_eq!(f.store.person_count().await.unwrap(), 6);
+    // The dashboard (cached per area and period) shows them at once.
+    assert_eq!(figure(&get(&f.router, &dash, &cookie).await.body, "population_end", V1), "5");
     // The new persons are searchable by pinyin initials at once.
     assert!(get(&f.router, "/persons?q=zy", &cookie).await.body.contains("赵一"));
     let progress: serde_json::Value = serde_json::from_str(&get(&f.router, &format!("/import/jobs/{id}/progress"), &cookie).await.body).unwrap();
@@ -379,4 +383,185 @@ fn problems_split_into_file_row_column_and_reason() {
     assert_eq!(safe_file_name("../../etc/passwd.csv"), "passwd.csv");
     let csv = String::from_utf8(problems_csv(&["a.csv:2:-: 空行, \"引号\"".into()])).unwrap();
     assert_eq!(csv, "\u{feff}文件,行,列,原因\na.csv,2,-,\"空行, \"\"引号\"\"\"\n");
+}
+
+// ------------------------------------------------------------------------------------------
+// Correction form.
+
+#[tokio::test]
+async fn a_correction_changes_the_fields_and_audits_old_values_and_reason() {
+    let f = fixture().await;
+    let (cookie, csrf) = login(&f.router, "spec1").await;
+    let form = get(&f.router, &format!("/persons/{}/correct", f.zhang_wei), &cookie).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("name=\"name\" value=\"张伟\"") && form.body.contains(&format!("value=\"{}\"", f.zhang_wei_id)), "{}", form.body);
+    assert!(get(&f.router, &format!("/persons/{}", f.zhang_wei), &cookie).await.body.contains("/correct\""), "detail page links the form");
+    // Birth date and citizen ID corrected together (the ID's date and sex must agree).
+    let new_id = CitizenId::from_parts("130131", d("1980-01-02"), 11).unwrap().to_string();
+    let uri = format!("/persons/{}/correct", f.zhang_wei);
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("name", "张卫"),
+        ("sex", "男"),
+        ("birth_date", "1980-01-02"),
+        ("ethnicity", "回族"),
+        ("marital_status", "已婚"),
+        ("citizen_id", &new_id),
+        ("reason", "以户口簿为准"),
+    ];
+    let r = post(&f.router, &uri, &cookie, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = get(&f.router, &format!("/persons/{}", f.zhang_wei), &cookie).await.body;
+    assert!(page.contains("<h1>张卫") && page.contains(&new_id) && page.contains("1980-01-02") && page.contains("回族"), "{page}");
+    // Found by the new name's initials, no longer by the old ID.
+    assert!(get(&f.router, "/persons?q=zw", &cookie).await.body.contains("张卫"));
+    assert!(get(&f.router, &format!("/persons?q={}", f.zhang_wei_id), &cookie).await.body.contains("<span id=\"result-count\">0</span>"));
+    let (admin, _) = login(&f.router, "admin").await;
+    let audit = get(&f.router, "/audit?action=person.correct", &admin).await.body;
+    assert!(audit.contains("<td>spec1</td><td>person.correct</td>"), "{audit}");
+    let old = format!("{{&quot;birth_date&quot;:&quot;1980-01-01&quot;,&quot;citizen_id&quot;:&quot;{}&quot;,&quot;ethnicity&quot;:&quot;汉族&quot;,&quot;name&quot;:&quot;张伟&quot;}}", f.zhang_wei_id);
+    assert!(audit.contains(&old), "old values: {audit}");
+    assert!(audit.contains("&quot;reason&quot;:&quot;以户口簿为准&quot;"), "{audit}");
+}
+
+#[tokio::test]
+async fn an_invalid_correction_comes_back_with_messages_per_field_and_changes_nothing() {
+    let f = fixture().await;
+    let (cookie, csrf) = login(&f.router, "admin").await;
+    let uri = format!("/persons/{}/correct", f.li_na);
+    let mut bad_id = f.zhang_wei_id.clone();
+    bad_id.replace_range(17.., if bad_id.ends_with('0') { "1" } else { "0" });
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("name", ""),
+        ("sex", "未知"),
+        ("birth_date", "1985-02-30"),
+        ("ethnicity", "汉族"),
+        ("marital_status", "同居"),
+        ("citizen_id", &bad_id),
+        ("reason", ""),
+    ];
+    let r = post(&f.router, &uri, &cookie, &fields).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for (field, msg) in [
+        ("name", "请填写姓名"),
+        ("sex", "请选择性别"),
+        ("birth_date", "日期格式应为 年-月-日"),
+        ("marital_status", "婚姻状况应为"),
+        ("citizen_id", "校验码错误"),
+        ("reason", "请填写更正原因"),
+    ] {
+        assert!(r.body.contains(&format!("data-field=\"{field}\">{msg}")), "{field}: {}", r.body);
+    }
+    assert!(r.body.contains("value=\"1985-02-30\""), "input kept");
+    // The ID of another person, an ID that disagrees with the birth date, and no change at all.
+    let li_na_form = get(&f.router, &uri, &cookie).await.body;
+    let li_na_id = li_na_form.split("name=\"citizen_id\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let base = |id: &'static str| -> Vec<(&'static str, String)> {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "李娜".into()),
+            ("sex", "女".into()),
+            ("birth_date", "1985-05-05".into()),
+            ("ethnicity", "汉族".into()),
+            ("marital_status", "已婚".into()),
+            ("citizen_id", id.into()),
+            ("reason", "核对".into()),
+        ]
+    };
+    let taken: &'static str = Box::leak(f.zhang_wei_id.clone().into_boxed_str());
+    let fields = base(taken);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post(&f.router, &uri, &cookie, &fields).await;
+    assert!(r.body.contains("data-field=\"citizen_id\">身份号码中的出生日期 1980-01-01 与出生日期 1985-05-05 不符"), "{}", r.body);
+    let same: &'static str = Box::leak(li_na_id.clone().into_boxed_str());
+    let unchanged = base(same);
+    let unchanged: Vec<(&str, &str)> = unchanged.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post(&f.router, &uri, &cookie, &unchanged).await;
+    assert!(r.body.contains("data-field=\"reason\">没有需要更正的内容"), "{}", r.body);
+    let page = get(&f.router, &format!("/persons/{}", f.li_na), &cookie).await.body;
+    assert!(page.contains("<h1>李娜") && page.contains(&li_na_id) && page.contains("1985-05-05"));
+    let (admin, _) = login(&f.router, "admin").await;
+    assert!(!get(&f.router, "/audit?action=person.correct", &admin).await.body.contains("person.correct</td>"));
+}
+
+#[tokio::test]
+async fn a_specialist_cannot_correct_a_person_of_another_village_and_a_leader_cannot_correct() {
+    let f = fixture().await;
+    let (cookie, csrf) = login(&f.router, "spec1").await;
+    let uri = format!("/persons/{}/correct", f.wang_fang);
+    assert_eq!(get(&f.router, &uri, &cookie).await.status, StatusCode::NOT_FOUND);
+    let r = post(&f.router, &uri, &cookie, &[("csrf", &csrf), ("name", "王芳芳"), ("sex", "女"), ("birth_date", "1990-02-02"), ("ethnicity", "汉族"), ("marital_status", "已婚"), ("reason", "x")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let (boss, boss_csrf) = login(&f.router, "boss").await;
+    assert_eq!(get(&f.router, &format!("/persons/{}/correct", f.zhang_wei), &boss).await.status, StatusCode::FORBIDDEN);
+    let r = post(&f.router, &format!("/persons/{}/correct", f.zhang_wei), &boss, &[("csrf", &boss_csrf), ("name", "x"), ("reason", "x")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let (admin, _) = login(&f.router, "admin").await;
+    let page = get(&f.router, &format!("/persons/{}", f.wang_fang), &admin).await.body;
+    assert!(page.contains("<h1>王芳"));
+}
+
+// ------------------------------------------------------------------------------------------
+// Expired sessions.
+
+/// Expires every session (as if the 8 hours had passed).
+async fn expire_sessions(store: &Store) {
+    sqlx::query("UPDATE session SET expires_at = '2000-01-01T00:00:00Z'").execute(store.pool()).await.unwrap();
+}
+
+/// After a POST with an expired session: follows the redirect to the login page, logs in there
+/// and follows the redirect back; returns the page shown and the new session cookie.
+async fn login_again(router: &Router, r: &Resp, user: &str) -> (Resp, String) {
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let login_uri = r.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_string();
+    assert!(login_uri.starts_with("/login?next="), "{login_uri}");
+    let page = get(router, &login_uri, "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let token = set_cookie_value(&page, "renkou_login_csrf").unwrap();
+    let next = page.body.split("name=\"next\" value=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    let r = post(router, "/login", &format!("renkou_login_csrf={token}"), &[("username", user), ("password", PASSWORD), ("csrf", &token), ("next", &next)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let cookie = format!("renkou_session={}", set_cookie_value(&r, "renkou_session").unwrap());
+    let back = r.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_string();
+    (get(router, &back, &cookie).await, cookie)
+}
+
+#[tokio::test]
+async fn an_expired_session_returns_to_login_and_the_event_forms_input_is_kept() {
+    let f = fixture().await;
+    let (cookie, csrf) = login(&f.router, "admin").await;
+    expire_sessions(&f.store).await;
+    let mother = f.li_na.to_string();
+    let fields = [("csrf", csrf.as_str()), ("mother_id", &mother), ("name", "张小&宝"), ("sex", "女"), ("birth_date", "2024-05-01"), ("policy", "政策内")];
+    let r = post(&f.router, "/events/birth", &cookie, &fields).await;
+    assert_eq!(f.store.person_count().await.unwrap(), 4, "nothing recorded without a session");
+    let (form, cookie) = login_again(&f.router, &r, "admin").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains(&format!("id=\"mother_id\" name=\"mother_id\" value=\"{mother}\"")), "{}", form.body);
+    assert!(form.body.contains("id=\"name\" name=\"name\" value=\"张小&amp;宝\""), "{}", form.body);
+    assert!(form.body.contains("id=\"birth_date\" name=\"birth_date\" value=\"2024-05-01\""));
+    assert!(form.body.contains("<option value=\"女\" selected>女</option>"));
+    assert!(form.body.contains("<option value=\"政策内\" selected>政策内</option>"));
+    // The restored form submits with the new session's token.
+    let csrf = csrf_of(&form.body);
+    let fields = [("csrf", csrf.as_str()), ("mother_id", &mother), ("name", "张小&宝"), ("sex", "女"), ("birth_date", "2024-05-01"), ("policy", "政策内")];
+    let r = post(&f.router, "/events/birth", &cookie, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(f.store.person_count().await.unwrap(), 5);
+}
+
+#[tokio::test]
+async fn an_expired_session_keeps_the_correction_forms_input() {
+    let f = fixture().await;
+    let (cookie, csrf) = login(&f.router, "spec1").await;
+    expire_sessions(&f.store).await;
+    let uri = format!("/persons/{}/correct", f.zhang_wei);
+    let fields = [("csrf", csrf.as_str()), ("name", "张卫"), ("sex", "男"), ("birth_date", "1980-01-01"), ("ethnicity", "汉族"), ("marital_status", "已婚"), ("citizen_id", &f.zhang_wei_id), ("reason", "户口簿为准")];
+    let r = post(&f.router, &uri, &cookie, &fields).await;
+    let (form, _) = login_again(&f.router, &r, "spec1").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains("id=\"name\" name=\"name\" value=\"张卫\""), "{}", form.body);
+    assert!(form.body.contains("name=\"reason\" value=\"户口簿为准\""), "{}", form.body);
+    assert!(form.body.contains("原值: 张伟"), "the old value is shown beside the kept input");
 }

@@ -1,0 +1,268 @@
+//! `cargo bench -p renkou-web --bench load`: the office web application under load.
+//!
+//! Builds a county register of `RENKOU_BENCH_PERSONS` persons (default 1,000,000; 平山县's
+//! real villages, 4 to a household) through `renkou import`'s code path, serves it in-process on
+//! 127.0.0.1 (a free port), logs in as a county administrator, and drives `RENKOU_BENCH_CLIENTS`
+//! concurrent clients (default 50, one keep-alive HTTP/1.1 connection each, hyper) through
+//! `RENKOU_BENCH_REQUESTS` requests each (default 20) per endpoint: person search (by name,
+//! pinyin initials, citizen ID prefix, household number), person detail (random persons,
+//! audited), and the dashboard (the county's, each of its townships', the first villages'). For each endpoint it
+//! prints p50, p99 and max latency and the request rate; also the first (uncached) dashboard.
+//!
+//! `RENKOU_BENCH_DB=path` keeps the generated register in that file and reuses it next time.
+//! Only loopback addresses are used.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use renkou_app::auth::{self, NewUser, Role};
+use renkou_app::{areas, import, persons, Store};
+use renkou_core::area::{AreaCode, AreaLevel};
+use renkou_core::citizen_id::CitizenId;
+
+const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗"];
+const GIVEN: &[&str] = &["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"];
+const RELATIONS: &[&str] = &["户主", "配偶", "子", "女"];
+const PASSWORD: &str = "bench-password-1";
+const COUNTY: &str = "130131";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|s| s.replace('_', "").parse().ok()).unwrap_or(default)
+}
+
+/// The persons CSV of crates/app/benches/register.rs: `n` persons over the villages, 4 to a
+/// household, valid citizen IDs of county 130131, a fixed pseudo-random stream.
+fn write_county_csv(path: &Path, n: usize, villages: &[AreaCode]) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(w, "姓名,公民身份号码,性别,出生日期,民族,婚姻状况,户籍村/组,户号,与户主关系")?;
+    let base = NaiveDate::from_ymd_opt(1925, 1, 1).unwrap();
+    let mut seq_per_day = vec![0u16; 90 * 366];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    for i in 0..n {
+        let village = &villages[(i / 4 * 4 * villages.len() / n.max(1)).min(villages.len() - 1)];
+        let mut day = (next() % (89 * 365)) as usize;
+        while seq_per_day[day] >= 999 {
+            day = (day + 1) % seq_per_day.len();
+        }
+        let birth = base.checked_add_days(Days::new(day as u64)).unwrap();
+        let seq = seq_per_day[day];
+        seq_per_day[day] += 1;
+        let id = CitizenId::from_parts("130131", birth, seq).unwrap();
+        let sex = if seq % 2 == 1 { "男" } else { "女" };
+        let name = format!("{}{}", SURNAMES[(next() % SURNAMES.len() as u64) as usize], GIVEN[(next() % GIVEN.len() as u64) as usize]);
+        let marital = if birth.format("%Y").to_string().as_str() < "1994" { "已婚" } else { "未婚" };
+        writeln!(w, "{name},{id},{sex},{birth},汉族,{marital},{village},{village}{:05},{}", i / 4, RELATIONS[i % 4])?;
+    }
+    w.flush()
+}
+
+fn villages() -> Vec<AreaCode> {
+    areas::bundled_areas().into_iter().map(|a| a.code).filter(|c| c.level() == AreaLevel::Village && c.as_str().starts_with(COUNTY)).collect()
+}
+
+/// Opens (building if empty) the county register; returns it and the number of persons.
+async fn county(path: &Path, n: usize) -> (Store, i64) {
+    let store = Store::open(path).await.unwrap();
+    let have = store.person_count().await.unwrap();
+    if have > 0 {
+        println!("register: reusing {} ({have} persons)", path.display());
+        return (store, have);
+    }
+    areas::ensure_bundled_areas(&store).await.unwrap();
+    let v = villages();
+    let csv = path.with_extension("csv");
+    write_county_csv(&csv, n, &v).unwrap();
+    let t = Instant::now();
+    let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    import::import_files(&store, &[csv.clone()], today, &|_| {}).await.unwrap();
+    println!("register: imported {n} persons over {} villages in {:.1} s", v.len(), t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    persons::backfill_initials(&store).await.unwrap();
+    println!("register: pinyin initials of {n} names in {:.1} s", t.elapsed().as_secs_f64());
+    let _ = std::fs::remove_file(&csv);
+    let count = store.person_count().await.unwrap();
+    (store, count)
+}
+
+/// One keep-alive HTTP/1.1 connection with the session cookie.
+struct Client {
+    send: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    cookie: String,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr, cookie: String) -> Client {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(conn);
+        Client { send, cookie }
+    }
+
+    /// GET `uri`; returns status, headers and body.
+    async fn request(&mut self, req: Request<Full<Bytes>>) -> (u16, hyper::HeaderMap, Bytes) {
+        self.send.ready().await.unwrap();
+        let r = self.send.send_request(req).await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, body)
+    }
+
+    async fn get(&mut self, uri: &str) -> (u16, Bytes) {
+        let req = Request::get(uri).header("host", "127.0.0.1").header("cookie", &self.cookie).body(Full::new(Bytes::new())).unwrap();
+        let (s, _, b) = self.request(req).await;
+        (s, b)
+    }
+}
+
+fn cookie_value(h: &hyper::HeaderMap, name: &str) -> Option<String> {
+    h.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let (k, val) = v.split(';').next()?.split_once('=')?;
+        (k == name).then(|| val.to_string())
+    })
+}
+
+/// Logs `user` in through the login form; returns the session cookie header.
+async fn login(addr: SocketAddr, user: &str) -> String {
+    let mut c = Client::connect(addr, String::new()).await;
+    let req = Request::get("/login").header("host", "127.0.0.1").body(Full::new(Bytes::new())).unwrap();
+    let (_, h, _) = c.request(req).await;
+    let token = cookie_value(&h, "renkou_login_csrf").unwrap();
+    let body = format!("username={user}&password={PASSWORD}&csrf={token}&next=%2F");
+    let req = Request::post("/login")
+        .header("host", "127.0.0.1")
+        .header("cookie", format!("renkou_login_csrf={token}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let (s, h, _) = c.request(req).await;
+    assert_eq!(s, 303, "login of {user}");
+    format!("renkou_session={}", cookie_value(&h, "renkou_session").unwrap())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Runs `clients` connections, each requesting `per_client` URIs from `uris` (round robin from
+/// its own offset); prints the latency percentiles and the rate.
+async fn phase(name: &str, addr: SocketAddr, cookie: &str, clients: usize, per_client: usize, uris: Arc<Vec<String>>) {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (uris, cookie) = (uris.clone(), cookie.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::connect(addr, cookie).await;
+            let mut times = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let uri = &uris[(c * per_client + i) % uris.len()];
+                let t = Instant::now();
+                let (status, body) = client.get(uri).await;
+                times.push(t.elapsed());
+                assert!(status == 200, "{uri}: {status} {}", String::from_utf8_lossy(&body[..body.len().min(300)]));
+            }
+            times
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let wall = start.elapsed();
+    all.sort();
+    println!(
+        "{name:<34} {:>6} requests  p50 {:>9}  p99 {:>9}  max {:>9}  {:>7.0} req/s",
+        all.len(),
+        ms(percentile(&all, 0.50)),
+        ms(percentile(&all, 0.99)),
+        ms(*all.last().unwrap()),
+        all.len() as f64 / wall.as_secs_f64()
+    );
+}
+
+fn main() {
+    let persons_wanted = env_usize("RENKOU_BENCH_PERSONS", 1_000_000);
+    let clients = env_usize("RENKOU_BENCH_CLIENTS", 50);
+    let per_client = env_usize("RENKOU_BENCH_REQUESTS", 20);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let db: PathBuf = std::env::var_os("RENKOU_BENCH_DB").map(PathBuf::from).unwrap_or_else(|| tmp.path().join("county.db"));
+    rt.block_on(async {
+        let (store, n) = county(&db, persons_wanted).await;
+        if store.user_by_username("county").await.unwrap().is_none() {
+            let nu = NewUser { username: "county".into(), password: PASSWORD.into(), role: Role::TownshipAdmin, area: COUNTY.into(), display_name: "县管理员".into() };
+            auth::add_user(&store, None, &nu, chrono::Utc::now()).await.unwrap();
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = renkou_web::router(store.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let cookie = login(addr, "county").await;
+        println!("server: http://{addr}/ · {n} persons · {clients} clients × {per_client} requests per endpoint");
+
+        // Search: names, pinyin initials, citizen-ID prefixes, household numbers.
+        let v = villages();
+        let mut searches = Vec::new();
+        for (i, s) in SURNAMES.iter().enumerate() {
+            let g = GIVEN[i % GIVEN.len()];
+            searches.push(format!("/persons?q={}", enc(&format!("{s}{g}"))));
+            searches.push(format!("/persons?q={}", enc(s)));
+            searches.push(format!("/persons?q={}", persons::name_initials(&format!("{s}{g}"))));
+            searches.push(format!("/persons?q=130131{}", 1930 + i * 4));
+            searches.push(format!("/persons?q={}{:05}", v[(i * 37) % v.len()].as_str(), i * 11));
+        }
+        // Detail: persons spread over the register (ids are 1..=n after the import).
+        let details: Vec<String> = (0..997).map(|i| format!("/persons/{}", 1 + (i as i64 * 7919) % n.max(1))).collect();
+        // Dashboard: the county, its townships, some villages; the statistical year 2024-07 … 2025-06.
+        let period = "from=2024-07-01&to=2025-06-30";
+        let mut areas_list: Vec<String> = vec![COUNTY.to_string()];
+        let townships: Vec<String> = areas::bundled_areas()
+            .into_iter()
+            .filter(|a| a.code.level() == AreaLevel::Township && a.code.as_str().starts_with(COUNTY))
+            .map(|a| a.code.as_str().to_string())
+            .collect();
+        areas_list.extend(townships.iter().cloned());
+        areas_list.extend(v.iter().take(20).map(|c| c.as_str().to_string()));
+        let dashboards: Vec<String> = areas_list.iter().map(|a| format!("/?area={a}&{period}")).collect();
+
+        // First, uncached dashboards: the county's, one township's, one village's.
+        let mut one = Client::connect(addr, cookie.clone()).await;
+        for (label, area) in [("county", COUNTY), ("township", townships[0].as_str()), ("village", v[0].as_str())] {
+            let t = Instant::now();
+            let (s, _) = one.get(&format!("/?area={area}&{period}")).await;
+            assert_eq!(s, 200);
+            println!("dashboard of the {label:<8} {area:<12} first (uncached) request: {}", ms(t.elapsed()));
+        }
+        // Warm the dashboards once (they are cached per area and period until the next change).
+        for d in &dashboards {
+            one.get(d).await;
+        }
+
+        phase("person search (/persons?q=)", addr, &cookie, clients, per_client, Arc::new(searches)).await;
+        phase("person detail (/persons/{id})", addr, &cookie, clients, per_client, Arc::new(details)).await;
+        phase("dashboard (/?area=…, cached)", addr, &cookie, clients, per_client, Arc::new(dashboards)).await;
+    });
+}
+
+fn enc(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
