@@ -5,7 +5,7 @@
 //! figures ([`renkou_core::report_check`]).
 //!
 //! How a full check runs: the store lists the ids of the persons inside the area, loads their
-//! [`PersonFacts`] in batches of [`renkou_store::FACTS_BATCH`] (six set-based queries a batch),
+//! [`PersonFacts`] in batches of [`renkou_store::FACTS_BATCH`] (seven set-based queries a batch, run concurrently),
 //! every person rule runs on each snapshot; the store answers the set checks (duplicate IDs,
 //! unknown areas, household heads) with one query each; the aggregate identities run over the
 //! period counts of every village and of the whole area. Rules never change data.
@@ -321,7 +321,7 @@ pub async fn run(store: &Store, caller: Option<&Caller>, catalogue: &Catalogue, 
     // Person checks, batch by batch.
     let ids = store.person_ids_in_scope(scope).await?;
     for chunk in ids.chunks(renkou_store::FACTS_BATCH) {
-        for p in store.person_facts(scope, chunk).await? {
+        for p in store.person_facts_listed(scope, chunk).await? {
             violations.extend(check_person_facts(catalogue, &p, scope, req.ref_date)?);
         }
     }

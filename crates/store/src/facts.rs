@@ -88,6 +88,36 @@ fn push_ids(qb: &mut QueryBuilder<'_, Sqlite>, ids: &[i64]) {
     qb.push(")");
 }
 
+/// Which ids a batch query reads: a contiguous range (`col BETWEEN lo AND hi`, two bound values,
+/// rows of ids outside the batch are skipped) when the batch's ids are dense, else the list.
+#[derive(Clone, Copy)]
+enum IdSet<'a> {
+    Range(i64, i64),
+    List(&'a [i64]),
+}
+
+impl<'a> IdSet<'a> {
+    /// `ids` ascending: a range when it spans at most twice as many ids as it holds.
+    fn of(ids: &'a [i64]) -> IdSet<'a> {
+        match (ids.first(), ids.last()) {
+            (Some(&lo), Some(&hi)) if ids.windows(2).all(|w| w[0] < w[1]) && (hi - lo) as usize <= 2 * ids.len() => IdSet::Range(lo, hi),
+            _ => IdSet::List(ids),
+        }
+    }
+    /// Pushes ` col BETWEEN … AND …` or ` col IN (…)`.
+    fn push(self, qb: &mut QueryBuilder<'_, Sqlite>, col: &str) {
+        match self {
+            IdSet::Range(lo, hi) => {
+                qb.push(format!(" {col} BETWEEN ")).push_bind(lo).push(" AND ").push_bind(hi);
+            }
+            IdSet::List(ids) => {
+                qb.push(format!(" {col} IN "));
+                push_ids(qb, ids);
+            }
+        }
+    }
+}
+
 fn corrupt(what: &str, v: impl std::fmt::Debug) -> StoreError {
     StoreError::Corrupt(format!("{what} {v:?}"))
 }
@@ -120,8 +150,9 @@ impl Store {
     }
 
     /// The facts of the persons `ids` that lie inside `scope` (others are left out), in `ids`
-    /// order: six queries for up to [`FACTS_BATCH`] persons (persons, residences, marriages as
-    /// wife, as husband, births as mother or father, household members), more batches beyond.
+    /// order: seven queries for up to [`FACTS_BATCH`] persons, run concurrently (persons,
+    /// residences, marriages as wife and as husband, births as mother and as father, household
+    /// members), more batches beyond.
     ///
     /// Shape: spouses and household members are [`RelativeFacts`] (spouse outside the register:
     /// name and ID only); births carry the child's facts; residences are oldest first.
@@ -129,7 +160,18 @@ impl Store {
     pub async fn person_facts(&self, scope: &AreaCode, ids: &[i64]) -> Result<Vec<PersonFacts>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(FACTS_BATCH) {
-            out.extend(self.facts_batch(scope, chunk).await?);
+            out.extend(self.facts_batch(scope, chunk, false).await?);
+        }
+        Ok(out)
+    }
+
+    /// Like [`Store::person_facts`] for ids that [`Store::person_ids_in_scope`] just listed for
+    /// the same `scope`: the scope probe is not repeated (a full check reads every person of the
+    /// area once). Ids outside the scope would be read: pass only listed ids.
+    pub async fn person_facts_listed(&self, scope: &AreaCode, listed: &[i64]) -> Result<Vec<PersonFacts>> {
+        let mut out = Vec::with_capacity(listed.len());
+        for chunk in listed.chunks(FACTS_BATCH) {
+            out.extend(self.facts_batch(scope, chunk, true).await?);
         }
         Ok(out)
     }
@@ -137,24 +179,76 @@ impl Store {
     /// The facts of one person inside `scope` (incremental checks after a form is saved);
     /// `None` when missing or outside the scope.
     pub async fn person_facts_one(&self, scope: &AreaCode, id: i64) -> Result<Option<PersonFacts>> {
-        Ok(self.facts_batch(scope, &[id]).await?.pop())
+        Ok(self.facts_batch(scope, &[id], false).await?.pop())
     }
 
-    async fn facts_batch(&self, scope: &AreaCode, ids: &[i64]) -> Result<Vec<PersonFacts>> {
+    /// One batch. `trusted` = the ids were just listed inside `scope` by
+    /// [`Store::person_ids_in_scope`] (the scope probe is not repeated). The seven queries run
+    /// concurrently on the pool's connections.
+    async fn facts_batch(&self, scope: &AreaCode, ids: &[i64], trusted: bool) -> Result<Vec<PersonFacts>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        let sorted: Vec<i64> = {
+            let mut v = ids.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let set = IdSet::of(&sorted);
+        let fetch = |mut qb: QueryBuilder<'static, Sqlite>| async move { qb.build().fetch_all(&self.pool).await };
+
+        let mut q_persons: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT p.id, p.citizen_id, p.name, p.sex, p.birth_date, p.ethnicity, p.marital_status, h.household_no,
-                    p.relationship_to_head, p.household_id, (SELECT d.death_date FROM death d WHERE d.person_id = p.id),
-                    {CURRENT_AREA}
-             FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE p.id IN "
-        ));
-        push_ids(&mut qb, ids);
-        push_scope(&mut qb, scope);
-        let rows = qb.build().fetch_all(&self.pool).await?;
+                    p.relationship_to_head, p.household_id, d.death_date, h.area_code
+             FROM person p LEFT JOIN household h ON h.id = p.household_id LEFT JOIN death d ON d.person_id = p.id WHERE",
+        );
+        set.push(&mut q_persons, "p.id");
+        if !trusted {
+            push_scope(&mut q_persons, scope);
+        }
+        let mut q_res: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT r.person_id, r.area_code, r.kind, r.valid_from, r.valid_to FROM residence r WHERE");
+        set.push(&mut q_res, "r.person_id");
+        q_res.push(" ORDER BY r.person_id, r.valid_from IS NOT NULL, r.valid_from, r.id");
+        let marriages = |me: &str, other: &str| {
+            let mut qb: QueryBuilder<'static, Sqlite> = QueryBuilder::new(format!(
+                "SELECT m.{me}, m.start_date, m.end_date, m.end_reason, s.id, COALESCE(s.citizen_id, m.outside_spouse_citizen_id),
+                        COALESCE(s.name, m.outside_spouse_name), s.sex, s.birth_date, d.death_date, s.relationship_to_head
+                 FROM marriage m LEFT JOIN person s ON s.id = m.{other} LEFT JOIN death d ON d.person_id = s.id WHERE"
+            ));
+            set.push(&mut qb, &format!("m.{me}"));
+            qb.push(" ORDER BY m.start_date IS NOT NULL, m.start_date, m.id");
+            qb
+        };
+        let births = |col: &str| {
+            let mut qb: QueryBuilder<'static, Sqlite> = QueryBuilder::new(format!(
+                "SELECT b.{col}, b.birth_order, b.policy, c.id, c.citizen_id, c.name, c.sex, c.birth_date, d.death_date
+                 FROM birth b JOIN person c ON c.id = b.child_id LEFT JOIN death d ON d.person_id = c.id WHERE"
+            ));
+            set.push(&mut qb, &format!("b.{col}"));
+            qb
+        };
+        let mut q_members: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT p.household_id, p.id, p.citizen_id, p.name, p.sex, p.birth_date, d.death_date, p.relationship_to_head
+             FROM person p LEFT JOIN death d ON d.person_id = p.id
+             WHERE p.household_id IN (SELECT x.household_id FROM person x WHERE",
+        );
+        set.push(&mut q_members, "x.id");
+        q_members.push(" AND x.household_id IS NOT NULL)");
+        let (rows, res_rows, wife_rows, husband_rows, mother_rows, father_rows, member_rows) = futures::try_join!(
+            fetch(q_persons),
+            fetch(q_res),
+            fetch(marriages("wife_id", "husband_id")),
+            fetch(marriages("husband_id", "wife_id")),
+            fetch(births("mother_id")),
+            fetch(births("father_id")),
+            fetch(q_members),
+        )?;
+
         let mut persons: Vec<PersonFacts> = Vec::with_capacity(rows.len());
         let mut household_of: Vec<Option<i64>> = Vec::with_capacity(rows.len());
+        let mut household_area: Vec<Option<String>> = Vec::with_capacity(rows.len());
         for r in &rows {
             let marital: String = r.get(6);
             let ethnicity: String = r.get(5);
@@ -165,69 +259,40 @@ impl Store {
             p.household_no = r.get(7);
             p.relationship_to_head = r.get(8);
             p.death_date = r.get(10);
-            p.area = r.get(11);
             household_of.push(r.get(9));
+            household_area.push(r.get(11));
             persons.push(p);
         }
-        if persons.is_empty() {
-            return Ok(persons);
-        }
         let index: HashMap<i64, usize> = persons.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
-        let found: Vec<i64> = persons.iter().map(|p| p.id).collect();
 
-        // Residence episodes, oldest first.
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT r.person_id, r.area_code, r.kind, r.valid_from, r.valid_to FROM residence r WHERE r.person_id IN ");
-        push_ids(&mut qb, &found);
-        qb.push(" ORDER BY r.person_id, r.valid_from IS NOT NULL, r.valid_from, r.id");
-        for r in qb.build().fetch_all(&self.pool).await? {
+        for r in res_rows {
+            let Some(&i) = index.get(&r.get::<i64, _>(0)) else { continue };
             let kind: String = r.get(2);
-            let e = ResidenceFacts {
+            persons[i].residences.push(ResidenceFacts {
                 area: r.get(1),
                 kind: ResidenceKind::from_code(&kind).ok_or_else(|| corrupt("residence kind", &kind))?,
                 start: r.get(3),
                 end: r.get(4),
+            });
+        }
+        for r in wife_rows.iter().chain(&husband_rows) {
+            let Some(&i) = index.get(&r.get::<i64, _>(0)) else { continue };
+            let spouse = RelativeFacts {
+                id: r.get(4),
+                citizen_id: r.get(5),
+                name: r.get(6),
+                sex: r.get::<Option<i64>, _>(7).map(sex_of).transpose()?,
+                birth_date: r.get(8),
+                death_date: r.get(9),
+                relationship_to_head: r.get(10),
             };
-            persons[index[&r.get::<i64, _>(0)]].residences.push(e);
+            persons[i].marriages.push(MarriageFacts { start: r.get(1), end: r.get(2), end_reason: end_reason_of(r.get(3)), spouse });
         }
-
-        // Marriages, seen from the wife and from the husband.
-        for (me, other) in [("wife_id", "husband_id"), ("husband_id", "wife_id")] {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                "SELECT m.{me}, m.start_date, m.end_date, m.end_reason, s.id, COALESCE(s.citizen_id, m.outside_spouse_citizen_id),
-                        COALESCE(s.name, m.outside_spouse_name), s.sex, s.birth_date,
-                        (SELECT d.death_date FROM death d WHERE d.person_id = s.id), s.relationship_to_head
-                 FROM marriage m LEFT JOIN person s ON s.id = m.{other} WHERE m.{me} IN "
-            ));
-            push_ids(&mut qb, &found);
-            qb.push(" ORDER BY m.start_date IS NOT NULL, m.start_date, m.id");
-            for r in qb.build().fetch_all(&self.pool).await? {
-                let spouse = RelativeFacts {
-                    id: r.get(4),
-                    citizen_id: r.get(5),
-                    name: r.get(6),
-                    sex: r.get::<Option<i64>, _>(7).map(sex_of).transpose()?,
-                    birth_date: r.get(8),
-                    death_date: r.get(9),
-                    relationship_to_head: r.get(10),
-                };
-                let m = MarriageFacts { start: r.get(1), end: r.get(2), end_reason: end_reason_of(r.get(3)), spouse };
-                persons[index[&r.get::<i64, _>(0)]].marriages.push(m);
-            }
-        }
-
-        // Births where the person is the mother or the father, with the child's facts.
-        for (col, role) in [("mother_id", ParentRole::Mother), ("father_id", ParentRole::Father)] {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                "SELECT b.{col}, b.birth_order, b.policy, c.id, c.citizen_id, c.name, c.sex, c.birth_date,
-                        (SELECT d.death_date FROM death d WHERE d.person_id = c.id)
-                 FROM birth b JOIN person c ON c.id = b.child_id WHERE b.{col} IN "
-            ));
-            push_ids(&mut qb, &found);
-            qb.push(" ORDER BY c.birth_date, c.id");
-            for r in qb.build().fetch_all(&self.pool).await? {
+        for (rows, role) in [(&mother_rows, ParentRole::Mother), (&father_rows, ParentRole::Father)] {
+            for r in rows.iter() {
+                let Some(&i) = index.get(&r.get::<i64, _>(0)) else { continue };
                 let policy: Option<String> = r.get(2);
-                let b = BirthFacts {
+                persons[i].births.push(BirthFacts {
                     role,
                     birth_order: r.get::<Option<i64>, _>(1).map(|o| o.clamp(0, 255) as u8),
                     policy: policy.as_deref().and_then(PolicyClass::from_code),
@@ -237,46 +302,35 @@ impl Store {
                     sex: sex_of(r.get(6))?,
                     birth_date: r.get(7),
                     death_date: r.get(8),
-                };
-                persons[index[&r.get::<i64, _>(0)]].births.push(b);
-            }
-        }
-        for p in &mut persons {
-            p.births.sort_by_key(|b| (b.birth_date, b.child_id));
-        }
-
-        // Household members (the other persons of each household).
-        let households: Vec<i64> = {
-            let mut h: Vec<i64> = household_of.iter().flatten().copied().collect();
-            h.sort_unstable();
-            h.dedup();
-            h
-        };
-        if !households.is_empty() {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT p.household_id, p.id, p.citizen_id, p.name, p.sex, p.birth_date,
-                        (SELECT d.death_date FROM death d WHERE d.person_id = p.id), p.relationship_to_head
-                 FROM person p WHERE p.household_id IN ",
-            );
-            push_ids(&mut qb, &households);
-            qb.push(" ORDER BY p.household_id, p.id");
-            let mut members: HashMap<i64, Vec<RelativeFacts>> = HashMap::new();
-            for r in qb.build().fetch_all(&self.pool).await? {
-                members.entry(r.get(0)).or_default().push(RelativeFacts {
-                    id: r.get(1),
-                    citizen_id: r.get(2),
-                    name: r.get(3),
-                    sex: Some(sex_of(r.get(4))?),
-                    birth_date: r.get(5),
-                    death_date: r.get(6),
-                    relationship_to_head: r.get(7),
                 });
             }
-            for (p, h) in persons.iter_mut().zip(&household_of) {
-                if let Some(list) = h.and_then(|h| members.get(&h)) {
-                    p.household_members = list.iter().filter(|m| m.id != Some(p.id)).cloned().collect();
-                }
+        }
+        let mut members: HashMap<i64, Vec<RelativeFacts>> = HashMap::new();
+        for r in member_rows {
+            members.entry(r.get(0)).or_default().push(RelativeFacts {
+                id: r.get(1),
+                citizen_id: r.get(2),
+                name: r.get(3),
+                sex: Some(sex_of(r.get(4))?),
+                birth_date: r.get(5),
+                death_date: r.get(6),
+                relationship_to_head: r.get(7),
+            });
+        }
+        for ((p, h), h_area) in persons.iter_mut().zip(&household_of).zip(household_area) {
+            p.births.sort_by_key(|b| (b.birth_date, b.child_id));
+            p.marriages.sort_by_key(|m| (m.start.is_some(), m.start));
+            if let Some(list) = h.and_then(|h| members.get(&h)) {
+                p.household_members = list.iter().filter(|m| m.id != Some(p.id)).cloned().collect();
             }
+            // Current area: the latest registered episode (an open one first), else the household's.
+            p.area = p
+                .residences
+                .iter()
+                .filter(|e| e.kind == ResidenceKind::Registered)
+                .max_by_key(|e| (e.end.is_none(), e.end))
+                .map(|e| e.area.clone())
+                .or(h_area);
         }
         // In the order asked for.
         let order: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();

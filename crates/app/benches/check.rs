@@ -1,0 +1,158 @@
+//! `cargo bench -p renkou-app --bench check`: speed of the logic checks (issue 4).
+//!
+//! 1. every built-in check over the demo township (西大吾乡, ~32,000 persons): full check time,
+//!    split into loading the facts (store) and running the person rules (core);
+//! 2. incremental re-check of one person (one snapshot, every person rule), as on a form save;
+//! 3. a generated county (平山县's real villages) of `RENKOU_BENCH_PERSONS` persons (default
+//!    200,000; the persons CSV is written as in `benches/register.rs` and imported with
+//!    `renkou import`'s code path): full check time.
+//!
+//! Aims (issue 4): township < 1 s, one person < 10 ms, a 1M-person county < 30 s.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate};
+use renkou_app::check::{self, CheckRequest};
+use renkou_app::{areas, demo, import};
+use renkou_core::area::{AreaCode, AreaLevel};
+use renkou_core::citizen_id::CitizenId;
+use renkou_core::period::Period;
+use renkou_core::rules::catalogue::Catalogue;
+use renkou_store::Store;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The persons CSV of `benches/register.rs` (same format and generator, copied so that the two
+/// benchmarks stay independent).
+fn write_county_csv(path: &Path, n: usize, villages: &[AreaCode]) -> std::io::Result<()> {
+    const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗"];
+    const GIVEN: &[&str] = &["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"];
+    const RELATIONS: &[&str] = &["户主", "配偶", "子", "女"];
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(w, "姓名,公民身份号码,性别,出生日期,民族,婚姻状况,户籍村/组,户号,与户主关系")?;
+    let base = NaiveDate::from_ymd_opt(1925, 1, 1).unwrap();
+    let mut seq_per_day = vec![0u16; 90 * 366];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    for i in 0..n {
+        let village = &villages[(i / 4 * 4 * villages.len() / n.max(1)).min(villages.len() - 1)];
+        let mut day = (next() % (89 * 365)) as usize;
+        while seq_per_day[day] >= 999 {
+            day = (day + 1) % seq_per_day.len();
+        }
+        let birth = base.checked_add_days(Days::new(day as u64)).unwrap();
+        let seq = seq_per_day[day];
+        seq_per_day[day] += 1;
+        let id = CitizenId::from_parts("130131", birth, seq).unwrap();
+        let sex = if seq % 2 == 1 { "男" } else { "女" };
+        let name = format!("{}{}", SURNAMES[(next() % SURNAMES.len() as u64) as usize], GIVEN[(next() % GIVEN.len() as u64) as usize]);
+        let marital = if birth.format("%Y").to_string().as_str() < "1994" { "已婚" } else { "未婚" };
+        writeln!(w, "{name},{id},{sex},{birth},汉族,{marital},{village},{village}{:05},{}", i / 4, RELATIONS[i % 4])?;
+    }
+    w.flush()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let persons: usize = std::env::var("RENKOU_BENCH_PERSONS").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000);
+    let cat = Catalogue::builtin();
+    let ref_date = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let year = Period::new(NaiveDate::from_ymd_opt(2013, 7, 1).unwrap(), NaiveDate::from_ymd_opt(2014, 6, 30).unwrap()).unwrap();
+    rt.block_on(async {
+        // 1. Demo township.
+        let store = Store::open(&dir.path().join("demo.db")).await.unwrap();
+        demo::build_demo(&store, 1, &|_, _| {}).await.unwrap();
+        let township = AreaCode::parse(demo::DEMO_TOWNSHIP).unwrap();
+        let req = CheckRequest { area: township.clone(), ref_date, period: year };
+        let mut runs = Vec::new();
+        let mut last = None;
+        for _ in 0..5 {
+            let t = Instant::now();
+            last = Some(check::run(&store, None, cat, &req, chrono::Utc::now()).await.unwrap());
+            runs.push(t.elapsed());
+        }
+        let r = last.unwrap();
+        println!(
+            "township full check ({} checks, {} persons, {} violations), median of 5: {}",
+            cat.checks.len(),
+            r.persons_checked,
+            r.violations.len(),
+            ms(median(runs))
+        );
+        let t = Instant::now();
+        let ids = store.person_ids_in_scope(&township).await.unwrap();
+        let facts = store.person_facts(&township, &ids).await.unwrap();
+        let load = t.elapsed();
+        let t = Instant::now();
+        let mut hits = 0;
+        for p in &facts {
+            hits += cat.check_person(p, ref_date).unwrap().len();
+        }
+        let eval = t.elapsed();
+        println!(
+            "  of which loading {} snapshots: {} ({:.1} µs/person); {} person rules on them: {} ({:.1} µs/person, {hits} violations)",
+            facts.len(),
+            ms(load),
+            load.as_secs_f64() * 1e6 / facts.len() as f64,
+            cat.of_scope(Some(renkou_core::rules::Scope::Person)).count(),
+            ms(eval),
+            eval.as_secs_f64() * 1e6 / facts.len() as f64
+        );
+
+        // 2. Incremental: one person at a time (100 persons spread over the township).
+        let mut runs = Vec::new();
+        for id in ids.iter().step_by(ids.len() / 100).take(100) {
+            let t = Instant::now();
+            check::check_persons(&store, None, &township, cat, &[*id], ref_date).await.unwrap();
+            runs.push(t.elapsed());
+        }
+        let max = *runs.iter().max().unwrap();
+        println!("incremental re-check of one person (median of 100): {} (max {})", ms(median(runs)), ms(max));
+        drop(store);
+
+        // 3. County.
+        if persons == 0 {
+            return;
+        }
+        let store = Store::open(&dir.path().join("county.db")).await.unwrap();
+        areas::ensure_bundled_areas(&store).await.unwrap();
+        let villages: Vec<AreaCode> = areas::bundled_areas()
+            .into_iter()
+            .map(|a| a.code)
+            .filter(|c| c.level() == AreaLevel::Village && c.as_str().starts_with("130131"))
+            .collect();
+        let csv = dir.path().join("county.csv");
+        write_county_csv(&csv, persons, &villages).unwrap();
+        let t = Instant::now();
+        import::import_files(&store, &[csv], ref_date, &|_| {}).await.unwrap();
+        println!("county: {persons} persons in {} villages imported in {:.1} s", villages.len(), t.elapsed().as_secs_f64());
+        let county = AreaCode::parse("130131").unwrap();
+        let req = CheckRequest { area: county, ref_date, period: year };
+        let t = Instant::now();
+        let r = check::run(&store, None, cat, &req, chrono::Utc::now()).await.unwrap();
+        let full = t.elapsed();
+        println!(
+            "county full check ({} persons, {} violations): {:.2} s ({:.1} µs/person; 1M persons at this rate: {:.1} s)",
+            r.persons_checked,
+            r.violations.len(),
+            full.as_secs_f64(),
+            full.as_secs_f64() * 1e6 / r.persons_checked as f64,
+            full.as_secs_f64() * 1_000_000.0 / r.persons_checked as f64
+        );
+    });
+}
