@@ -7,6 +7,13 @@ mod cmd;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Like other Unix filters, end quietly when the reader of our output goes away
+    // (`renkou report … | head`) instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = cli::Cli::parse();
     match cmd::run(args) {
         Ok(code) => code,

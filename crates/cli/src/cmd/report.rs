@@ -22,6 +22,12 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         let store = renkou_app::open(&a.db).await?;
         let area = report::resolve_area(&store, &a.area).await?;
         let period = report::period(a.from, a.to)?;
+        if period.last >= super::today() {
+            eprintln!(
+                "注意: 期间截至 {} 尚未结束, 期末数字只反映目前已登记的记录 (the period has not ended yet; end-of-period figures reflect what is registered so far)",
+                period.last
+            );
+        }
         if let Some(key) = &a.explain {
             let rows = report::explain(&store, key, &area.code, &period, a.unmask).await?;
             print_explain(key, &area.name, &period, &rows, a.format)?;
