@@ -27,6 +27,8 @@ pub enum Command {
     Report(ReportArgs),
     /// 生成演示乡镇 (西大吾乡) / Build the synthetic demo township
     Demo(DemoArgs),
+    /// 逻辑校验 / Logic checks of the register (or of a typed-in report with --report-file)
+    Check(CheckArgs),
     /// 启动办公网页系统 / Serve the office web application
     Serve(ServeArgs),
     /// 用户管理 / Users of the web application
@@ -216,4 +218,38 @@ pub struct UserPasswdArgs {
     /// 新密码 (不填则自动生成并打印) / new password (generated when missing)
     #[arg(long)]
     pub password: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 区划代码 (默认: 包含全部记录的乡镇) / area code (default: the area holding every record)
+    #[arg(long)]
+    pub area: Option<String>,
+    /// 用户规则文件 (TOML, [[rule]]) / user rules file added to the built-in checks
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// 输出格式 / output format (table, json or xlsx)
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// 输出文件 (xlsx 必填) / output file (required for xlsx)
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// 列出全部规则 (编号 重要性 说明) / list the checks, one a line: id, importance, message
+    #[arg(long)]
+    pub list_rules: bool,
+    /// 核对纸质报表的数字 (TOML, 如 seed-report.toml) / check the figures typed in from a report
+    #[arg(long)]
+    pub report_file: Option<PathBuf>,
+    /// 校验日期 (默认今天): 年龄、现有婚姻按此日计算 / reference date (default: today)
+    #[arg(long)]
+    pub today: Option<chrono::NaiveDate>,
+    /// 汇总核对期间开始 (默认: 统计年度) / first day of the period of the aggregate checks
+    #[arg(long)]
+    pub from: Option<chrono::NaiveDate>,
+    /// 汇总核对期间结束 / last day of that period
+    #[arg(long)]
+    pub to: Option<chrono::NaiveDate>,
 }

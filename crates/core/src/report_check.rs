@@ -278,6 +278,7 @@ pub fn check_report_toml(text: &str) -> Result<ReportCheck, String> {
     let mut lo_all: Option<Number> = None; // exclusive
     let mut hi_all: Option<Number> = None; // inclusive
     let mut pending: Vec<(usize, String)> = Vec::new();
+    let mut rate_names: Vec<&str> = Vec::new();
     for pr in POP_RATES {
         let (Some(r), Some(plus)) = (get(pr.file_key), val(pr.plus)) else { continue };
         let minus = match pr.minus {
@@ -295,6 +296,20 @@ pub fn check_report_toml(text: &str) -> Result<ReportCheck, String> {
         let thousand = Number::int(1000);
         let with_end = end.and_then(|e| n.checked_mul(thousand).ok()?.checked_div(e).ok());
         let end_text = with_end.map(|x| x.rounded(r.precision));
+        if n <= Number::ZERO || r.value <= Number::ZERO {
+            continue;
+        }
+        // The denominators A with N·1000/A in [r − h, r + h): A in (a_lo, a_hi]. Every rate of
+        // the report shares one denominator, so every rate narrows the common interval.
+        let (r_lo, r_hi) = rounding_bounds(r.value, r.precision);
+        let nk = n.checked_mul(thousand).expect("small");
+        let a_lo = nk.checked_div(r_hi).expect("r_hi > 0"); // exclusive
+        let a_hi = if r_lo > Number::ZERO { Some(nk.checked_div(r_lo).expect("r_lo > 0")) } else { None }; // inclusive
+        lo_all = Some(lo_all.map_or(a_lo, |x| x.max(a_lo)));
+        if let Some(h) = a_hi {
+            hi_all = Some(hi_all.map_or(h, |x| x.min(h)));
+        }
+        rate_names.push(pr.name);
         if end_text.as_deref() == Some(r.text.as_str()) {
             findings.push(Finding {
                 id: format!("R-rate-{}", pr.key),
@@ -304,17 +319,6 @@ pub fn check_report_toml(text: &str) -> Result<ReportCheck, String> {
                 explanation_zh: "以期末户籍人口为分母即可得到印出的数".into(),
             });
             continue;
-        }
-        if n <= Number::ZERO || r.value <= Number::ZERO {
-            continue;
-        }
-        let (r_lo, r_hi) = rounding_bounds(r.value, r.precision);
-        let nk = n.checked_mul(thousand).expect("small");
-        let a_lo = nk.checked_div(r_hi).expect("r_hi > 0"); // exclusive
-        let a_hi = if r_lo > Number::ZERO { Some(nk.checked_div(r_lo).expect("r_lo > 0")) } else { None }; // inclusive
-        lo_all = Some(lo_all.map_or(a_lo, |x| x.max(a_lo)));
-        if let Some(h) = a_hi {
-            hi_all = Some(hi_all.map_or(h, |x| x.min(h)));
         }
         // Averages S/2 in (a_lo, a_hi].
         let s_min = floor(a_lo.checked_mul(Number::int(2)).expect("small")) + 1;
@@ -333,10 +337,10 @@ pub fn check_report_toml(text: &str) -> Result<ReportCheck, String> {
         pending.push((findings.len() - 1, pr.name.to_string()));
     }
     let (mut average_population, mut start_population) = (None, None);
-    if let Some(lo) = lo_all {
+    if let (Some(lo), false) = (lo_all, pending.is_empty()) {
         let s_min = floor(lo.checked_mul(Number::int(2)).expect("small")) + 1;
         let s_max = hi_all.map(|h| floor(h.checked_mul(Number::int(2)).expect("small")));
-        let names = pending.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("、");
+        let names = rate_names.join("、");
         match s_max {
             Some(s_max) if s_min <= s_max => {
                 let avg = Range { min: Number::new(s_min, 2).expect("2"), max: Number::new(s_max, 2).expect("2") };

@@ -1,6 +1,7 @@
 //! One module per command. Each turns validated flags into app calls and prints the result.
 
 mod area;
+mod check;
 mod demo;
 mod id;
 mod import;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(a) => import::run(a),
         Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Check(a) => check::run(a),
         Command::Serve(a) => serve::run(a),
         Command::User(a) => user::run(a),
     }

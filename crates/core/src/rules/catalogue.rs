@@ -543,6 +543,12 @@ mod tests {
                 old.citizen_id = None;
                 old.marriages[0].start = Some(d("1978-05-01"));
                 assert!(pass(&old, check_id), "18-year-old bride in 1978 was of legal age");
+                old.marriages[0].start = Some(d("1978-04-30"));
+                assert!(!pass(&old, check_id), "17-year-old bride in 1978 was not");
+                // Before the 1950 law: 16 for women.
+                old.birth_date = d("1931-05-01");
+                old.marriages[0].start = Some(d("1947-05-01"));
+                assert!(pass(&old, check_id), "16-year-old bride in 1947");
             }
             "P019" => {
                 bad.marriages.push(MarriageFacts { start: Some(d("2010-01-01")), ..ok.marriages[0].clone() });
