@@ -18,6 +18,7 @@ pub mod upload;
 
 mod api;
 mod assets;
+mod check;
 mod correct;
 mod pages;
 mod view;
@@ -57,6 +58,7 @@ pub fn router(store: Store) -> Router {
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/explain", get(pages::explain))
+        .route("/check", get(check::check_page))
         .route("/persons", get(pages::persons))
         .route("/persons/{id}", get(pages::person))
         .route("/households/{id}", get(pages::household))

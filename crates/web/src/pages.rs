@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use chrono::{NaiveDate, Utc};
 use maud::{html, Markup};
@@ -497,7 +497,7 @@ pub async fn event_submit(
     match submit_event(&st, &a.caller, &kind, &values).await {
         Ok(id) => {
             st.figures_changed();
-            Ok(Redirect::to(&format!("/persons/{id}")).into_response())
+            Ok(crate::check::after_save(&st, &a, &kind, &values, id).await)
         }
         Err(AppError::Fields(errors)) => Ok((StatusCode::UNPROCESSABLE_ENTITY, event_page(&kind, &values, &errors, &a)).into_response()),
         Err(e) => Err(e.into()),

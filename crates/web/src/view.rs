@@ -42,6 +42,7 @@ pub fn page(title: &str, user: Option<(&User, &str)>, content: Markup) -> Markup
                             @if renkou_app::auth::authorize(u, Action::ViewPersons, None).is_ok() {
                                 a href="/persons" { "人员查询" }
                                 a href="/events/birth" { "事件登记" }
+                                a href="/check" { "逻辑校验" }
                             }
                             @if renkou_app::persons::authorize_import(&renkou_app::auth::Caller { user: u.clone(), remote_addr: String::new() }).is_ok() {
                                 a href="/import" { "数据导入" }
