@@ -155,6 +155,12 @@ pub async fn import_files(
             })
             .collect()
     };
+    // What the stored persons the rows name have open (episodes, marriages) and their deaths:
+    // events apply to it, and every new record is checked against it below.
+    if !stored.is_empty() {
+        let ids: Vec<i64> = stored.values().copied().collect();
+        builder.stored_state = store.stored_state(&ids).await?;
+    }
     builder.resolve(&stored, &mut problems);
 
     let numbers: Vec<String> = builder
@@ -192,44 +198,48 @@ pub async fn import_files(
         }
     }
 
-    for e in builder.batch.validate(today) {
-        let (list, idx) = parse_record(&e.record);
-        let src = match list {
-            "persons" => builder.person_src.get(idx).map(|&src| SrcCol {
-                src,
-                field: fields::Field::BirthDate,
-            }),
-            "residences" => builder.residence_src.get(idx).copied(),
-            "marriages" => builder.marriage_src.get(idx).copied(),
-            "births" => builder.birth_src.get(idx).copied(),
-            "deaths" => builder.death_src.get(idx).copied(),
-            _ => None,
-        }
-        .or_else(|| {
-            e.person.and_then(|p| builder.person_src.get(p)).map(|&src| SrcCol {
-                src,
-                field: fields::Field::CitizenId,
-            })
-        });
-        match src {
-            Some(s) => problems.push(at(s, e.reason)),
-            None => problems.push(Problem {
-                sheet: 0,
-                row: 0,
-                col: Col::None,
-                reason: e.to_string(),
-            }),
-        }
+    // The batch on its own, then against the stored register (the check the web forms run too).
+    let mut record_errors = builder.batch.validate(today);
+    let consistency = crate::consistency::check_with(&builder.stored_state, &builder.batch);
+    record_errors.extend(consistency.errors);
+    for e in record_errors {
+        problems.push(problem_of(&builder, &e));
     }
     if !problems.is_empty() {
         return Err(AppError::Rejected(format_problems(&sheets, problems)));
     }
+    let consistency_warnings: Vec<Problem> = consistency.warnings.iter().map(|e| problem_of(&builder, e)).collect();
 
     // 3. Write.
     let write_progress = |done: u64, total: u64| progress(ImportProgress::Writing { done, total });
     let batch = &builder.batch;
     match store.insert_batch(batch, &write_progress).await {
         Ok(_) => {}
+        // The checks above should leave the database nothing to refuse; should it still, the
+        // refusal is reported once, at the row when it can be found.
+        Err(StoreError::Sql(e)) if e.as_database_error().is_some() => {
+            let db = e.as_database_error().expect("checked");
+            let msg = db.message().to_string();
+            let list = msg.rsplit(' ').next().and_then(|t| t.split('.').next()).unwrap_or("");
+            let srcs: &[SrcCol] = match list {
+                "death" => &builder.death_src,
+                "marriage" => &builder.marriage_src,
+                "residence" => &builder.residence_src,
+                "birth" => &builder.birth_src,
+                _ => &[],
+            };
+            let reason = format!("数据库拒绝写入: {msg} (database constraint failed)");
+            let p = match srcs {
+                [one] => at(*one, reason),
+                _ => Problem {
+                    sheet: 0,
+                    row: 0,
+                    col: Col::None,
+                    reason,
+                },
+            };
+            return Err(AppError::Rejected(format_problems(&sheets, vec![p])));
+        }
         Err(StoreError::Conflict(msg)) => {
             let (list, idx) = parse_record(&msg);
             let src = match list {
@@ -252,6 +262,7 @@ pub async fn import_files(
         Err(e) => return Err(e.into()),
     }
 
+    warnings.extend(format_problems(&sheets, consistency_warnings));
     warnings.extend(tally_warnings(&sheets, &builder.tally));
     let t = &builder.tally;
     Ok(ImportSummary {
@@ -275,6 +286,39 @@ pub async fn import_files(
         legacy_ids_upgraded: t.legacy_ids,
         warnings,
     })
+}
+
+/// A record error of the batch (`residences[3]: …`) at the source row of its record.
+fn problem_of(builder: &Builder, e: &renkou_core::register::RecordError) -> Problem {
+    let (list, idx) = parse_record(&e.record);
+    let src = match list {
+        "persons" => builder.person_src.get(idx).map(|&src| SrcCol {
+            src,
+            field: fields::Field::BirthDate,
+        }),
+        "residences" => builder.residence_src.get(idx).copied(),
+        "marriages" => builder.marriage_src.get(idx).copied(),
+        "births" => builder.birth_src.get(idx).copied(),
+        "deaths" => builder.death_src.get(idx).copied(),
+        "episode_ends" => builder.episode_end_src.get(idx).copied(),
+        "marriage_ends" => builder.marriage_end_src.get(idx).copied(),
+        _ => None,
+    }
+    .or_else(|| {
+        e.person.and_then(|p| builder.person_src.get(p)).map(|&src| SrcCol {
+            src,
+            field: fields::Field::CitizenId,
+        })
+    });
+    match src {
+        Some(s) => at(s, e.reason.clone()),
+        None => Problem {
+            sheet: 0,
+            row: 0,
+            col: Col::None,
+            reason: e.to_string(),
+        },
+    }
 }
 
 fn at(s: SrcCol, reason: impl Into<String>) -> Problem {

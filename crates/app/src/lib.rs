@@ -12,6 +12,7 @@ pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod check;
+pub mod consistency;
 pub mod demo;
 pub mod error;
 pub mod export;

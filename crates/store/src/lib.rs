@@ -15,6 +15,7 @@ mod audit;
 mod counts;
 mod facts;
 mod persons;
+mod stored;
 mod users;
 mod write;
 
@@ -26,6 +27,7 @@ pub use persons::{
     AgeGroupCount, ChildRow, HouseholdRow, MarriageRow, MemberRow, MonthCount, OwnBirthRow, PersonDetailRow, PersonFields, PersonSummary,
     ResidenceRow, SearchField, PYRAMID_TOP,
 };
+pub use stored::{OpenEpisode, OpenMarriage, StoredState, STATE_BATCH};
 pub use users::{NewUserRow, UserRow};
 
 use std::path::Path;

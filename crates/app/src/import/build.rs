@@ -13,6 +13,8 @@ use renkou_core::register::{
     PersonRef, PolicyClass, RegisterBatch, ResidenceEpisode, ResidenceKind, Sex,
 };
 
+use renkou_store::StoredState;
+
 use super::fields::*;
 use super::source::{Col, Problem, Row, SheetInfo};
 
@@ -171,6 +173,9 @@ pub(crate) struct Builder {
     pub episode_end_src: Vec<SrcCol>,
     pub marriage_end_src: Vec<SrcCol>,
     pub tally: Tally,
+    /// The stored state of the stored persons the rows refer to (set before [`Builder::resolve`]):
+    /// which episodes are open, where the person is registered, the death.
+    pub stored_state: HashMap<i64, StoredState>,
 }
 
 type Problems = Vec<Problem>;
@@ -743,12 +748,40 @@ impl Builder {
 
     fn state_of<'a>(&self, states: &'a mut HashMap<i64, PState>, p: PersonRef) -> &'a mut PState {
         states.entry(enc(p)).or_insert_with(|| match p {
-            PersonRef::Stored(_) => PState {
-                reg: Ep::Stored,
-                inflow: Ep::Stored,
-                outflow: Ep::Stored,
-                reg_area: None,
-                died: None,
+            PersonRef::Stored(id) => match self.stored_state.get(&id) {
+                // What is open in the store: ends apply to it, 流出 defaults to its area.
+                Some(s) => {
+                    let open = |k: ResidenceKind| {
+                        if s.open_episodes.iter().any(|e| e.kind == k) {
+                            Ep::Stored
+                        } else {
+                            Ep::None
+                        }
+                    };
+                    let reg_areas: Vec<&str> = s
+                        .open_episodes
+                        .iter()
+                        .filter(|e| e.kind == ResidenceKind::Registered)
+                        .map(|e| e.area.as_str())
+                        .collect();
+                    PState {
+                        reg: open(ResidenceKind::Registered),
+                        inflow: open(ResidenceKind::Inflow),
+                        outflow: open(ResidenceKind::Outflow),
+                        reg_area: match reg_areas.as_slice() {
+                            [a] => AreaCode::parse(a).ok(),
+                            _ => None,
+                        },
+                        died: s.death_date,
+                    }
+                }
+                None => PState {
+                    reg: Ep::Stored,
+                    inflow: Ep::Stored,
+                    outflow: Ep::Stored,
+                    reg_area: None,
+                    died: None,
+                },
             },
             PersonRef::Batch(i) if i < self.extras.len() => PState {
                 reg: Ep::Open(i),
@@ -920,10 +953,30 @@ impl Builder {
                 Ep::None
             }
             Ep::Stored => {
+                // The stored open episode's own area, when the row gives none: the store then
+                // ends exactly that one (not a new one of the same day elsewhere).
+                let stored_area = || match p {
+                    PersonRef::Stored(id) => {
+                        let areas: Vec<&str> = self
+                            .stored_state
+                            .get(&id)?
+                            .open_episodes
+                            .iter()
+                            .filter(|e| e.kind == kind)
+                            .map(|e| e.area.as_str())
+                            .collect();
+                        match areas.as_slice() {
+                            [a] => AreaCode::parse(a).ok(),
+                            _ => None,
+                        }
+                    }
+                    PersonRef::Batch(_) => None,
+                };
+                let area = area.cloned().or_else(stored_area);
                 self.batch.episode_ends.push(EpisodeEnd {
                     person: p,
                     kind,
-                    area: area.cloned(),
+                    area,
                     date: ev.date,
                 });
                 self.episode_end_src.push(SrcCol {
@@ -1067,17 +1120,30 @@ impl Builder {
         };
         let mut st = self.state_of(states, p).clone();
         if let Some(d) = st.died {
-            problem(
-                out,
-                ev.src,
-                Field::Date,
-                format!("此人已于 {d} 死亡 (person died on {d})"),
-            );
-            return;
+            if ev.kind == EventKind::Death {
+                problem(
+                    out,
+                    ev.src,
+                    Field::EventType,
+                    format!("此人已于 {d} 登记死亡, 不能再次登记 (death already recorded on {d})"),
+                );
+                return;
+            }
+            if ev.date > d {
+                problem(
+                    out,
+                    ev.src,
+                    Field::Date,
+                    format!("此人已于 {d} 死亡 (person died on {d})"),
+                );
+                return;
+            }
         }
         match ev.kind {
             EventKind::Death => {
+                // Without the stored state (never in an import) only the kind named is ended.
                 let kind = ev.flow.unwrap_or(ResidenceKind::Registered);
+                let known = matches!(p, PersonRef::Stored(id) if self.stored_state.contains_key(&id));
                 self.batch.deaths.push(Death {
                     person: p,
                     date: ev.date,
@@ -1095,7 +1161,7 @@ impl Builder {
                     let cur = *slot;
                     match cur {
                         Ep::Open(_) => *slot = self.end_episode(p, k, cur, None, ev, out),
-                        Ep::Stored if k == kind => *slot = self.end_episode(p, k, cur, None, ev, out),
+                        Ep::Stored if known || k == kind => *slot = self.end_episode(p, k, cur, None, ev, out),
                         _ => {}
                     }
                 }
@@ -1114,20 +1180,22 @@ impl Builder {
                 st.inflow = self.start_episode(p, ResidenceKind::Inflow, st.inflow, area, ev, out);
             }
             EventKind::OutflowStart => {
-                let Some(area) = area.or_else(|| st.reg_area.clone()) else {
+                // Default: where the person is registered (in the files, or in the store).
+                let reg_area = if matches!(st.reg, Ep::None) { None } else { st.reg_area.clone() };
+                let Some(area) = area.or(reg_area) else {
                     problem(
                         out,
                         ev.src,
                         Field::Area,
-                        "此人的户籍地不在本批数据中, 流出需要填写地区 (area required: registered area unknown)",
+                        "此人没有未结束的户籍记录, 流出需要填写地区 (area required: no open registered episode)",
                     );
                     return;
                 };
                 st.outflow = self.start_episode(p, ResidenceKind::Outflow, st.outflow, area, ev, out);
             }
             EventKind::FlowEnd => {
-                let open_in = matches!(st.inflow, Ep::Open(_));
-                let open_out = matches!(st.outflow, Ep::Open(_));
+                let open_in = !matches!(st.inflow, Ep::None);
+                let open_out = !matches!(st.outflow, Ep::None);
                 let kind = match ev.flow {
                     Some(k @ (ResidenceKind::Inflow | ResidenceKind::Outflow)) => k,
                     Some(ResidenceKind::Registered) => {
