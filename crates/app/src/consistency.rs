@@ -242,6 +242,8 @@ fn check_person(s: &StoredState, batch: &RegisterBatch, list: &[(Option<NaiveDat
         .collect();
     let mut last_marriage_end = s.last_marriage_end;
     let mut died = s.death_date;
+    // A death of the batch ends episodes and marriages on its day: its errors are the death's.
+    let death_day = list.iter().find_map(|&(d, _, op)| if matches!(op, Op::Death(_)) { d } else { None });
 
     for &(date, _, op) in list {
         let (record, person) = record_of(batch, op);
@@ -267,6 +269,7 @@ fn check_person(s: &StoredState, batch: &RegisterBatch, list: &[(Option<NaiveDat
                     err(format!("开始日期 {d} 早于出生日期 {} (episode starts before birth)", s.birth_date));
                     continue;
                 }
+                Op::EpEnd(_) | Op::MarEnd(..) if d < s.birth_date && death_day == Some(d) => continue,
                 _ if d < s.birth_date => {
                     err(format!("日期 {d} 早于此人的出生日期 {} (event before birth)", s.birth_date));
                     continue;
@@ -395,10 +398,11 @@ fn check_person(s: &StoredState, batch: &RegisterBatch, list: &[(Option<NaiveDat
                 if let Some(o) = marriages.first() {
                     let same = match (other, &o.spouse) {
                         (Some(a), Some(b)) => a == *b,
-                        (None, None) => {
-                            m.outside_spouse_citizen_id.is_some()
-                                && m.outside_spouse_citizen_id.as_ref().map(|c| c.as_str()) == o.outside_id.as_deref()
-                        }
+                        (None, None) => match (&m.outside_spouse_citizen_id, &o.outside_id) {
+                            (Some(a), Some(b)) => a.as_str() == b,
+                            (None, None) => m.outside_spouse_name.is_some() && m.outside_spouse_name == o.spouse_name,
+                            _ => false,
+                        },
                         _ => false,
                     };
                     err(if same {

@@ -546,3 +546,163 @@ async fn dates_after_today_are_refused() {
         ]
     );
 }
+
+/// Loads docs/samples persons and events (the monthly workflow's starting point).
+async fn sample_register() -> Store {
+    let store = store().await;
+    import_files(
+        &store,
+        &[samples().join("persons.csv"), samples().join("events.csv")],
+        today(),
+        &no_progress,
+    )
+    .await
+    .unwrap();
+    store
+}
+
+/// The same events file twice: every event contradicts the register it produced.
+#[tokio::test]
+async fn events_again_are_checked_against_stored_persons() {
+    let store = sample_register().await;
+    assert_eq!(
+        rejected(&store, &[samples().join("events.csv")]).await,
+        vec![
+            "events.csv:2:C列(日期): 此人已有未结束的流出记录 (在 130131200203, 自 2013-08-01 起), 请先登记流动结束 (an open outflow episode exists)",
+            "events.csv:3:C列(日期): 开始日期 2013-09-01 早于此人上一条流入记录的结束日期 2014-05-30 (episode overlaps the previous one)",
+            "events.csv:4:C列(日期): 此人已有未结束的户籍记录 (在 130131200204, 自 2013-10-08 起); 迁入前须先迁出: 村与村之间的迁移请登记 迁出 再 迁入 (already registered: record 迁出 before 迁入)",
+            "events.csv:5:C列(日期): 此二人的婚姻已登记 (自 2013-12-01 起) (marriage already recorded)",
+            "events.csv:6:A列(事件类型): 此人没有未结束的户籍记录 (no open registered episode)",
+            "events.csv:7:A列(事件类型): 此人已于 2014-02-10 登记死亡, 不能再次登记 (death already recorded on 2014-02-10)",
+        ]
+    );
+    // The period figures are those of the first import.
+    let township = AreaCode::parse("130131200").unwrap();
+    let (c, _) = store
+        .period_counts(&township, &Period::new(d(2013, 7, 1), d(2014, 6, 30)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((c.population_end, c.deaths, c.floating_outflow), (9, 1, 1));
+}
+
+/// Dates of events about stored persons against their birth, death and marriages.
+#[tokio::test]
+async fn stored_birth_death_and_marriages_bound_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_register().await;
+    let e = write(
+        dir.path(),
+        "later.csv",
+        format!(
+            "{EVENTS_HEADER}\n\
+             死亡,13013120130915042X,2013-01-01,,,,,,,\n\
+             迁出,130131193506010824,2014-03-01,,,,,,,\n\
+             结婚,13013120130915042X,2012-01-01,,,某某,,,,\n\
+             结婚,130131197503120110,2014-03-01,,,某某,,,,\n\
+             离婚,130131200105060313,2014-03-01,,,,,,,\n\
+             死亡,130131197708200229,2014-04-01,,,,,,,\n\
+             迁出,130131197708200229,2014-05-01,,,,,,,\n"
+        ),
+    );
+    assert_eq!(
+        rejected(&store, &[e]).await,
+        vec![
+            // 张敏 was born 2013-09-15.
+            "later.csv:2:C列(日期): 死亡日期 2013-01-01 早于出生日期 2013-09-15 (death before birth)",
+            // 王秀珍 died 2014-02-10 (stored).
+            "later.csv:3:C列(日期): 此人已于 2014-02-10 死亡 (person died on 2014-02-10)",
+            "later.csv:4:C列(日期): 结婚日期 2012-01-01 早于出生日期 2013-09-15 (married before birth)",
+            // 张建国 is married to 李秀英 (stored, open).
+            "later.csv:5:C列(日期): 此人已有未结束的婚姻 (配偶 李秀英, 自 1999-10-01 起); 须先登记离婚或丧偶 (an open marriage exists: bigamy)",
+            "later.csv:6:C列(日期): 此人没有未结束的婚姻 (no open marriage)",
+            // 李秀英 dies in this file: a later event is refused.
+            "later.csv:8:C列(日期): 此人已于 2014-04-01 死亡 (person died on 2014-04-01)",
+        ]
+    );
+}
+
+/// A move between villages of a stored person (迁出 then 迁入 on one day), a 流出 without 地区
+/// (the stored registered area), and a marriage below the legal age (a warning).
+#[tokio::test]
+async fn stored_person_moves_flows_out_and_marries_young() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_register().await;
+    let e = write(
+        dir.path(),
+        "move.csv",
+        format!(
+            "{EVENTS_HEADER}\n\
+             迁出,130131197503120110,2014-03-01,,,,,,,\n\
+             迁入,130131197503120110,2014-03-01,130131200202,,,,,,\n\
+             流出,130131197708200229,2014-03-01,,,,,,,\n\
+             结婚,130131200105060313,2014-03-01,,,某某,,,,\n"
+        ),
+    );
+    let s = import_files(&store, &[e], today(), &no_progress).await.unwrap();
+    assert_eq!((s.episodes, s.episodes_ended, s.marriages), (2, 1, 1));
+    assert_eq!(
+        s.warnings,
+        vec!["move.csv:5:C列(日期): 张伟 (男) 结婚时 12 周岁, 未达当时的法定婚龄, 已按记录导入, 留待逻辑校验 P018 (married below the legal age: kept as recorded)"]
+    );
+    let township = AreaCode::parse("130131200").unwrap();
+    let (c, by_village) = store
+        .period_counts(&township, &Period::new(d(2013, 7, 1), d(2014, 6, 30)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((c.population_end, c.floating_outflow), (9, 2), "张建国 moved inside the township; 李秀英 flows out");
+    let v = |code: &str| by_village.iter().find(|(a, _)| a.as_str() == code).map(|(_, c)| c.population_end);
+    assert_eq!(v("130131200202"), Some(4), "王志强, 赵桂兰, 王芳 and now 张建国");
+    // Moving in again without a move out is refused.
+    let again = write(
+        dir.path(),
+        "again.csv",
+        format!("{EVENTS_HEADER}\n迁入,130131197503120110,2014-04-01,130131200201,,,,,,\n"),
+    );
+    assert_eq!(
+        rejected(&store, &[again]).await,
+        vec!["again.csv:2:C列(日期): 此人已有未结束的户籍记录 (在 130131200202, 自 2014-03-01 起); 迁入前须先迁出: 村与村之间的迁移请登记 迁出 再 迁入 (already registered: record 迁出 before 迁入)"]
+    );
+}
+
+/// The check the web forms run: a hand-made batch about stored persons.
+#[tokio::test]
+async fn consistency_check_of_a_form_batch() {
+    use renkou_app::consistency::check_against_stored;
+    use renkou_core::register::{Death, EpisodeEnd, Marriage, PersonRef, RegisterBatch, ResidenceKind};
+    let store = sample_register().await;
+    let ids = store
+        .person_ids_by_citizen_id(&["130131193506010824".into(), "130131197503120110".into()])
+        .await
+        .unwrap();
+    let (wang, zhang) = (ids["130131193506010824"], ids["130131197503120110"]);
+    let batch = RegisterBatch {
+        deaths: vec![Death { person: PersonRef::Stored(wang), date: d(2014, 3, 1) }],
+        episode_ends: vec![EpisodeEnd {
+            person: PersonRef::Stored(zhang),
+            kind: ResidenceKind::Inflow,
+            area: None,
+            date: d(2014, 3, 1),
+        }],
+        marriages: vec![Marriage {
+            wife: None,
+            husband: Some(PersonRef::Stored(zhang)),
+            outside_spouse_name: Some("某某".into()),
+            outside_spouse_citizen_id: None,
+            start: Some(d(2014, 3, 1)),
+            end: None,
+            end_reason: None,
+        }],
+        ..Default::default()
+    };
+    let c = check_against_stored(&store, &batch).await.unwrap();
+    let got: Vec<String> = c.errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        got,
+        vec![
+            "episode_ends[0]: 此人没有未结束的流入记录 (no open inflow episode)",
+            "marriages[0]: 此人已有未结束的婚姻 (配偶 李秀英, 自 1999-10-01 起); 须先登记离婚或丧偶 (an open marriage exists: bigamy)",
+            "deaths[0]: 此人已于 2014-02-10 登记死亡, 不能再次登记 (death already recorded on 2014-02-10)",
+        ]
+    );
+    assert!(c.warnings.is_empty());
+}
