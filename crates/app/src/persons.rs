@@ -353,9 +353,11 @@ fn to_json<T: Serialize>(v: &T) -> Option<String> {
     serde_json::to_string(v).ok()
 }
 
-/// Validates the batch with the core and writes it; record errors become form errors on `field`.
+/// Validates the batch with the core and against the stored register (the import's check,
+/// [`crate::consistency`]) and writes it; record errors become form errors on `field`.
 async fn write(store: &Store, batch: &RegisterBatch, today: NaiveDate, field: &str) -> Result<renkou_store::BatchIds, AppError> {
-    let errs = batch.validate(today);
+    let mut errs = batch.validate(today);
+    errs.extend(crate::consistency::check_against_stored(store, batch).await?.errors);
     if !errs.is_empty() {
         return Err(AppError::Fields(errs.into_iter().map(|e| (field.to_string(), e.reason)).collect()));
     }
