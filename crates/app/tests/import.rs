@@ -706,3 +706,27 @@ async fn consistency_check_of_a_form_batch() {
     );
     assert!(c.warnings.is_empty());
 }
+
+/// Birth dates before 1880 (citizen_id::MIN_BIRTH_YEAR), in an ID or a date column, are input
+/// errors.
+#[tokio::test]
+async fn birth_years_before_1880_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store().await;
+    let p = write(
+        dir.path(),
+        "old.csv",
+        format!(
+            "{PERSONS_HEADER}\n\
+             甲,130131187901010014,男,,,,130131200201,,,\n\
+             乙,130131188001010013,男,1879-12-31,,,130131200201,,,\n"
+        ),
+    );
+    assert_eq!(
+        rejected(&store, &[p]).await,
+        vec![
+            "old.csv:2:B列(公民身份号码): 公民身份号码 130131187901010014 出生日期错误: 18790101 不是有效日期或早于1880年 (date: not a real calendar date, or before 1880)",
+            "old.csv:3:D列(出生日期): 日期 1879-12-31 早于1880年, 疑为录入错误 (date before 1880)",
+        ]
+    );
+}

@@ -26,9 +26,12 @@ use crate::register::Sex;
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 /// Check character for each remainder S mod 11 (GB 11643-1999 §8.2).
 const CHECK_CHARS: &[u8; 11] = b"10X98765432";
-/// Earliest birth year accepted (the bound id-validator 1.0.20 uses): chrono would otherwise
-/// accept `0000`–`0999` as years, which no citizen identity number can carry.
-pub const MIN_BIRTH_YEAR: i32 = 1800;
+/// Earliest birth year accepted, the one bound of renkou for birth dates (citizen IDs, and every
+/// date of an import: `docs/import-format.md`). GB 11643 numbers were first issued in 1984
+/// (15 digits) and 1999 (18 digits); a person born before 1880 would have been over 104 in 1984
+/// and cannot be alive now, so such a date is an input error (`1979` typed as `1879`). Without a
+/// bound chrono would also accept `0000`–`0999` as years.
+pub const MIN_BIRTH_YEAR: i32 = 1880;
 
 /// A valid 18-digit citizen identity number, stored in normalized form (upper-case `X`).
 ///
@@ -49,7 +52,7 @@ pub enum CitizenIdError {
         if *.position == 18 { " or X" } else { "" })]
     Format { position: usize, found: char },
     /// The birth date part is not a real calendar date, or lies before [`MIN_BIRTH_YEAR`].
-    #[error("出生日期错误: {0} 不是有效日期 (date: not a real calendar date, or before 1800)")]
+    #[error("出生日期错误: {0} 不是有效日期或早于{y}年 (date: not a real calendar date, or before {y})", y = MIN_BIRTH_YEAR)]
     Date(String),
     /// The birth date lies after the reference date ("today").
     #[error("出生日期错误: {birth} 晚于 {today} (date: birth date in the future)")]

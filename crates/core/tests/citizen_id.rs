@@ -256,12 +256,16 @@ proptest! {
     }
 }
 #[test]
-fn birth_years_before_1800_are_rejected() {
+fn birth_years_before_1880_are_rejected() {
+    assert_eq!(renkou_core::citizen_id::MIN_BIRTH_YEAR, 1880);
     // Check characters computed with the MOD 11-2 rule; chrono alone would accept these years.
     for n in [
         "130131000001010016",
         "130131010001010015",
         "130131179912310012",
+        "130131180001010017",
+        "130131187901010014",
+        "130131187912310012",
     ] {
         let first17 = &n.as_bytes()[..17];
         assert_eq!(
@@ -269,17 +273,18 @@ fn birth_years_before_1800_are_rejected() {
             Some(check_char(first17)),
             "{n}: test vector's own check character"
         );
+        let e = CitizenId::parse(n, today()).unwrap_err();
+        assert_eq!(e.part(), "date", "{n}");
         assert_eq!(
-            CitizenId::parse(n, today()).unwrap_err().part(),
-            "date",
-            "{n}"
+            e.to_string(),
+            format!("出生日期错误: {} 不是有效日期或早于1880年 (date: not a real calendar date, or before 1880)", &n[6..14])
         );
     }
-    assert!(CitizenId::parse("130131180001010017", today()).is_ok());
-    let first = NaiveDate::from_ymd_opt(1800, 1, 1).unwrap();
+    assert!(CitizenId::parse("130131188001010013", today()).is_ok());
+    let first = NaiveDate::from_ymd_opt(1880, 1, 1).unwrap();
     assert_eq!(
         CitizenId::from_parts("130131", first, 1).unwrap().as_str(),
-        "130131180001010017"
+        "130131188001010013"
     );
     assert!(CitizenId::from_parts("130131", first.pred_opt().unwrap(), 1).is_none());
 }

@@ -421,8 +421,9 @@ pub(crate) fn parse_policy(c: &Cell) -> Result<Option<PolicyClass>, String> {
 
 /// A year check for dates far in the past (typos such as 0213-05-01).
 pub(crate) fn plausible_year(d: NaiveDate) -> Result<NaiveDate, String> {
-    if d.year() < 1880 {
-        Err(format!("日期 {d} 早于1880年, 疑为录入错误 (date before 1880)"))
+    use renkou_core::citizen_id::MIN_BIRTH_YEAR;
+    if d.year() < MIN_BIRTH_YEAR {
+        Err(format!("日期 {d} 早于{MIN_BIRTH_YEAR}年, 疑为录入错误 (date before {MIN_BIRTH_YEAR})"))
     } else {
         Ok(d)
     }
