@@ -94,7 +94,8 @@ fn list_item(p: PersonSummary) -> PersonListItem {
 /// Searches persons inside the caller's area. The query decides the field: digits (and a final
 /// X) search citizen IDs by prefix, a string with a digit or `-` searches household numbers,
 /// Latin letters search pinyin initials (`zw` or `zhw` for 张伟), anything else names by prefix.
-/// At most `limit` rows, ordered by name; citizen IDs masked.
+/// At most `limit` rows (the first by the searched field), shown ordered by name; citizen IDs
+/// masked.
 ///
 /// Errors: [`AppError::Forbidden`] for leaders; [`AppError::Invalid`] for an empty query.
 pub async fn search(store: &Store, caller: &Caller, query: &str, limit: i64) -> Result<Vec<PersonListItem>, AppError> {
@@ -130,6 +131,8 @@ pub async fn search(store: &Store, caller: &Caller, query: &str, limit: i64) -> 
     } else {
         store.search_persons(scope, SearchField::Name, q, limit).await?
     };
+    let mut rows = rows;
+    rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     Ok(rows.into_iter().map(list_item).collect())
 }
 

@@ -221,7 +221,9 @@ fn prefix_hi(s: &str) -> String {
 }
 
 impl Store {
-    /// Persons inside `scope` whose `field` starts with `text`, ordered by name, at most `limit`.
+    /// Persons inside `scope` whose `field` starts with `text`, at most `limit`, ordered by that
+    /// field and then by id: the field's index gives the order, so the query stops after `limit`
+    /// rows however many match (pinyin initials `zj` match 20,000 persons of a county).
     pub async fn search_persons(&self, scope: &AreaCode, field: SearchField, text: &str, limit: i64) -> Result<Vec<PersonSummary>> {
         let col = match field {
             SearchField::Name => "p.name",
@@ -233,7 +235,7 @@ impl Store {
             QueryBuilder::new(format!("SELECT {SUMMARY_COLS} FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE {col} >= "));
         qb.push_bind(text.to_string()).push(format!(" AND {col} < ")).push_bind(prefix_hi(text));
         push_scope(&mut qb, scope);
-        qb.push(" ORDER BY p.name, p.id LIMIT ").push_bind(limit);
+        qb.push(format!(" ORDER BY {col}, p.id LIMIT ")).push_bind(limit);
         let rows = qb.build().fetch_all(&self.pool).await?;
         Ok(rows.iter().map(summary_of).collect())
     }

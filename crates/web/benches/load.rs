@@ -9,6 +9,11 @@
 //! audited), and the dashboard (the county's, each of its townships', the first villages'). For each endpoint it
 //! prints p50, p99 and max latency and the request rate; also the first (uncached) dashboard.
 //!
+//! The closed loop (every client sends its next request as soon as the answer arrives) measures
+//! the server saturated; then each client sends one request every `RENKOU_BENCH_PACE_MS`
+//! (default 200 ms: 250 requests/s from 50 clients; 0 skips this), which measures the latency an
+//! office sees below saturation. The load generator shares the machine's cores with the server.
+//!
 //! `RENKOU_BENCH_DB=path` keeps the generated register in that file and reuses it next time.
 //! Only loopback addresses are used.
 
@@ -165,7 +170,7 @@ fn ms(d: Duration) -> String {
 
 /// Runs `clients` connections, each requesting `per_client` URIs from `uris` (round robin from
 /// its own offset); prints the latency percentiles and the rate.
-async fn phase(name: &str, addr: SocketAddr, cookie: &str, clients: usize, per_client: usize, uris: Arc<Vec<String>>) {
+async fn phase(name: &str, addr: SocketAddr, cookie: &str, clients: usize, per_client: usize, pace: Duration, uris: Arc<Vec<String>>) {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -173,7 +178,13 @@ async fn phase(name: &str, addr: SocketAddr, cookie: &str, clients: usize, per_c
         tasks.push(tokio::spawn(async move {
             let mut client = Client::connect(addr, cookie).await;
             let mut times = Vec::with_capacity(per_client);
+            // Paced clients start spread over one pause, then send one request per pause.
+            let mut due = Instant::now() + pace.mul_f64(c as f64 / clients as f64);
             for i in 0..per_client {
+                if !pace.is_zero() {
+                    tokio::time::sleep_until(due.into()).await;
+                    due += pace;
+                }
                 let uri = &uris[(c * per_client + i) % uris.len()];
                 let t = Instant::now();
                 let (status, body) = client.get(uri).await;
@@ -203,6 +214,7 @@ fn main() {
     let persons_wanted = env_usize("RENKOU_BENCH_PERSONS", 1_000_000);
     let clients = env_usize("RENKOU_BENCH_CLIENTS", 50);
     let per_client = env_usize("RENKOU_BENCH_REQUESTS", 20);
+    let pace = Duration::from_millis(env_usize("RENKOU_BENCH_PACE_MS", 200) as u64);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let db: PathBuf = std::env::var_os("RENKOU_BENCH_DB").map(PathBuf::from).unwrap_or_else(|| tmp.path().join("county.db"));
@@ -244,6 +256,23 @@ fn main() {
         areas_list.extend(v.iter().take(20).map(|c| c.as_str().to_string()));
         let dashboards: Vec<String> = areas_list.iter().map(|a| format!("/?area={a}&{period}")).collect();
 
+        // Where an uncached county dashboard spends its time.
+        {
+            let caller = auth::Caller { user: auth::session(&store, cookie.trim_start_matches("renkou_session="), chrono::Utc::now()).await.unwrap().unwrap().0, remote_addr: "bench".into() };
+            let area = AreaCode::parse(COUNTY).unwrap();
+            let p = renkou_app::report::period(NaiveDate::from_ymd_opt(2024, 7, 1).unwrap(), NaiveDate::from_ymd_opt(2025, 6, 30).unwrap()).unwrap();
+            let t = Instant::now();
+            renkou_app::report::build(&store, &area, &p).await.unwrap();
+            let report = t.elapsed();
+            let t = Instant::now();
+            persons::pyramid(&store, &caller, &area, &p).await.unwrap();
+            let pyramid = t.elapsed();
+            let t = Instant::now();
+            persons::monthly(&store, &caller, &area, &p).await.unwrap();
+            let monthly = t.elapsed();
+            println!("county dashboard parts: report {} (twice: this year and last), pyramid {}, monthly {}", ms(report), ms(pyramid), ms(monthly));
+        }
+
         // First, uncached dashboards: the county's, one township's, one village's.
         let mut one = Client::connect(addr, cookie.clone()).await;
         for (label, area) in [("county", COUNTY), ("township", townships[0].as_str()), ("village", v[0].as_str())] {
@@ -257,9 +286,29 @@ fn main() {
             one.get(d).await;
         }
 
-        phase("person search (/persons?q=)", addr, &cookie, clients, per_client, Arc::new(searches)).await;
-        phase("person detail (/persons/{id})", addr, &cookie, clients, per_client, Arc::new(details)).await;
-        phase("dashboard (/?area=…, cached)", addr, &cookie, clients, per_client, Arc::new(dashboards)).await;
+        // Each search once, alone: the slowest show which query plan needs work.
+        let mut alone = Vec::new();
+        for u in &searches {
+            let t = Instant::now();
+            let (s, _) = one.get(u).await;
+            assert_eq!(s, 200, "{u}");
+            alone.push((t.elapsed(), u.clone()));
+        }
+        alone.sort();
+        let slow: Vec<String> = alone.iter().rev().take(3).map(|(t, u)| format!("{} {}", ms(*t), u)).collect();
+        println!("person search alone: median {}, slowest: {}", ms(alone[alone.len() / 2].0), slow.join(", "));
+
+        let (searches, details, dashboards) = (Arc::new(searches), Arc::new(details), Arc::new(dashboards));
+        println!("closed loop: each client sends its next request as soon as the answer arrives");
+        phase("person search (/persons?q=)", addr, &cookie, clients, per_client, Duration::ZERO, searches.clone()).await;
+        phase("person detail (/persons/{id})", addr, &cookie, clients, per_client, Duration::ZERO, details.clone()).await;
+        phase("dashboard (/?area=…, cached)", addr, &cookie, clients, per_client, Duration::ZERO, dashboards.clone()).await;
+        if !pace.is_zero() {
+            println!("paced: each client sends one request every {} ms ({:.0} requests/s offered)", pace.as_millis(), clients as f64 / pace.as_secs_f64());
+            phase("person search (/persons?q=)", addr, &cookie, clients, per_client, pace, searches).await;
+            phase("person detail (/persons/{id})", addr, &cookie, clients, per_client, pace, details).await;
+            phase("dashboard (/?area=…, cached)", addr, &cookie, clients, per_client, pace, dashboards).await;
+        }
     });
 }
 
