@@ -237,13 +237,15 @@ pub async fn check_citizen_ids(
     Ok(out)
 }
 
-/// Adds (or renames) the villager group (村民小组) number `number` (1–999) of a village: its code
-/// is the village's 12 digits and the 3-digit number ([`AreaCode::group`]), e.g.
-/// `130131200201` + 3 → `130131200201003`.
+/// Adds the villager group (村民小组) number `number` (1–999) of a village: its code is the
+/// village's 12 digits and the 3-digit number ([`AreaCode::group`]), e.g.
+/// `130131200201` + 3 → `130131200201003`. A group that exists keeps its name unless `rename`
+/// (adding it again with the same name changes nothing).
 ///
 /// Errors: [`AppError::Invalid`] when `village` is not a 12-digit village code, the number is
-/// outside 1–999, the name is empty or the village is not in the register; [`AppError::Store`].
-pub async fn add_group(store: &Store, village: &AreaCode, number: u16, name: &str) -> Result<Area, AppError> {
+/// outside 1–999, the name is empty or has control characters, the village is not in the
+/// register, or the group exists with another name and `rename` is false; [`AppError::Store`].
+pub async fn add_group(store: &Store, village: &AreaCode, number: u16, name: &str, rename: bool) -> Result<Area, AppError> {
     if village.level() != AreaLevel::Village {
         return Err(AppError::Invalid(format!(
             "区划 {village} 是{}, 不是行政村 (not a village: a village code has 12 digits)",
@@ -256,10 +258,24 @@ pub async fn add_group(store: &Store, village: &AreaCode, number: u16, name: &st
     if name.is_empty() {
         return Err(AppError::Invalid("村民小组名称不能为空 (group name is empty)".into()));
     }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::Invalid("村民小组名称含有控制字符 (换行、制表符等) (group name has control characters)".into()));
+    }
     if store.area(village).await?.is_none() {
         return Err(AppError::Invalid(format!(
             "行政村 {village} 不在数据库中, 请先导入区划 (village not found: import the areas first)"
         )));
+    }
+    if let Some(old) = store.area(&code).await? {
+        if old.name == name {
+            return Ok(old);
+        }
+        if !rename {
+            return Err(AppError::Invalid(format!(
+                "村民小组 {code} 已存在, 名称为 {}; 如要改名为 {name}, 请加 --rename (group exists: use --rename to rename it)",
+                old.name
+            )));
+        }
     }
     let area = Area {
         code,

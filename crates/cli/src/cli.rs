@@ -99,6 +99,9 @@ pub struct AddGroupArgs {
     /// 组名, 如"一组" / group name
     #[arg(long)]
     pub name: String,
+    /// 组号已存在时改名 (否则拒绝) / rename the group if the number exists (refused otherwise)
+    #[arg(long)]
+    pub rename: bool,
 }
 
 #[derive(Debug, Args)]

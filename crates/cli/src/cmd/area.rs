@@ -103,11 +103,25 @@ async fn import(a: AreaImportArgs) -> anyhow::Result<ExitCode> {
 async fn group(a: AddGroupArgs) -> anyhow::Result<ExitCode> {
     let store = open(&a.db).await?;
     let village = parse_code(&a.village)?;
-    let area = add_group(&store, &village, a.number, &a.name).await?;
+    let existed = store.area(&AreaCode::group(&village, a.number).ok_or_else(|| anyhow::anyhow!("组号 {} 超出范围 1-999 (group number must be 1-999)", a.number))?).await?;
+    let area = match add_group(&store, &village, a.number, &a.name, a.rename).await {
+        Ok(area) => area,
+        Err(AppError::Invalid(m)) => {
+            eprintln!("错误 (error): {m}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(anyhow::anyhow!("{e}")),
+    };
     let full = county_name_in(&store, area.code.as_str())
         .await?
         .unwrap_or_else(|| area.name.clone());
-    println!("已添加村民小组 {} {} (group added)", area.code, full);
+    match existed {
+        None => println!("已添加村民小组 {} {} (group added)", area.code, full),
+        Some(old) if old.name != area.name => {
+            println!("已将村民小组 {} 由 {} 改名为 {} (group renamed)", area.code, old.name, area.name)
+        }
+        Some(_) => println!("村民小组 {} {} 已存在, 未改变 (group exists, unchanged)", area.code, full),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
