@@ -538,7 +538,9 @@ fn read_csv(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64))
 
     let file_ix = c.file(display);
     let mut record = csv::StringRecord::new();
+    // The column indexes, and how messages name them: `A列(code)` (letter and header), or `A列`.
     let mut columns: Option<(usize, usize)> = None;
+    let mut labels = (String::new(), String::new());
     let mut rows = 0u64;
     loop {
         match rdr.read_record(&mut record) {
@@ -546,7 +548,7 @@ fn read_csv(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64))
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
-                let msg = format!("{display}:{line}:1: CSV 格式错误: {e} (malformed CSV)");
+                let msg = format!("{display}:{line}:-: CSV 格式错误: {e} (malformed CSV)");
                 c.errors.push((file_ix, line, msg));
                 // A UTF-8 error in one row is local; other errors (I/O) end the file.
                 if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
@@ -565,20 +567,23 @@ fn read_csv(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64))
                 match (code_ix, name_ix) {
                     (Some(ci), Some(ni)) => {
                         columns = Some((ci, ni));
+                        let label = |i: usize| format!("{}列({})", column_letters(i), field(&record[i]));
+                        labels = (label(ci), label(ni));
                         continue;
                     }
                     (Some(_), None) => {
-                        let msg = format!("{display}:{line}:1: 缺少名称列 name (header has no name column)");
+                        let msg = format!("{display}:{line}:-: 缺少名称列 name (header has no name column)");
                         c.errors.push((file_ix, line, msg));
                         return Ok(());
                     }
                     _ if record.get(0).is_some_and(|f| f.bytes().all(|b| b.is_ascii_digit())) => {
                         columns = Some((0, 1));
+                        labels = ("A列".to_string(), "B列".to_string());
                         (0, 1)
                     }
                     _ => {
                         let msg =
-                            format!("{display}:{line}:1: 无法识别的表头, 应为 code,name (header must be code,name)");
+                            format!("{display}:{line}:-: 无法识别的表头, 应为 code,name (header must be code,name)");
                         c.errors.push((file_ix, line, msg));
                         return Ok(());
                     }
@@ -587,20 +592,27 @@ fn read_csv(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64))
         };
         let code = record.get(code_ix).unwrap_or("");
         let name = record.get(name_ix).unwrap_or("");
-        c.add(
-            file_ix,
-            line,
-            &(code_ix + 1).to_string(),
-            &(name_ix + 1).to_string(),
-            code,
-            name,
-        );
+        c.add(file_ix, line, &labels.0, &labels.1, code, name);
         rows += 1;
         if rows % PROGRESS_EVERY == 0 {
             report(record.position().map(|p| p.byte()).unwrap_or(0));
         }
     }
     Ok(())
+}
+
+/// Excel column letters of a 0-based index: 0 → `A`, 25 → `Z`, 26 → `AA`.
+fn column_letters(mut i: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).expect("ASCII")
 }
 
 /// Reads until `buf` is full or the end of the file; returns the bytes read.

@@ -412,10 +412,10 @@ async fn a_bad_file_is_rejected_row_by_row_and_nothing_is_written() {
     assert_eq!(
         rows,
         vec![
-            format!("{p}:3:1: 区划代码只能由数字组成: \"13013120022x\" (area code must be digits only)"),
-            format!("{p}:4:2: 区划 130131200225 的名称为空 (name is empty)"),
-            format!("{p}:5:1: 区划 130131888201 的上级区划 130131888 既不在导入文件中也不在数据库中 (parent area not found)"),
-            format!("{p}:6:1: 区划 130131200224 重复, 名称 \"另一个名字\" 与 {p}:2 的 \"新村民委员会\" 不同 (duplicate code with another name)"),
+            format!("{p}:3:A列(code): 区划代码只能由数字组成: \"13013120022x\" (area code must be digits only)"),
+            format!("{p}:4:B列(name): 区划 130131200225 的名称为空 (name is empty)"),
+            format!("{p}:5:A列(code): 区划 130131888201 的上级区划 130131888 既不在导入文件中也不在数据库中 (parent area not found)"),
+            format!("{p}:6:A列(code): 区划 130131200224 重复, 名称 \"另一个名字\" 与 {p}:2 的 \"新村民委员会\" 不同 (duplicate code with another name)"),
         ]
     );
     assert_eq!(store.area_count().await.unwrap(), before);
@@ -478,7 +478,7 @@ async fn unreadable_inputs_are_named() {
     assert_eq!(
         rows,
         vec![format!(
-            "{}:1:1: 无法识别的表头, 应为 code,name (header must be code,name)",
+            "{}:1:-: 无法识别的表头, 应为 code,name (header must be code,name)",
             f.display()
         )]
     );

@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use renkou_app::areas::{add_group, county_name_in, ensure_bundled_areas, import_area_files};
@@ -28,9 +27,7 @@ pub fn run(cmd: AreaCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn open(path: &Path) -> anyhow::Result<Store> {
-    renkou_app::open(path)
-        .await
-        .with_context(|| format!("打开数据库 {} (open database)", path.display()))
+    super::import::open_db(path).await
 }
 
 fn parse_code(s: &str) -> anyhow::Result<AreaCode> {
@@ -79,24 +76,18 @@ async fn import(a: AreaImportArgs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        // As `renkou import`: one `file:row:column: reason` line each, then the count.
         Err(AppError::Rejected(rows)) => {
-            eprintln!(
-                "导入被拒绝, 未写入任何数据 (import rejected, nothing written): {} 处错误 (errors)",
-                rows.len()
-            );
             for row in rows.iter().take(SHOW_REJECTED) {
-                eprintln!("  {row}");
+                eprintln!("{row}");
             }
             if rows.len() > SHOW_REJECTED {
-                eprintln!(
-                    "  …… 另有 {} 处错误 (and {} more)",
-                    rows.len() - SHOW_REJECTED,
-                    rows.len() - SHOW_REJECTED
-                );
+                eprintln!("…… 另有 {} 处错误未列出 (more not shown)", rows.len() - SHOW_REJECTED);
             }
+            eprintln!("区划导入被拒绝, 未写入任何数据: {} 处错误 (area import rejected, nothing written)", rows.len());
             Ok(ExitCode::FAILURE)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(anyhow::anyhow!("{e}")),
     }
 }
 

@@ -59,8 +59,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let rt = super::runtime()?;
     let summary = rt.block_on(async {
-        let store = renkou_app::open(&a.db).await?;
-        build_demo(&store, a.seed, &progress).await
+        let store = super::import::open_db(&a.db).await?;
+        build_demo(&store, a.seed, &progress)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.to_string().lines().next().unwrap_or_default()))
     });
     bar.finish_and_clear();
     let s = summary?;

@@ -6,24 +6,88 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use anyhow::Context;
+use std::path::{Path, PathBuf};
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use renkou_app::import::{import_files, FileKind, ImportProgress};
 use renkou_app::AppError;
 
 use crate::cli::ImportArgs;
 
-/// Runs `renkou import`.
+/// The innermost cause of an error, once (sqlx and I/O errors repeat their message down the
+/// chain of sources).
+pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// Opens (creating if missing) the register at `path`; the error names the path once.
+pub(super) async fn open_db(path: &Path) -> anyhow::Result<renkou_app::Store> {
+    renkou_app::open(path).await.map_err(|e| {
+        anyhow::anyhow!("无法打开数据库 {} (cannot open database): {}", path.display(), root_cause(&e))
+    })
+}
+
+/// The database file and its SQLite WAL companions.
+fn db_files(db: &Path) -> [PathBuf; 3] {
+    let with = |suffix: &str| {
+        let mut s = db.as_os_str().to_owned();
+        s.push(suffix);
+        PathBuf::from(s)
+    };
+    [db.to_path_buf(), with("-wal"), with("-shm")]
+}
+
+/// Runs `renkou import`. Exit codes: 0 imported; 1 rejected (every problem listed), or a file
+/// or the database could not be read; 2 usage errors (clap).
 pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let today = a.today.unwrap_or_else(super::today);
-    let rt = super::runtime()?;
-    rt.block_on(async {
-        let store = renkou_app::open(&a.db).await.with_context(|| format!("打开数据库 {} (open database)", a.db.display()))?;
-        // A fresh register gets the bundled area table, so that village codes resolve.
-        if store.area_count().await? == 0 {
-            let n = renkou_app::areas::ensure_bundled_areas(&store).await?;
-            eprintln!("空数据库: 已载入内置区划表 {n} 条 (empty database: loaded the bundled area table)");
+    // Every file must be readable before the database is opened (or created).
+    for f in &a.files {
+        let readable = std::fs::metadata(f).and_then(|m| {
+            if m.is_dir() {
+                Err(std::io::Error::other("是目录, 不是文件 (is a directory)"))
+            } else {
+                std::fs::File::open(f).map(|_| ())
+            }
+        });
+        if let Err(e) = readable {
+            anyhow::bail!("无法读取文件 {} (cannot read file): {}", f.display(), root_cause(&e));
         }
+    }
+    // A database this import creates is removed again when the import fails: a rejected import
+    // leaves nothing behind.
+    let fresh = !a.db.exists();
+    let rt = super::runtime()?;
+    let result = rt.block_on(async {
+        let store = open_db(&a.db).await?;
+        let r = import(&a, &store, today).await;
+        if fresh && !matches!(r, Ok(ExitCode::SUCCESS)) {
+            store.pool().close().await;
+        }
+        r
+    });
+    if fresh && !matches!(result, Ok(ExitCode::SUCCESS)) {
+        for f in db_files(&a.db) {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+    result
+}
+
+async fn import(a: &ImportArgs, store: &renkou_app::Store, today: chrono::NaiveDate) -> anyhow::Result<ExitCode> {
+    let store = store.clone();
+    {
+        // A fresh register gets the bundled area table, so that village codes resolve.
+        // (Said after a successful import only: a rejected import into a new file removes it.)
+        let bundled = if store.area_count().await? == 0 {
+            Some(renkou_app::areas::ensure_bundled_areas(&store).await?)
+        } else {
+            None
+        };
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(8));
         bar.set_style(
             ProgressStyle::with_template("{msg:24} [{bar:40}] {percent:>3}% {elapsed_precise}")
@@ -65,6 +129,9 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
         match result {
             Ok(s) => {
+                if let Some(n) = bundled {
+                    eprintln!("空数据库: 已载入内置区划表 {n} 条 (empty database: loaded the bundled area table)");
+                }
                 for f in &s.files {
                     let kind = match f.kind {
                         FileKind::Persons => "人员表",
@@ -102,10 +169,13 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
                 for line in &list {
                     eprintln!("{line}");
                 }
-                eprintln!("导入被拒绝, 未写入任何数据: {} 处错误 (import rejected, nothing written: {} problems)", list.len(), list.len());
-                Ok(ExitCode::from(2))
+                eprintln!("导入被拒绝, 未写入任何数据: {} 处错误 (import rejected, nothing written)", list.len());
+                Ok(ExitCode::FAILURE)
             }
-            Err(e) => Err(e.into()),
+            Err(AppError::Io { path, source }) => {
+                anyhow::bail!("无法读取文件 {path} (cannot read file): {}", root_cause(&source))
+            }
+            Err(e) => Err(anyhow::anyhow!("{}", e.to_string().lines().next().unwrap_or_default())),
         }
-    })
+    }
 }
