@@ -65,7 +65,12 @@ await test('search by pinyin initials, open the person, record a birth, births g
   await page.fill('#name', '张小宝');
   await page.selectOption('#sex', '女');
   await page.fill('#birth_date', '2024-05-01');
-  await Promise.all([page.waitForURL(/\/persons\/\d+$/), page.click('form.event button[type=submit]')]);
+  await Promise.all([page.waitForLoadState('load'), page.click('form.event button[type=submit]')]);
+  // Saved: straight to the child's page, or first the logic-check warnings with a link to it.
+  await page.waitForSelector('#saved, #person-id');
+  if (await page.locator('#saved').count()) {
+    await Promise.all([page.waitForURL(/\/persons\/\d+$/), page.click('a:text("继续 → 人员页")')]);
+  }
   expect((await page.textContent('h1')).includes('张小宝'), 'child page');
   const after = await births(page, dash);
   expect(after === before + 1, `births ${before} -> ${after}`);
@@ -80,6 +85,24 @@ await test('invalid birth date is shown next to the field in Chinese', async (pa
   await page.click('form.event button[type=submit]');
   const err = await page.textContent('span.err[data-field="citizen_id"]');
   expect(err.includes('校验码错误') || err.includes('日期'), `message: ${err}`);
+});
+
+await test('import page: a file with a bad row is rejected with the row, the column and a CSV report; nothing written', async (page) => {
+  await login(page, 'admin');
+  await page.goto(`${URL}/import`);
+  const csv = '姓名,公民身份号码,性别,出生日期,民族,婚姻状况,户籍村/组,户号,与户主关系\n' +
+    '周一,130131199001010011,男,1990-01-01,汉族,未婚,130131200201,V1-900,户主\n';
+  await page.setInputFiles('#files', { name: '新增人员.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await Promise.all([page.waitForURL(/\/import\/jobs\/[0-9a-f]+$/, { timeout: 20000 }), page.click('#import-form button[type=submit]')]);
+  await page.waitForSelector('#import-status[data-state="rejected"]');
+  const row = await page.textContent('#problems tbody tr');
+  expect(row.includes('新增人员.csv') && row.includes('2') && row.includes('B列(公民身份号码)'), `row: ${row}`);
+  const href = await page.getAttribute('#errors-csv', 'href');
+  const r = await page.request.get(`${URL}${href}`);
+  const text = (await r.text()).replace(/^\uFEFF/, '');
+  expect(r.status() === 200 && text.startsWith('文件,行,列,原因\n新增人员.csv,2,B列(公民身份号码),'), `csv: ${text}`);
+  await page.goto(`${URL}/persons?q=${encodeURIComponent('周一')}`);
+  expect((await page.textContent('#result-count')).trim() === '0', 'nothing imported');
 });
 
 await test('a village specialist cannot reach another village', async (page) => {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod session;
 
 pub mod cache;
+pub mod lang;
 pub mod upload;
 
 mod api;
@@ -75,6 +76,7 @@ pub fn router(store: Store) -> Router {
         .route("/users", get(pages::users).post(pages::user_add))
         .route("/assets/{file}", get(assets::asset))
         .nest("/api/v1", api::router())
+        .layer(axum::middleware::from_fn(lang::middleware))
         .with_state(state)
 }
 

@@ -176,13 +176,13 @@ pub async fn dashboard(State(st): State<AppState>, a: Auth, Query(q): Query<Repo
         }
         div.grid {
             section.figures {
-                h2 { "主要指标" }
+                h2 { (crate::lang::t("主要指标")) }
                 table.figs {
-                    thead { tr { th { "指标" } th { "本期" } th { "上年同期" } th { "单位" } } }
+                    thead { tr { th { (crate::lang::t("指标")) } th { (crate::lang::t("本期")) } th { (crate::lang::t("上年同期")) } th { (crate::lang::t("单位")) } } }
                     tbody {
                         @for d in DEFINITIONS {
                             tr {
-                                td title=(d.definition) { (d.name_zh) }
+                                td title=(d.definition) { (crate::lang::figure_name(d)) }
                                 (fig_cell(&r.total, d.key, &area, &period, link))
                                 td.num.ly data-key=(d.key) { (fig(&ly.total, d.key)) }
                                 td { (d.unit.suffix()) }

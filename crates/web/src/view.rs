@@ -2,6 +2,8 @@
 
 use axum::http::StatusCode;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use crate::lang::t;
 use renkou_app::auth::{Action, Role, User};
 
 /// Percent-encodes a query-string component.
@@ -26,37 +28,42 @@ pub fn json_script(v: &serde_json::Value) -> PreEscaped<String> {
 pub fn page(title: &str, user: Option<(&User, &str)>, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
-        html lang="zh-CN" {
+        html lang=(crate::lang::html_lang()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " - 人口计生信息系统" }
+                title { (title) " - " (t("人口计生信息系统")) }
                 link rel="stylesheet" href="/assets/app.css";
             }
             body {
                 header.top {
-                    a.brand href="/" { "人口计生信息系统" }
+                    a.brand href="/" { (t("人口计生信息系统")) }
                     @if let Some((u, csrf)) = user {
                         nav {
-                            a href="/" { "统计概览" }
+                            a href="/" { (t("统计概览")) }
                             @if renkou_app::auth::authorize(u, Action::ViewPersons, None).is_ok() {
-                                a href="/persons" { "人员查询" }
-                                a href="/events/birth" { "事件登记" }
-                                a href="/check" { "逻辑校验" }
+                                a href="/persons" { (t("人员查询")) }
+                                a href="/events/birth" { (t("事件登记")) }
+                                a href="/check" { (t("逻辑校验")) }
                             }
                             @if renkou_app::persons::authorize_import(&renkou_app::auth::Caller { user: u.clone(), remote_addr: String::new() }).is_ok() {
-                                a href="/import" { "数据导入" }
+                                a href="/import" { (t("数据导入")) }
                             }
                             @if u.role == Role::TownshipAdmin {
-                                a href="/audit" { "审计日志" }
-                                a href="/users" { "用户管理" }
+                                a href="/audit" { (t("审计日志")) }
+                                a href="/users" { (t("用户管理")) }
                             }
                         }
                         span.who { (u.display_name) " · " (u.role.name_zh()) " · " (u.area.as_str()) }
                         form.logout method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(csrf);
-                            button type="submit" { "退出" }
+                            button type="submit" { (t("退出")) }
                         }
+                    }
+                    @if crate::lang::current() == crate::lang::Lang::En {
+                        a.lang href="?lang=zh" { "中文" }
+                    } @else {
+                        a.lang href="?lang=en" { "English" }
                     }
                 }
                 main { (content) }

@@ -565,3 +565,24 @@ async fn an_expired_session_keeps_the_correction_forms_input() {
     assert!(form.body.contains("name=\"reason\" value=\"户口簿为准\""), "{}", form.body);
     assert!(form.body.contains("原值: 张伟"), "the old value is shown beside the kept input");
 }
+
+// ------------------------------------------------------------------------------------------
+// English switch.
+
+#[tokio::test]
+async fn lang_en_switches_navigation_and_figure_names_and_is_remembered() {
+    let f = fixture().await;
+    let (cookie, _) = login(&f.router, "admin").await;
+    let zh = get(&f.router, "/", &cookie).await;
+    assert!(zh.body.contains("<html lang=\"zh-CN\">") && zh.body.contains(">统计概览</a>") && !zh.body.contains("Crude birth rate"));
+    assert!(zh.body.contains("href=\"?lang=en\""));
+    let en = get(&f.router, "/?lang=en", &cookie).await;
+    assert!(en.headers.get_all(header::SET_COOKIE).iter().any(|v| v.to_str().unwrap().starts_with("renkou_lang=en;")));
+    assert!(en.body.contains("<html lang=\"en\">") && en.body.contains(">Dashboard</a>") && en.body.contains(">Persons</a>"), "{}", en.body);
+    assert!(en.body.contains(">Crude birth rate</td>") && en.body.contains(">Same period last year</th>"), "{}", en.body);
+    // Remembered by the cookie; ?lang=zh goes back.
+    let again = get(&f.router, "/persons", &format!("{cookie}; renkou_lang=en")).await;
+    assert!(again.body.contains(">Dashboard</a>") && again.body.contains("href=\"?lang=zh\""));
+    let back = get(&f.router, "/?lang=zh", &format!("{cookie}; renkou_lang=en")).await;
+    assert!(back.body.contains(">统计概览</a>"));
+}
