@@ -730,3 +730,34 @@ async fn birth_years_before_1880_are_refused() {
         ]
     );
 }
+
+/// Names are trimmed; a line break or another control character in a name is refused.
+#[tokio::test]
+async fn names_with_control_characters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store().await;
+    let p = write(
+        dir.path(),
+        "names.csv",
+        format!(
+            "{PERSONS_HEADER}\n\
+             \"张\n三\",130131197503120110,,,,,130131200201,,,\n\
+             \"李\t四\",130131197708200229,,,,,130131200201,,,\n"
+        ),
+    );
+    assert_eq!(
+        rejected(&store, &[p]).await,
+        vec![
+            "names.csv:2:A列(姓名): \"张\\n三\" 含有换行或控制字符 (name contains a line break or control character)",
+            "names.csv:4:A列(姓名): \"李\\t四\" 含有换行或控制字符 (name contains a line break or control character)",
+        ]
+    );
+    let p = write(
+        dir.path(),
+        "ok.csv",
+        format!("{PERSONS_HEADER}\n\u{3000}王五 ,130131197503120110,,,,,130131200201,,,\n"),
+    );
+    import_files(&store, &[p], today(), &no_progress).await.unwrap();
+    let r = store.search_persons(&AreaCode::parse("130131200").unwrap(), renkou_store::SearchField::Name, "王五", 10).await.unwrap();
+    assert_eq!(r.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["王五"]);
+}

@@ -193,6 +193,26 @@ fn text_of(c: &Cell) -> Option<String> {
     c.as_text().map(|t| t.into_owned())
 }
 
+/// A name cell (姓名, 配偶姓名): surrounding whitespace (also full-width) trimmed; a line break or
+/// another control character inside (a quoted CSV cell, Alt+Enter in Excel) is a problem.
+fn name_of(c: &Cell, src: Src, field: Field, out: &mut Problems) -> Option<String> {
+    let t = c.as_text()?;
+    let t = t.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.chars().any(char::is_control) {
+        problem(
+            out,
+            src,
+            field,
+            format!("{t:?} 含有换行或控制字符 (name contains a line break or control character)"),
+        );
+        return None;
+    }
+    Some(t.to_string())
+}
+
 /// Encodes a person reference as one number for pair keys: batch ≥ 0, stored < 0.
 fn enc(r: PersonRef) -> i64 {
     match r {
@@ -326,8 +346,9 @@ impl Builder {
 
     fn person_row(&mut self, info: &SheetInfo, src: Src, row: &Row<'_>, out: &mut Problems) {
         let before = out.len();
-        let name = text_of(&row.field(info, Field::Name));
-        if name.is_none() {
+        let before_name = out.len();
+        let name = name_of(&row.field(info, Field::Name), src, Field::Name, out);
+        if name.is_none() && out.len() == before_name {
             problem(out, src, Field::Name, "姓名为空 (name is empty)");
         }
         let id = self.id_field(info, row, src, Field::CitizenId, out);
@@ -358,7 +379,7 @@ impl Builder {
         // Rare columns.
         let mut rel = Rel {
             spouse_id: self.id_field(info, row, src, Field::SpouseId, out),
-            spouse_name: text_of(&row.field(info, Field::SpouseName)),
+            spouse_name: name_of(&row.field(info, Field::SpouseName), src, Field::SpouseName, out),
             marriage_date: self.date_field(info, row, src, Field::MarriageDate, out),
             mother: self.id_field(info, row, src, Field::MotherId, out),
             father: self.id_field(info, row, src, Field::FatherId, out),
@@ -483,7 +504,7 @@ impl Builder {
         }
         let area = self.area_cell(&row.field(info, Field::Area), src, Field::Area, out);
         let spouse_id = self.id_field(info, row, src, Field::SpouseId, out);
-        let spouse_name = text_of(&row.field(info, Field::SpouseName));
+        let spouse_name = name_of(&row.field(info, Field::SpouseName), src, Field::SpouseName, out);
         let flow = match row.field(info, Field::FlowKind).as_text().as_deref() {
             None => None,
             Some("流入") => Some(ResidenceKind::Inflow),
@@ -528,7 +549,7 @@ impl Builder {
                 None
             });
             newcomer = Some(Box::new(NewcomerData {
-                name: text_of(&row.field(info, Field::Name)),
+                name: name_of(&row.field(info, Field::Name), src, Field::Name, out),
                 sex,
                 birth,
                 ethnicity: parse_ethnicity(&row.field(info, Field::Ethnicity)),
