@@ -93,7 +93,7 @@ async fn county(path: &Path, n: usize) -> (Store, i64) {
     write_county_csv(&csv, n, &v).unwrap();
     let t = Instant::now();
     let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-    import::import_files(&store, &[csv.clone()], today, &|_| {}).await.unwrap();
+    import::import_files(&store, std::slice::from_ref(&csv), today, &|_| {}).await.unwrap();
     println!("register: imported {n} persons over {} villages in {:.1} s", v.len(), t.elapsed().as_secs_f64());
     let t = Instant::now();
     persons::backfill_initials(&store).await.unwrap();

@@ -35,12 +35,14 @@ pub struct DashboardFigures {
 }
 
 type Key = (String, NaiveDate, NaiveDate);
+/// An entry: the generation it was computed at, when, and the figures.
+type Entry = (u64, Instant, Arc<DashboardFigures>);
 
 /// The cache (shared by all requests).
 #[derive(Debug, Default)]
 pub struct FigureCache {
     generation: AtomicU64,
-    entries: Mutex<HashMap<Key, (u64, Instant, Arc<DashboardFigures>)>>,
+    entries: Mutex<HashMap<Key, Entry>>,
 }
 
 impl FigureCache {
