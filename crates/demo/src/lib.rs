@@ -607,11 +607,17 @@ impl<'a> Gen<'a> {
                 continue;
             }
             let age = age_in_completed_years(self.p[cp.wife].birth, child_birth);
-            if (21..=36).contains(&age) && cp.start <= plus_days(child_birth, -280) {
+            if (21..=36).contains(&age) && cp.start <= plus_days(child_birth, -280) && self.spaced(c, child_birth) {
                 return Some(c);
             }
         }
         None
+    }
+
+    /// True when a child born on `birth` would be at least a year from each of the couple's
+    /// children (two births to one mother less than 6 months apart are a logic error).
+    fn spaced(&self, c: usize, birth: NaiveDate) -> bool {
+        self.couples[c].children.iter().all(|&k| (self.p[k].birth - birth).num_days().abs() >= 365)
     }
 
     /// Adds a child (born before the records) to a couple's household.
@@ -771,7 +777,9 @@ impl<'a> Gen<'a> {
         if hb > latest {
             hb = plus_days(latest, -self.rng.int(0, 300));
         }
-        let (min_w, min_h) = if young { (20, 22) } else { (19, 21) };
+        // Marriage ages of the 1980 Marriage Law (20 women, 22 men; Civil Code Art. 1047), which
+        // are also above the 1950 law's 18/20, so no couple marries below the age of its time.
+        let (min_w, min_h) = (20, 22);
         let earliest = add_years(wb, min_w).max(add_years(hb, min_h));
         const OFFSET_W: [f64; 11] = [18.0, 24.0, 20.0, 14.0, 9.0, 6.0, 4.0, 3.0, 1.0, 0.6, 0.4];
         let off = self.rng.weighted(&OFFSET_W) as i64;
@@ -1136,6 +1144,7 @@ impl<'a> Gen<'a> {
                     let sb = plus_days(add_years(mother_birth, age_at_birth), self.rng.int(0, 364));
                     if age_in_completed_years(sb, self.last) >= 18
                         && sb > plus_days(self.couples[oc].start, 280)
+                        && self.spaced(oc, sb)
                     {
                         self.add_child(oc, Sex::Male, sb, None, None);
                         count += 1;
@@ -1231,7 +1240,9 @@ impl<'a> Gen<'a> {
                     (i, husband)
                 };
                 let wb = self.p[wife].birth;
-                let start = plus_days(add_years(wb, 19), self.rng.int(0, 4 * 365));
+                let hb = self.p[husband.expect("set")].birth;
+                // Married at or above the legal ages of 1980 (20 women, 22 men).
+                let start = plus_days(add_years(wb, 20).max(add_years(hb, 22)), self.rng.int(0, 4 * 365));
                 let family = self.p[husband.expect("set")].surname.clone();
                 self.couples.push(Couple {
                     wife,
@@ -1582,7 +1593,7 @@ impl<'a> Gen<'a> {
                         continue;
                     }
                     let gap = age_in_completed_years(self.p[cp.wife].birth, birth);
-                    if (21..=38).contains(&gap) && cp.start <= plus_days(birth, -280) {
+                    if (21..=38).contains(&gap) && cp.start <= plus_days(birth, -280) && self.spaced(c, birth) {
                         self.add_child(c, Sex::Male, birth, None, None);
                         done = true;
                         break;
@@ -1747,7 +1758,8 @@ impl<'a> Gen<'a> {
             });
             open += 1;
             if couple {
-                let hb = self.husband_birth(b);
+                // The husband is at least 22 on the last day (legal age at marriage).
+                let hb = self.husband_birth(b).min(add_years(self.last, -22));
                 let s = self.surname_national();
                 let h = self.person(
                     s.clone(),
@@ -1766,7 +1778,8 @@ impl<'a> Gen<'a> {
                     to: None,
                 });
                 open += 1;
-                let start = add_years(b, 22).max(add_years(hb, 22)).min(self.last);
+                // Wives are 20+ on the last day, husbands 22+: the marriage is legal by then.
+                let start = add_years(b, 20).max(add_years(hb, 22)).min(self.last);
                 self.couples.push(Couple {
                     wife: a,
                     husband: Some(h),
@@ -1860,12 +1873,16 @@ impl<'a> Gen<'a> {
         );
         // 3. Death before birth: an elderly death of the first half of 2012, recorded a century
         // early (2012 → 1912). The registered episode still ends on the real day.
+        // Preferably someone with no marriage and no child in the register, so that the error
+        // does not also put a wedding or a birth after the recorded death (one error, one finding).
+        let early_elderly_death = |i: usize| {
+            self.p[i].death.is_some_and(|d| d <= early_end) && self.p[i].birth.year() > 1913 && self.age_end(i) >= 70
+        };
+        let married = |i: usize| self.couples.iter().any(|c| c.wife == i || c.husband == Some(i));
+        let parent = |i: usize| self.p.iter().any(|c| c.mother == Some(i) || c.father == Some(i));
         let dead = (0..self.p.len())
-            .find(|&i| {
-                self.p[i].death.is_some_and(|d| d <= early_end)
-                    && self.p[i].birth.year() > 1913
-                    && self.age_end(i) >= 70
-            })
+            .find(|&i| early_elderly_death(i) && !married(i) && !parent(i))
+            .or_else(|| (0..self.p.len()).find(|&i| early_elderly_death(i)))
             .expect("an early elderly death");
         let real = self.p[dead].death.expect("dead");
         let recorded = add_years(real, -100);
