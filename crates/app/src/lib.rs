@@ -16,7 +16,9 @@ pub mod consistency;
 pub mod demo;
 pub mod error;
 pub mod export;
+pub mod form_stash;
 pub mod import;
+pub mod monthly;
 pub mod persons;
 pub mod report;
 

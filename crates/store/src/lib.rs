@@ -14,6 +14,8 @@
 mod audit;
 mod counts;
 mod facts;
+mod form_stash;
+mod monthly;
 mod persons;
 mod stored;
 mod users;
@@ -22,6 +24,8 @@ mod write;
 pub use counts::{ExplainRow, Explain};
 pub use facts::{DuplicateIdRow, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};
 pub use write::BatchIds;
+pub use form_stash::NewFormStash;
+pub use monthly::{GroupEventRow, MonthlyReportRow};
 pub use audit::{AuditEntry, AuditFilter};
 pub use persons::{
     AgeGroupCount, ChildRow, HouseholdRow, MarriageRow, MemberRow, MonthCount, OwnBirthRow, PersonDetailRow, PersonFields, PersonSummary,

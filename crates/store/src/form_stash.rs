@@ -1,0 +1,63 @@
+//! Form input kept across an expired session (migration 0006, table `form_stash`): the fields
+//! of a form posted without a live session wait here under a random one-time token, so that
+//! they never travel in a URL, until the user has logged in again.
+
+use crate::{Result, Store};
+
+/// A form to keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFormStash {
+    /// The one-time token (random; the only thing the login URL carries).
+    pub token: String,
+    /// The value of the posting browser's stash cookie; the form comes back only with it.
+    pub browser_key: String,
+    /// The session cookie sent with the form: its user (even expired) becomes the only user
+    /// the form comes back to; unknown or absent = any user with the browser key.
+    pub old_session: Option<String>,
+    /// The form's page (path without query).
+    pub path: String,
+    /// Field names and values, JSON text.
+    pub fields: String,
+    /// When the form is dropped, ISO 8601 UTC.
+    pub expires_at: String,
+}
+
+impl Store {
+    /// Keeps a form, and deletes every kept form expired at `now` (ISO 8601 UTC).
+    pub async fn insert_form_stash(&self, f: &NewFormStash, now: &str) -> Result<()> {
+        sqlx::query("DELETE FROM form_stash WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO form_stash (token, browser_key, user_id, path, fields, expires_at)
+             VALUES ($1, $2, (SELECT s.user_id FROM session s WHERE s.id = $3), $4, $5, $6)",
+        )
+        .bind(&f.token)
+        .bind(&f.browser_key)
+        .bind(&f.old_session)
+        .bind(&f.path)
+        .bind(&f.fields)
+        .bind(&f.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes (returns and deletes) the fields kept under `token` for `path`, if they have not
+    /// expired at `now` and belong to this browser and user. One statement, so a token is
+    /// used at most once.
+    pub async fn take_form_stash(&self, token: &str, browser_key: &str, user_id: i64, path: &str, now: &str) -> Result<Option<String>> {
+        use sqlx::Row;
+        let row = sqlx::query(
+            "DELETE FROM form_stash WHERE token = $1 AND browser_key = $2 AND (user_id IS NULL OR user_id = $3)
+               AND path = $4 AND expires_at > $5
+             RETURNING fields",
+        )
+        .bind(token)
+        .bind(browser_key)
+        .bind(user_id)
+        .bind(path)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+}
