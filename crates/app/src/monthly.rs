@@ -383,14 +383,25 @@ pub async fn review(
 
 /// The groups of the caller's area × the [`OVERVIEW_MONTHS`] months ending with `to`
 /// (`YYYY-MM`; default: `today`'s month), each cell missing, submitted or reviewed.
+/// Errors: [`AppError::Forbidden`] for leaders, [`AppError::Invalid`] for a bad month.
 pub async fn overview(store: &Store, caller: &Caller, to: Option<&str>, today: NaiveDate) -> Result<Overview, AppError> {
     may_view(caller)?;
+    table(store, &caller.user.area, to, today).await
+}
+
+/// The months of one group (a one-row [`overview`]). Errors: [`AppError::NotFound`] for a
+/// group outside the caller's area, as [`overview`] otherwise.
+pub async fn group_overview(store: &Store, caller: &Caller, group_code: &str, to: Option<&str>, today: NaiveDate) -> Result<Overview, AppError> {
+    let (code, _) = group(store, caller, group_code).await?;
+    table(store, &code, to, today).await
+}
+
+async fn table(store: &Store, scope: &AreaCode, to: Option<&str>, today: NaiveDate) -> Result<Overview, AppError> {
     let (_, last_first, _) = parse_month(to.filter(|s| !s.trim().is_empty()).unwrap_or(&month_of(today)), today)?;
     let months: Vec<String> = (0..OVERVIEW_MONTHS)
         .rev()
         .map(|i| last_first.checked_sub_months(chrono::Months::new(i)).expect("in range").format("%Y-%m").to_string())
         .collect();
-    let scope = &caller.user.area;
     let groups = store.groups_in(scope).await?;
     let reports = store.monthly_reports_in(scope, &months[0], &months[months.len() - 1]).await?;
     let state: HashMap<(&str, &str), MonthState> = reports

@@ -21,6 +21,7 @@ mod api;
 mod assets;
 mod check;
 mod correct;
+mod monthly;
 mod pages;
 mod view;
 
@@ -72,10 +73,15 @@ pub fn router(store: Store) -> Router {
         .route("/import/jobs/{id}", get(upload::job_page))
         .route("/import/jobs/{id}/progress", get(upload::job_progress))
         .route("/import/jobs/{id}/errors.csv", get(upload::job_errors_csv))
+        .route("/monthly", get(monthly::overview))
+        .route("/monthly/{group}", get(monthly::group_months))
+        .route("/monthly/{group}/{month}", get(monthly::month_page).post(monthly::month_submit))
+        .route("/monthly/{group}/{month}/review", post(monthly::month_review))
         .route("/audit", get(pages::audit))
         .route("/users", get(pages::users).post(pages::user_add))
         .route("/assets/{file}", get(assets::asset))
         .nest("/api/v1", api::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), session::keep_forms))
         .layer(axum::middleware::from_fn(lang::middleware))
         .with_state(state)
 }

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::error::WebError;
 use crate::session::{cookie, set_cookie, Auth, Remote, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
-use crate::view::{json_script, kind_zh, opt_date, page, policy_zh, sex_zh, urlencode};
+use crate::view::{json_script, kind_zh, opt_date, page, policy_zh, sex_zh};
 use crate::AppState;
 
 /// Today, from the server's clock (the core never reads a clock).
@@ -476,22 +476,14 @@ pub async fn submit_event(st: &AppState, caller: &Caller, kind: &str, values: &B
 
 /// `POST /events/{kind}`: validates (core), writes and audits; on errors the form comes back
 /// with a message next to each field. An expired session goes to the login page, which
-/// returns to the form with its input.
+/// returns to the form with its input ([`crate::session::keep_forms`] keeps it server-side).
 pub async fn event_submit(
     State(st): State<AppState>,
-    a: Result<Auth, WebError>,
+    a: Auth,
     Path(kind): Path<String>,
     Form(mut values): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
     let csrf = values.remove("csrf");
-    let a = match a {
-        Ok(a) => a,
-        Err(WebError::Login(_)) => {
-            let qs: Vec<String> = values.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect();
-            return Err(WebError::Login(format!("/events/{}?{}", urlencode(&kind), qs.join("&"))));
-        }
-        Err(e) => return Err(e),
-    };
     a.check_csrf(csrf.as_deref())?;
     if event_spec(&kind).is_none() {
         return Err(WebError::App(AppError::NotFound(kind)));

@@ -9,6 +9,8 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use renkou_app::auth::{self, Caller};
 
+use axum::response::IntoResponse;
+
 use crate::error::{ApiError, WebError};
 use crate::AppState;
 
@@ -105,4 +107,109 @@ impl<S: Send + Sync> FromRequestParts<S> for Remote {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Remote(remote_addr(parts)))
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// Form input across an expired session.
+
+/// Cookie naming the browser's kept forms ([`renkou_app::form_stash`]).
+pub const FORM_COOKIE: &str = "renkou_form";
+/// Query parameter of a form page that takes kept input back (its value is the token).
+pub const RESTORE_PARAM: &str = "restore";
+/// Largest urlencoded form body read (the same as axum's default body limit).
+const FORM_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+fn is_urlencoded(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Middleware that keeps a form's input server-side when its session has expired, and gives
+/// it back after the new login.
+///
+/// On a urlencoded POST whose handler answers with the login redirect (no live session), the
+/// fields (without the CSRF token and passwords) are kept under a random one-time token and
+/// the redirect becomes `/login?next=<form page>?restore=<token>`, whatever `next` the handler
+/// proposed: no form value is ever in a `Location` header, a URL or a server log. A
+/// `renkou_form` cookie binds the kept input to this browser.
+///
+/// On a GET with `?restore=<token>` and a live session, the kept fields are taken (once) and
+/// become the request's query string inside the server, so the form page fills its inputs
+/// as from any prefilled link; the browser's address only ever shows the token.
+pub async fn keep_forms(axum::extract::State(st): axum::extract::State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::Method;
+    if req.method() == Method::POST && is_urlencoded(req.headers()) && req.uri().path() != "/login" {
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, FORM_BODY_LIMIT).await else {
+            return WebError::BadRequest("表单过大或无法读取 (form too large or unreadable)".into()).into_response();
+        };
+        let path = parts.uri.path().to_string();
+        let old_session = cookie(&parts.headers, SESSION_COOKIE);
+        let browser_key = cookie(&parts.headers, FORM_COOKIE).filter(|k| k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit()));
+        let mut resp = next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes.clone()))).await;
+        let to_login = resp.status().is_redirection()
+            && resp.headers().get(axum::http::header::LOCATION).and_then(|v| v.to_str().ok()).is_some_and(|l| l == "/login" || l.starts_with("/login?"));
+        if to_login {
+            let fields = crate::view::parse_urlencoded(&String::from_utf8_lossy(&bytes));
+            let key = browser_key.clone().unwrap_or_else(|| auth::random_token(16));
+            let kept = renkou_app::form_stash::keep(&st.store, &key, old_session.as_deref(), &path, &fields, chrono::Utc::now()).await;
+            let target = match kept {
+                Ok(Some(token)) => {
+                    if browser_key.is_none() {
+                        let c = set_cookie(FORM_COOKIE, &key, renkou_app::form_stash::KEEP_MINUTES * 60);
+                        if let Ok(h) = axum::http::HeaderValue::from_str(&c) {
+                            resp.headers_mut().append(axum::http::header::SET_COOKIE, h);
+                        }
+                    }
+                    format!("{path}?{RESTORE_PARAM}={token}")
+                }
+                Ok(None) => path,
+                Err(e) => {
+                    eprintln!("表单暂存失败 (cannot keep form input): {e}");
+                    path
+                }
+            };
+            let loc = format!("/login?next={}", crate::view::urlencode(&target));
+            if let Ok(h) = axum::http::HeaderValue::from_str(&loc) {
+                resp.headers_mut().insert(axum::http::header::LOCATION, h);
+            }
+        }
+        return resp;
+    }
+    let mut req = req;
+    if req.method() == Method::GET {
+        if let Some(query) = req.uri().query().filter(|q| q.contains(RESTORE_PARAM)) {
+            let pairs = crate::view::parse_urlencoded(query);
+            if let Some(token) = pairs.iter().find(|(k, _)| k == RESTORE_PARAM).map(|(_, v)| v.clone()) {
+                let (parts, body) = req.into_parts();
+                let live = load(&parts, &st).await.ok().flatten();
+                let mut parts = parts;
+                // Without a live session the page sends the user to log in, `restore` kept.
+                if let Some(a) = live {
+                    let key = cookie(&parts.headers, FORM_COOKIE).unwrap_or_default();
+                    let kept = match renkou_app::form_stash::take(&st.store, &a.caller, &key, &token, parts.uri.path(), chrono::Utc::now()).await {
+                        Ok(k) => k.unwrap_or_default(),
+                        Err(e) => {
+                            eprintln!("表单恢复失败 (cannot restore form input): {e}");
+                            Vec::new()
+                        }
+                    };
+                    let qs: Vec<String> = pairs
+                        .iter()
+                        .filter(|(k, _)| k != RESTORE_PARAM)
+                        .chain(kept.iter())
+                        .map(|(k, v)| format!("{}={}", crate::view::urlencode(k), crate::view::urlencode(v)))
+                        .collect();
+                    let uri = if qs.is_empty() { parts.uri.path().to_string() } else { format!("{}?{}", parts.uri.path(), qs.join("&")) };
+                    if let Ok(u) = uri.parse() {
+                        parts.uri = u;
+                    }
+                }
+                req = axum::extract::Request::from_parts(parts, body);
+            }
+        }
+    }
+    next.run(req).await
 }

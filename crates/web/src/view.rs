@@ -18,6 +18,36 @@ pub fn urlencode(s: &str) -> String {
     out
 }
 
+/// Decodes `application/x-www-form-urlencoded` text (a form body or a query string) into
+/// its name/value pairs, in order (`+` is a space; invalid UTF-8 is replaced).
+pub fn parse_urlencoded(s: &str) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => match ((b[i + 1] as char).to_digit(16), (b[i + 2] as char).to_digit(16)) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                },
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    s.split('&').filter(|p| !p.is_empty()).map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        (decode(k), decode(v))
+    }).collect()
+}
+
 /// JSON for a `<script type="application/json">` block: `<` is escaped so that no string in
 /// the data can close the script element.
 pub fn json_script(v: &serde_json::Value) -> PreEscaped<String> {
@@ -45,6 +75,7 @@ pub fn page(title: &str, user: Option<(&User, &str)>, content: Markup) -> Markup
                                 a href="/persons" { (t("人员查询")) }
                                 a href="/events/birth" { (t("事件登记")) }
                                 a href="/check" { (t("逻辑校验")) }
+                                a href="/monthly" { (t("月报")) }
                             }
                             @if renkou_app::persons::authorize_import(&renkou_app::auth::Caller { user: u.clone(), remote_addr: String::new() }).is_ok() {
                                 a href="/import" { (t("数据导入")) }
