@@ -107,6 +107,30 @@ pub async fn import_files(
     today: NaiveDate,
     progress: &(dyn Fn(ImportProgress<'_>) + Sync),
 ) -> Result<ImportSummary, AppError> {
+    import_inner(store, files, None, today, progress).await
+}
+
+/// [`import_files`] for a user responsible for `scope` only (the web's import page): every area
+/// a row registers someone in must lie inside `scope`, and every stored person a row names must
+/// have an open residence episode inside it; otherwise the whole import is rejected, naming the
+/// row (or the person), and nothing is written.
+pub async fn import_files_within(
+    store: &Store,
+    files: &[PathBuf],
+    scope: &AreaCode,
+    today: NaiveDate,
+    progress: &(dyn Fn(ImportProgress<'_>) + Sync),
+) -> Result<ImportSummary, AppError> {
+    import_inner(store, files, Some(scope), today, progress).await
+}
+
+async fn import_inner(
+    store: &Store,
+    files: &[PathBuf],
+    scope: Option<&AreaCode>,
+    today: NaiveDate,
+    progress: &(dyn Fn(ImportProgress<'_>) + Sync),
+) -> Result<ImportSummary, AppError> {
     let mut builder = Builder::new(today);
 
     // 1. Read and parse every row.
@@ -195,6 +219,28 @@ pub async fn import_files(
                 *first,
                 format!("区划代码 {code} 不在区划表中, 请先导入区划或添加村民小组 (unknown area)"),
             ));
+        }
+    }
+
+    if let Some(scope) = scope {
+        for (code, first) in &builder.areas {
+            if !scope.contains(code) {
+                problems.push(at(*first, format!("区划代码 {code} 不在您的管辖范围 {scope} 内 (area outside your scope)")));
+            }
+        }
+        let mut outside: Vec<&renkou_store::StoredState> = builder
+            .stored_state
+            .values()
+            .filter(|st| !st.open_episodes.iter().any(|e| AreaCode::parse(&e.area).is_ok_and(|a| scope.contains(&a))))
+            .collect();
+        outside.sort_by_key(|st| st.id);
+        for st in outside {
+            problems.push(Problem {
+                sheet: 0,
+                row: 0,
+                col: Col::None,
+                reason: format!("人员 {} (编号 {}) 不在您的管辖范围 {scope} 内 (person outside your scope)", st.name, st.id),
+            });
         }
     }
 

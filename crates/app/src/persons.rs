@@ -914,7 +914,7 @@ pub async fn import_upload(
     authorize_import(caller)?;
     let names: Vec<String> = files.iter().map(|f| f.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())).collect();
     let area = Some(caller.user.area.as_str());
-    match crate::import::import_files(store, files, today, progress).await {
+    match crate::import::import_files_within(store, files, &caller.user.area, today, progress).await {
         Ok(s) => {
             backfill_initials(store).await?;
             let v = serde_json::json!({

@@ -761,3 +761,35 @@ async fn names_with_control_characters_are_refused() {
     let r = store.search_persons(&AreaCode::parse("130131200").unwrap(), renkou_store::SearchField::Name, "王五", 10).await.unwrap();
     assert_eq!(r.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["王五"]);
 }
+
+/// The web's import page imports for one user's area only: rows registering someone elsewhere,
+/// and events about stored persons of another village, reject the whole import.
+#[tokio::test]
+async fn scoped_import_stays_inside_the_callers_area() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store().await;
+    let v201 = renkou_core::area::AreaCode::parse("130131200201").unwrap();
+    let v202 = renkou_core::area::AreaCode::parse("130131200202").unwrap();
+    let p = write(
+        dir.path(),
+        "persons.csv",
+        format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n"),
+    );
+    // Outside the scope: refused at the row, nothing written.
+    let err = renkou_app::import::import_files_within(&store, &[p.clone()], &v202, today(), &no_progress).await.unwrap_err();
+    match err {
+        renkou_app::AppError::Rejected(lines) => assert_eq!(
+            lines,
+            vec!["persons.csv:2:G列(户籍村/组): 区划代码 130131200201 不在您的管辖范围 130131200202 内 (area outside your scope)"]
+        ),
+        e => panic!("{e}"),
+    }
+    assert_eq!(store.person_count().await.unwrap(), 0);
+    // Inside the scope it imports.
+    renkou_app::import::import_files_within(&store, &[p], &v201, today(), &no_progress).await.unwrap();
+    assert_eq!(store.person_count().await.unwrap(), 1);
+    // An event about that stored person, imported by the other village, is refused.
+    let e = write(dir.path(), "events.csv", format!("{EVENTS_HEADER}\n死亡,130131197503120110,2014-02-01,,,,,,,\n"));
+    let err = renkou_app::import::import_files_within(&store, &[e], &v202, today(), &no_progress).await.unwrap_err();
+    assert!(err.to_string().contains("不在您的管辖范围 130131200202 内 (person outside your scope)"), "{err}");
+}
