@@ -4,11 +4,12 @@
 //! the persons a form changed; user rules from a TOML file; and the check of a printed report's
 //! figures ([`renkou_core::report_check`]).
 //!
-//! How a full check runs: the store lists the ids of the persons inside the area, loads their
-//! [`PersonFacts`] in batches of [`renkou_store::FACTS_BATCH`] (seven set-based queries a batch, run concurrently),
-//! every person rule runs on each snapshot; the store answers the set checks (duplicate IDs,
-//! unknown areas, household heads) with one query each; the aggregate identities run over the
-//! period counts of every village and of the whole area. Rules never change data.
+//! How a full check runs: the store lists the ids of the persons inside the area (one query),
+//! loads their [`PersonFacts`] in chunks of [`renkou_store::FACTS_BATCH`] (one query a chunk,
+//! read ahead by a background task while the rules run on the previous chunk); every person rule
+//! runs on each snapshot; meanwhile the store answers the set checks (duplicate IDs, unknown
+//! areas, household heads) with one query each and the aggregate identities run over the period
+//! counts of every village and of the whole area. Rules never change data.
 //!
 //! **Score** (村级逻辑校验得分, for the monthly assessment):
 //! `score = max(0, 100 − (2 × errors + 1 × warnings) × 100 / registered residents)`, i.e. 100
@@ -251,7 +252,14 @@ fn violation(c: &Check, village: String) -> Violation {
 }
 
 /// Runs the store's set check `q` for `scope`.
-async fn store_check(store: &Store, c: &Check, q: StoreQuery, scope: &AreaCode) -> Result<Vec<Violation>, AppError> {
+/// `heads` keeps the household query's rows for the second household check.
+async fn store_check(
+    store: &Store,
+    c: &Check,
+    q: StoreQuery,
+    scope: &AreaCode,
+    heads: &mut Option<Vec<renkou_store::HouseholdHeadsRow>>,
+) -> Result<Vec<Violation>, AppError> {
     let mut out = Vec::new();
     match q {
         StoreQuery::DuplicateCitizenId => {
@@ -276,7 +284,10 @@ async fn store_check(store: &Store, c: &Check, q: StoreQuery, scope: &AreaCode) 
         }
         StoreQuery::HouseholdWithoutHead | StoreQuery::HouseholdTwoHeads => {
             let want_none = q == StoreQuery::HouseholdWithoutHead;
-            for r in store.household_heads(scope).await? {
+            if heads.is_none() {
+                *heads = Some(store.household_heads(scope).await?);
+            }
+            for r in heads.iter().flatten() {
                 if (r.heads == 0) != want_none {
                     continue;
                 }
@@ -316,44 +327,65 @@ pub async fn run(store: &Store, caller: Option<&Caller>, catalogue: &Catalogue, 
     }
     let area = store.area(&req.area).await?.ok_or_else(|| AppError::Invalid(format!("未知地区 {} (unknown area)", req.area)))?;
     let scope = &area.code;
-    let mut violations = Vec::new();
 
-    // Person checks, batch by batch.
-    let ids = store.person_ids_in_scope(scope).await?;
-    for chunk in ids.chunks(renkou_store::FACTS_BATCH) {
-        for p in store.person_facts_listed(scope, chunk).await? {
-            violations.extend(check_person_facts(catalogue, &p, scope, req.ref_date)?);
-        }
-    }
-    // Set checks.
-    for c in catalogue.of_scope(None) {
-        if let CheckBody::Store(q) = c.body {
-            violations.extend(store_check(store, c, q, scope).await?);
-        }
-    }
-    // Aggregate identities: per child area (village) and for the whole area.
-    let (total, children) = store.period_counts(scope, &req.period).await?;
-    let mut units: Vec<(String, AggregateFacts)> =
-        children.iter().map(|(code, counts)| (village_code(code.as_str()), AggregateFacts::from_counts(counts))).collect();
-    units.push((scope.as_str().to_string(), AggregateFacts::from_counts(&total)));
-    for c in catalogue.of_scope(Some(Scope::Aggregate)) {
-        let Some(rule) = c.rule() else { continue };
-        for (code, facts) in &units {
-            let o = rule.evaluate_aggregate(facts).map_err(|e| AppError::Invalid(format!("规则 {} 无法计算: {e}", c.id)))?;
-            if matches!(o, Outcome::Violation { .. }) {
-                let mut v = violation(c, code.clone());
-                v.values = outcome_values(c, &o);
-                violations.push(v);
+    // Person checks, chunk by chunk (the next chunk loads while this one is checked).
+    let persons = async {
+        let ids = store.person_ids_in_scope(scope).await?;
+        let n = ids.len();
+        let mut out = Vec::new();
+        let mut chunks = store.person_facts_chunks(ids);
+        while let Some(chunk) = chunks.next().await {
+            for p in chunk? {
+                out.extend(check_person_facts(catalogue, &p, scope, req.ref_date)?);
             }
         }
-    }
+        Ok::<_, AppError>((out, n))
+    };
+    // Set checks (the household query answers both household checks).
+    let sets = async {
+        let mut out = Vec::new();
+        let mut heads = None;
+        for c in catalogue.of_scope(None) {
+            if let CheckBody::Store(q) = c.body {
+                out.extend(store_check(store, c, q, scope, &mut heads).await?);
+            }
+        }
+        Ok::<_, AppError>(out)
+    };
+    // Aggregate identities: per child area (village) and for the whole area.
+    let aggregates = async {
+        let mut out = Vec::new();
+        if catalogue.of_scope(Some(Scope::Aggregate)).next().is_none() {
+            return Ok(out);
+        }
+        let (total, children) = store.period_counts(scope, &req.period).await?;
+        let mut units: Vec<(String, AggregateFacts)> =
+            children.iter().map(|(code, counts)| (village_code(code.as_str()), AggregateFacts::from_counts(counts))).collect();
+        units.push((scope.as_str().to_string(), AggregateFacts::from_counts(&total)));
+        for c in catalogue.of_scope(Some(Scope::Aggregate)) {
+            let Some(rule) = c.rule() else { continue };
+            for (code, facts) in &units {
+                let o = rule.evaluate_aggregate(facts).map_err(|e| AppError::Invalid(format!("规则 {} 无法计算: {e}", c.id)))?;
+                if matches!(o, Outcome::Violation { .. }) {
+                    let mut v = violation(c, code.clone());
+                    v.values = outcome_values(c, &o);
+                    out.push(v);
+                }
+            }
+        }
+        Ok::<_, AppError>(out)
+    };
+    let residents = async { Ok::<_, AppError>(store.registered_by_village(scope, req.ref_date).await?) };
+    let ((mut violations, persons_checked), set_hits, aggregate_hits, residents) = tokio::try_join!(persons, sets, aggregates, residents)?;
+    violations.extend(set_hits);
+    violations.extend(aggregate_hits);
     violations.sort_by(|a, b| {
         (a.village.as_str(), a.check_id.as_str(), a.person.as_ref().map(|p| p.id), a.household.as_ref().map(|h| h.id))
             .cmp(&(b.village.as_str(), b.check_id.as_str(), b.person.as_ref().map(|p| p.id), b.household.as_ref().map(|h| h.id)))
     });
 
     // Villages: residents, counts, scores.
-    let residents: HashMap<String, i64> = store.registered_by_village(scope, req.ref_date).await?.into_iter().collect();
+    let residents: HashMap<String, i64> = residents.into_iter().collect();
     let mut codes: Vec<String> = residents.keys().cloned().collect();
     if scope.level() < AreaLevel::Village {
         for a in store.children(scope).await? {
@@ -390,11 +422,11 @@ pub async fn run(store: &Store, caller: Option<&Caller>, catalogue: &Catalogue, 
         let summary = serde_json::json!({"errors": violations.iter().filter(|v| v.importance == Importance::Error).count(), "violations": violations.len()});
         crate::audit::record(store, c, "check.run", "area", Some(scope.as_str().to_string()), Some(scope.as_str()), None, Some(summary.to_string()), now).await?;
     }
-    Ok(CheckReport { area, ref_date: req.ref_date, period: req.period, checks_run: catalogue.checks.len(), persons_checked: ids.len(), violations, villages })
+    Ok(CheckReport { area, ref_date: req.ref_date, period: req.period, checks_run: catalogue.checks.len(), persons_checked, violations, villages })
 }
 
 /// Re-runs the person checks of `catalogue` for the persons `ids` (those a form just changed):
-/// one snapshot each ([`Store::person_facts_one`]), every person rule. Persons outside `scope`
+/// their snapshots in one query ([`Store::person_facts`]), every person rule. Persons outside `scope`
 /// are skipped.
 ///
 /// `caller` must be allowed to see persons in `scope` (`None`: the trusted CLI operator).
@@ -410,11 +442,12 @@ pub async fn check_persons(
     if let Some(c) = caller {
         authorize(&c.user, Action::ViewPersons, Some(scope))?;
     }
+    let mut facts = store.person_facts(scope, ids).await?;
+    // In the order asked for.
+    facts.sort_by_key(|f| ids.iter().position(|i| *i == f.id));
     let mut out = Vec::new();
-    for id in ids {
-        if let Some(f) = store.person_facts_one(scope, *id).await? {
-            out.extend(check_person_facts(catalogue, &f, scope, ref_date)?);
-        }
+    for f in &facts {
+        out.extend(check_person_facts(catalogue, f, scope, ref_date)?);
     }
     Ok(out)
 }

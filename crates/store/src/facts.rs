@@ -1,12 +1,13 @@
-//! What the logic checks read: [`PersonFacts`] snapshots filled in batches (a handful of
-//! set-based queries per batch of persons, never one query per person), and the set questions a
-//! per-person rule cannot answer (duplicate citizen IDs, areas missing from the area table,
-//! households without a head or with two), each a single scoped query.
+//! What the logic checks read: [`PersonFacts`] snapshots filled in chunks of
+//! [`FACTS_BATCH`] persons (one query a chunk: a range scan of each table's person-id index,
+//! merged in Rust; never one query per person), and the set questions a per-person rule cannot
+//! answer (duplicate citizen IDs, areas missing from the area table, households without a head
+//! or with two), each a single scoped query.
 //!
 //! A person is inside a scope as in person search (`persons.rs`): any registered or inflow
 //! episode, or the household, lies inside it.
 
-use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::NaiveDate;
 use renkou_core::area::AreaCode;
@@ -17,10 +18,6 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::{Result, Store, StoreError};
-
-/// Persons per batch of [`Store::person_facts`] (each query binds one list of this many ids,
-/// below SQLite's historical limit of 999 bound values).
-pub const FACTS_BATCH: usize = 900;
 
 /// One person of a duplicate-ID group ([`Store::duplicate_citizen_ids`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,6 +67,13 @@ pub struct HouseholdHeadsRow {
     pub head_ids: Vec<i64>,
 }
 
+/// Persons per chunk of a full load ([`Store::person_facts_chunks`]): one query reads the
+/// snapshots of this many persons (a range of ids, or a list when the ids are sparse).
+pub const FACTS_BATCH: usize = 2048;
+
+/// Chunks a full load reads ahead of its consumer (queries in flight plus chunks waiting).
+const CHUNKS_AHEAD: usize = 2;
+
 /// ` AND (person p is inside the scope)` with the range bound as `$lo`/`$hi` placeholders.
 fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &AreaCode) {
     let (lo, hi) = scope.code_range();
@@ -79,44 +83,72 @@ fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &AreaCode) {
     qb.push_bind(lo).push(" AND hs.area_code < ").push_bind(hi).push("))");
 }
 
-fn push_ids(qb: &mut QueryBuilder<'_, Sqlite>, ids: &[i64]) {
-    qb.push("(");
-    let mut sep = qb.separated(", ");
-    for id in ids {
-        sep.push_bind(*id);
+/// `[1,2,3]`: a list of ids as one bound value (read with `json_each`).
+fn json_ids(ids: &[i64]) -> String {
+    let mut s = String::with_capacity(ids.len() * 8 + 2);
+    s.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&id.to_string());
     }
-    qb.push(")");
+    s.push(']');
+    s
 }
 
-/// Which ids a batch query reads: a contiguous range (`col BETWEEN lo AND hi`, two bound values,
-/// rows of ids outside the batch are skipped) when the batch's ids are dense, else the list.
-#[derive(Clone, Copy)]
-enum IdSet<'a> {
-    Range(i64, i64),
-    List(&'a [i64]),
+/// The statement that reads the snapshots of one chunk: one row of seven JSON arrays (persons,
+/// residences, marriages as wife and as husband, births as mother and as father, household
+/// members), each a range scan of one table's person-id index joined to the relatives' rows.
+/// `filter(col)` selects the chunk's persons.
+///
+/// One row per chunk rather than one per record: the cost of a SQLite row in sqlx (a row sent
+/// between threads, every value copied) was most of the old loading time; the JSON text of a
+/// chunk is one value. PostgreSQL: `json_agg(json_build_array(…))` for
+/// `json_group_array(json_array(…))`, `= ANY($1)` for `json_each`.
+fn snapshot_sql(filter: impl Fn(&str) -> String) -> String {
+    let marriages = |me: &str, other: &str| {
+        format!(
+            "(SELECT json_group_array(json_array(m.{me}, m.id, m.start_date, m.end_date, m.end_reason, s.id,
+                     COALESCE(s.citizen_id, m.outside_spouse_citizen_id), COALESCE(s.name, m.outside_spouse_name),
+                     s.sex, s.birth_date, d.death_date, s.relationship_to_head))
+              FROM marriage m LEFT JOIN person s ON s.id = m.{other} LEFT JOIN death d ON d.person_id = s.id WHERE {})",
+            filter(&format!("m.{me}"))
+        )
+    };
+    let births = |col: &str| {
+        format!(
+            "(SELECT json_group_array(json_array(b.{col}, b.birth_order, b.policy, c.id, c.citizen_id, c.name, c.sex, c.birth_date, d.death_date))
+              FROM birth b JOIN person c ON c.id = b.child_id LEFT JOIN death d ON d.person_id = c.id WHERE {})",
+            filter(&format!("b.{col}"))
+        )
+    };
+    format!(
+        "SELECT
+           (SELECT json_group_array(json_array(p.id, p.citizen_id, p.name, p.sex, p.birth_date, p.ethnicity, p.marital_status,
+                   h.household_no, p.relationship_to_head, p.household_id, d.death_date, h.area_code))
+              FROM person p LEFT JOIN household h ON h.id = p.household_id LEFT JOIN death d ON d.person_id = p.id WHERE {persons}),
+           (SELECT json_group_array(json_array(r.person_id, r.id, r.area_code, r.kind, r.valid_from, r.valid_to))
+              FROM residence r WHERE {residences}),
+           {wife}, {husband}, {mother}, {father},
+           (SELECT json_group_array(json_array(p.household_id, p.id, p.citizen_id, p.name, p.sex, p.birth_date, d.death_date,
+                   p.relationship_to_head))
+              FROM person p LEFT JOIN death d ON d.person_id = p.id
+             WHERE p.household_id IN (SELECT x.household_id FROM person x WHERE {members} AND x.household_id IS NOT NULL))",
+        persons = filter("p.id"),
+        residences = filter("r.person_id"),
+        wife = marriages("wife_id", "husband_id"),
+        husband = marriages("husband_id", "wife_id"),
+        mother = births("mother_id"),
+        father = births("father_id"),
+        members = filter("x.id"),
+    )
 }
 
-impl<'a> IdSet<'a> {
-    /// `ids` ascending: a range when it spans at most twice as many ids as it holds.
-    fn of(ids: &'a [i64]) -> IdSet<'a> {
-        match (ids.first(), ids.last()) {
-            (Some(&lo), Some(&hi)) if ids.windows(2).all(|w| w[0] < w[1]) && (hi - lo) as usize <= 2 * ids.len() => IdSet::Range(lo, hi),
-            _ => IdSet::List(ids),
-        }
-    }
-    /// Pushes ` col BETWEEN … AND …` or ` col IN (…)`.
-    fn push(self, qb: &mut QueryBuilder<'_, Sqlite>, col: &str) {
-        match self {
-            IdSet::Range(lo, hi) => {
-                qb.push(format!(" {col} BETWEEN ")).push_bind(lo).push(" AND ").push_bind(hi);
-            }
-            IdSet::List(ids) => {
-                qb.push(format!(" {col} IN "));
-                push_ids(qb, ids);
-            }
-        }
-    }
-}
+/// [`snapshot_sql`] for a range of ids (`$1`, `$2`).
+static SNAPSHOT_RANGE: LazyLock<String> = LazyLock::new(|| snapshot_sql(|col| format!("{col} BETWEEN $1 AND $2")));
+/// [`snapshot_sql`] for a list of ids (`$1`: a JSON array).
+static SNAPSHOT_LIST: LazyLock<String> = LazyLock::new(|| snapshot_sql(|col| format!("{col} IN (SELECT value FROM json_each($1))")));
 
 fn corrupt(what: &str, v: impl std::fmt::Debug) -> StoreError {
     StoreError::Corrupt(format!("{what} {v:?}"))
@@ -126,8 +158,8 @@ fn sex_of(code: i64) -> Result<Sex> {
     Sex::from_code(code).ok_or_else(|| corrupt("sex code", code))
 }
 
-fn end_reason_of(s: Option<String>) -> Option<MarriageEnd> {
-    match s.as_deref() {
+fn end_reason_of(s: Option<&str>) -> Option<MarriageEnd> {
+    match s {
         Some("divorce") => Some(MarriageEnd::Divorce),
         Some("death") => Some(MarriageEnd::Death),
         _ => None,
@@ -138,206 +170,516 @@ fn end_reason_of(s: Option<String>) -> Option<MarriageEnd> {
 const CURRENT_AREA: &str = "COALESCE((SELECT r.area_code FROM residence r WHERE r.person_id = p.id AND r.kind = 'registered'
     ORDER BY (r.valid_to IS NULL) DESC, r.valid_to DESC LIMIT 1), h.area_code)";
 
+/// The JSON that SQLite's `json_group_array(json_array(…))` writes: an array of arrays of
+/// integers, strings and nulls (the only values the snapshot statement produces), read without
+/// a JSON library.
+mod json {
+    use chrono::NaiveDate;
+
+    use crate::{Result, StoreError};
+
+    /// One value of a record.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(super) enum V {
+        Null,
+        Int(i64),
+        Str(String),
+    }
+
+    fn bad(what: &str) -> StoreError {
+        StoreError::Corrupt(format!("snapshot JSON: {what}"))
+    }
+
+    impl V {
+        pub(super) fn int(&self) -> Result<i64> {
+            self.opt_int()?.ok_or_else(|| bad("null where a number was expected"))
+        }
+        pub(super) fn opt_int(&self) -> Result<Option<i64>> {
+            match self {
+                V::Null => Ok(None),
+                V::Int(i) => Ok(Some(*i)),
+                V::Str(s) => s.parse().map(Some).map_err(|_| bad("text where a number was expected")),
+            }
+        }
+        pub(super) fn opt_str(&self) -> Option<&str> {
+            match self {
+                V::Str(s) => Some(s),
+                _ => None,
+            }
+        }
+        pub(super) fn take_text(&mut self) -> Result<String> {
+            self.take_opt_text()?.ok_or_else(|| bad("null where text was expected"))
+        }
+        pub(super) fn take_opt_text(&mut self) -> Result<Option<String>> {
+            match std::mem::replace(self, V::Null) {
+                V::Null => Ok(None),
+                V::Str(s) => Ok(Some(s)),
+                V::Int(i) => Ok(Some(i.to_string())),
+            }
+        }
+        pub(super) fn date(&self) -> Result<NaiveDate> {
+            self.opt_date()?.ok_or_else(|| bad("null where a date was expected"))
+        }
+        pub(super) fn opt_date(&self) -> Result<Option<NaiveDate>> {
+            match self {
+                V::Null => Ok(None),
+                V::Str(s) => parse_date(s).map(Some).ok_or_else(|| StoreError::Corrupt(format!("date {s:?}"))),
+                V::Int(_) => Err(bad("number where a date was expected")),
+            }
+        }
+    }
+
+    /// `YYYY-MM-DD` (what the store writes); other forms through chrono's `%F`.
+    fn parse_date(s: &str) -> Option<NaiveDate> {
+        let b = s.as_bytes();
+        if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+            let num = |r: std::ops::Range<usize>| b[r].iter().try_fold(0u32, |a, &c| c.is_ascii_digit().then(|| a * 10 + u32::from(c - b'0')));
+            if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) {
+                return NaiveDate::from_ymd_opt(y as i32, m, d);
+            }
+        }
+        NaiveDate::parse_from_str(s, "%F").ok()
+    }
+
+    struct P<'a> {
+        s: &'a str,
+        b: &'a [u8],
+        i: usize,
+    }
+
+    impl P<'_> {
+        fn peek(&mut self) -> Option<u8> {
+            while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\n' | b'\r' | b'\t') {
+                self.i += 1;
+            }
+            self.b.get(self.i).copied()
+        }
+        fn expect(&mut self, c: u8) -> Result<()> {
+            if self.peek() == Some(c) {
+                self.i += 1;
+                Ok(())
+            } else {
+                Err(bad(&format!("expected `{}` at byte {}", c as char, self.i)))
+            }
+        }
+        fn value(&mut self) -> Result<V> {
+            match self.peek() {
+                Some(b'n') if self.b[self.i..].starts_with(b"null") => {
+                    self.i += 4;
+                    Ok(V::Null)
+                }
+                Some(b'"') => self.string().map(V::Str),
+                Some(c) if c == b'-' || c.is_ascii_digit() => {
+                    let start = self.i;
+                    self.i += 1;
+                    while self.i < self.b.len() && self.b[self.i].is_ascii_digit() {
+                        self.i += 1;
+                    }
+                    self.s[start..self.i].parse().map(V::Int).map_err(|_| bad("number"))
+                }
+                _ => Err(bad(&format!("unexpected value at byte {}", self.i))),
+            }
+        }
+        fn hex4(&mut self) -> Result<u32> {
+            let h = self.s.get(self.i..self.i + 4).ok_or_else(|| bad("\\u escape"))?;
+            self.i += 4;
+            u32::from_str_radix(h, 16).map_err(|_| bad("\\u escape"))
+        }
+        fn string(&mut self) -> Result<String> {
+            self.i += 1; // the opening quote
+            let mut out = String::new();
+            loop {
+                let start = self.i;
+                while self.i < self.b.len() && self.b[self.i] != b'"' && self.b[self.i] != b'\\' {
+                    self.i += 1;
+                }
+                // Both stops are ASCII, so both ends are character boundaries.
+                out.push_str(&self.s[start..self.i]);
+                match self.b.get(self.i) {
+                    Some(b'"') => {
+                        self.i += 1;
+                        return Ok(out);
+                    }
+                    Some(b'\\') => {
+                        let e = *self.b.get(self.i + 1).ok_or_else(|| bad("escape"))?;
+                        self.i += 2;
+                        let c = match e {
+                            b'"' => '"',
+                            b'\\' => '\\',
+                            b'/' => '/',
+                            b'b' => '\u{8}',
+                            b'f' => '\u{c}',
+                            b'n' => '\n',
+                            b'r' => '\r',
+                            b't' => '\t',
+                            b'u' => {
+                                let hi = self.hex4()?;
+                                let code = if (0xD800..0xDC00).contains(&hi) && self.b[self.i..].starts_with(b"\\u") {
+                                    self.i += 2;
+                                    let lo = self.hex4()?;
+                                    0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF)
+                                } else {
+                                    hi
+                                };
+                                char::from_u32(code).unwrap_or('\u{FFFD}')
+                            }
+                            _ => return Err(bad("escape")),
+                        };
+                        out.push(c);
+                    }
+                    _ => return Err(bad("unterminated string")),
+                }
+            }
+        }
+    }
+
+    /// Calls `f` with each record (inner array) of `text`, in order. `f` may take the values.
+    pub(super) fn records(text: &str, mut f: impl FnMut(&mut [V]) -> Result<()>) -> Result<()> {
+        let mut p = P { s: text, b: text.as_bytes(), i: 0 };
+        let mut rec: Vec<V> = Vec::with_capacity(12);
+        p.expect(b'[')?;
+        if p.peek() == Some(b']') {
+            return Ok(());
+        }
+        loop {
+            p.expect(b'[')?;
+            rec.clear();
+            if p.peek() != Some(b']') {
+                loop {
+                    rec.push(p.value()?);
+                    if p.peek() == Some(b',') {
+                        p.i += 1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            p.expect(b']')?;
+            f(&mut rec)?;
+            if p.peek() == Some(b',') {
+                p.i += 1;
+            } else {
+                break;
+            }
+        }
+        p.expect(b']')
+    }
+
+    /// `r[n]`, or an error naming the missing column.
+    pub(super) fn col(r: &mut [V], n: usize) -> Result<&mut V> {
+        r.get_mut(n).ok_or_else(|| bad("short record"))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn reads_what_sqlite_writes() {
+            let mut got = Vec::new();
+            records(r#"[[1,"王\"伟\\",null,-3],[],[2,"a\u0001\n\ud83d\ude00b"]]"#, |r| {
+                got.push(r.to_vec());
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(
+                got,
+                vec![
+                    vec![V::Int(1), V::Str("王\"伟\\".into()), V::Null, V::Int(-3)],
+                    vec![],
+                    vec![V::Int(2), V::Str("a\u{1}\n😀b".into())]
+                ]
+            );
+            records("[]", |_| panic!("no record")).unwrap();
+            assert!(records("[[1,", |_| Ok(())).is_err());
+            assert!(records(r#"[["x]]"#, |_| Ok(())).is_err());
+            assert_eq!(V::Str("2014-06-30".into()).date().unwrap(), NaiveDate::from_ymd_opt(2014, 6, 30).unwrap());
+            assert!(V::Str("2014-02-30".into()).date().is_err());
+        }
+    }
+}
+
+use json::col;
+
+/// The snapshots of a full load, chunk by chunk ([`Store::person_facts_chunks`]): loaded by a
+/// background task at most [`CHUNKS_AHEAD`] chunks ahead, so that the queries of the next chunk
+/// run while the caller checks this one, and memory stays bounded for a county.
+pub struct FactsChunks {
+    rx: tokio::sync::mpsc::Receiver<Result<Vec<PersonFacts>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FactsChunks {
+    /// The next chunk (persons in ascending id order), `None` after the last. After an error
+    /// nothing more comes.
+    pub async fn next(&mut self) -> Option<Result<Vec<PersonFacts>>> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for FactsChunks {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 impl Store {
-    /// Ids of the persons inside `scope`, ascending (the batches of [`Store::person_facts`]).
+    /// Ids of the persons inside `scope`, ascending: those with a registered or inflow episode
+    /// in the area (two range scans of the residence `(kind, area_code, …)` index) and the
+    /// members of the area's households. One query, one row.
     ///
     /// Errors: [`StoreError::Sql`].
     pub async fn person_ids_in_scope(&self, scope: &AreaCode) -> Result<Vec<i64>> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT p.id FROM person p WHERE 1 = 1");
-        push_scope(&mut qb, scope);
-        qb.push(" ORDER BY p.id");
-        Ok(qb.build().fetch_all(&self.pool).await?.iter().map(|r| r.get(0)).collect())
+        let (lo, hi) = scope.code_range();
+        let row = sqlx::query(
+            "SELECT group_concat(id) FROM (
+               SELECT r.person_id AS id FROM residence r WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2
+               UNION ALL SELECT r.person_id FROM residence r WHERE r.kind = 'inflow' AND r.area_code >= $1 AND r.area_code < $2
+               UNION ALL SELECT p.id FROM household h JOIN person p ON p.household_id = h.id WHERE h.area_code >= $1 AND h.area_code < $2)",
+        )
+        .bind(lo)
+        .bind(hi)
+        .fetch_one(&self.pool)
+        .await?;
+        let list: Option<String> = row.get(0);
+        let mut ids = list
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<i64>().map_err(|_| corrupt("person id", s)))
+            .collect::<Result<Vec<i64>>>()?;
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
     }
 
-    /// The facts of the persons `ids` that lie inside `scope` (others are left out), in `ids`
-    /// order: seven queries for up to [`FACTS_BATCH`] persons, run concurrently (persons,
-    /// residences, marriages as wife and as husband, births as mother and as father, household
-    /// members), more batches beyond.
+    /// Of `ids`, those inside `scope`, ascending (one query per 10,000 ids).
+    async fn ids_inside(&self, scope: &AreaCode, ids: &[i64]) -> Result<Vec<i64>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(10_000) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT p.id FROM person p WHERE p.id IN (SELECT value FROM json_each(");
+            qb.push_bind(json_ids(chunk)).push("))");
+            push_scope(&mut qb, scope);
+            out.extend(qb.build().fetch_all(&self.pool).await?.iter().map(|r| r.get::<i64, _>(0)));
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The facts of the persons `ids` that lie inside `scope` (others are left out), in
+    /// ascending id order.
     ///
     /// Shape: spouses and household members are [`RelativeFacts`] (spouse outside the register:
     /// name and ID only); births carry the child's facts; residences are oldest first.
     /// Errors: [`StoreError::Sql`]; [`StoreError::Corrupt`] for an unknown stored code.
     pub async fn person_facts(&self, scope: &AreaCode, ids: &[i64]) -> Result<Vec<PersonFacts>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(FACTS_BATCH) {
-            out.extend(self.facts_batch(scope, chunk, false).await?);
+        let inside = self.ids_inside(scope, ids).await?;
+        let mut out = Vec::with_capacity(inside.len());
+        for chunk in inside.chunks(FACTS_BATCH) {
+            out.extend(self.facts_chunk(chunk).await?);
         }
         Ok(out)
     }
 
-    /// Like [`Store::person_facts`] for ids that [`Store::person_ids_in_scope`] just listed for
-    /// the same `scope`: the scope probe is not repeated (a full check reads every person of the
-    /// area once). Ids outside the scope would be read: pass only listed ids.
-    pub async fn person_facts_listed(&self, scope: &AreaCode, listed: &[i64]) -> Result<Vec<PersonFacts>> {
-        let mut out = Vec::with_capacity(listed.len());
-        for chunk in listed.chunks(FACTS_BATCH) {
-            out.extend(self.facts_batch(scope, chunk, true).await?);
-        }
-        Ok(out)
+    /// A full load: the facts of the persons `listed` (ids that [`Store::person_ids_in_scope`]
+    /// just listed: they are not checked against a scope again), in chunks of up to
+    /// [`FACTS_BATCH`] persons in ascending id order, one query a chunk, read ahead by a
+    /// background task. Must be called inside a Tokio runtime.
+    pub fn person_facts_chunks(&self, mut listed: Vec<i64>) -> FactsChunks {
+        listed.sort_unstable();
+        listed.dedup();
+        let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
+        let store = self.clone();
+        let task = tokio::spawn(async move {
+            use futures::StreamExt;
+            let chunks: Vec<Vec<i64>> = listed.chunks(FACTS_BATCH).map(<[i64]>::to_vec).collect();
+            drop(listed);
+            let mut chunks = futures::stream::iter(chunks)
+                .map(|c| {
+                    let store = store.clone();
+                    async move { store.facts_chunk(&c).await }
+                })
+                .buffered(CHUNKS_AHEAD);
+            while let Some(r) = chunks.next().await {
+                let failed = r.is_err();
+                if tx.send(r).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        FactsChunks { rx, task }
     }
 
     /// The facts of one person inside `scope` (incremental checks after a form is saved);
     /// `None` when missing or outside the scope.
     pub async fn person_facts_one(&self, scope: &AreaCode, id: i64) -> Result<Option<PersonFacts>> {
-        Ok(self.facts_batch(scope, &[id], false).await?.pop())
+        Ok(self.person_facts(scope, &[id]).await?.pop())
     }
 
-    /// One batch. `trusted` = the ids were just listed inside `scope` by
-    /// [`Store::person_ids_in_scope`] (the scope probe is not repeated). The seven queries run
-    /// concurrently on the pool's connections.
-    async fn facts_batch(&self, scope: &AreaCode, ids: &[i64], trusted: bool) -> Result<Vec<PersonFacts>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sorted: Vec<i64> = {
-            let mut v = ids.to_vec();
-            v.sort_unstable();
-            v.dedup();
-            v
+    /// The snapshots of the persons `ids` (ascending, no duplicates, trusted): one query.
+    async fn facts_chunk(&self, ids: &[i64]) -> Result<Vec<PersonFacts>> {
+        let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else { return Ok(Vec::new()) };
+        // A range when it spans at most twice as many ids as it holds (rows of ids outside the
+        // chunk are read and skipped), else the list.
+        let row = if (hi - lo) as usize <= 2 * ids.len() {
+            sqlx::query(SNAPSHOT_RANGE.as_str()).bind(lo).bind(hi).fetch_one(&self.pool).await?
+        } else {
+            sqlx::query(SNAPSHOT_LIST.as_str()).bind(json_ids(ids)).fetch_one(&self.pool).await?
         };
-        let set = IdSet::of(&sorted);
-        let fetch = |mut qb: QueryBuilder<'static, Sqlite>| async move { qb.build().fetch_all(&self.pool).await };
+        let texts: Vec<Option<String>> = (0..7).map(|i| row.get(i)).collect();
+        let text = |i: usize| texts[i].as_deref().unwrap_or("[]");
+        assemble(ids, [text(0), text(1), text(2), text(3), text(4), text(5), text(6)])
+    }
+}
 
-        let mut q_persons: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT p.id, p.citizen_id, p.name, p.sex, p.birth_date, p.ethnicity, p.marital_status, h.household_no,
-                    p.relationship_to_head, p.household_id, d.death_date, h.area_code
-             FROM person p LEFT JOIN household h ON h.id = p.household_id LEFT JOIN death d ON d.person_id = p.id WHERE",
-        );
-        set.push(&mut q_persons, "p.id");
-        if !trusted {
-            push_scope(&mut q_persons, scope);
+/// Builds the snapshots of the persons `ids` (ascending) from the seven arrays of
+/// [`snapshot_sql`], in id order. Records of persons not in `ids` are skipped.
+fn assemble(ids: &[i64], t: [&str; 7]) -> Result<Vec<PersonFacts>> {
+    let wanted = |id: i64| ids.binary_search(&id).is_ok();
+    // Persons, with their household id and the household's area.
+    let mut persons: Vec<(PersonFacts, Option<i64>, Option<String>)> = Vec::with_capacity(ids.len());
+    json::records(t[0], |r| {
+        let id = col(r, 0)?.int()?;
+        if !wanted(id) {
+            return Ok(());
         }
-        let mut q_res: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT r.person_id, r.area_code, r.kind, r.valid_from, r.valid_to FROM residence r WHERE");
-        set.push(&mut q_res, "r.person_id");
-        q_res.push(" ORDER BY r.person_id, r.valid_from IS NOT NULL, r.valid_from, r.id");
-        let marriages = |me: &str, other: &str| {
-            let mut qb: QueryBuilder<'static, Sqlite> = QueryBuilder::new(format!(
-                "SELECT m.{me}, m.start_date, m.end_date, m.end_reason, s.id, COALESCE(s.citizen_id, m.outside_spouse_citizen_id),
-                        COALESCE(s.name, m.outside_spouse_name), s.sex, s.birth_date, d.death_date, s.relationship_to_head
-                 FROM marriage m LEFT JOIN person s ON s.id = m.{other} LEFT JOIN death d ON d.person_id = s.id WHERE"
-            ));
-            set.push(&mut qb, &format!("m.{me}"));
-            qb.push(" ORDER BY m.start_date IS NOT NULL, m.start_date, m.id");
-            qb
-        };
-        let births = |col: &str| {
-            let mut qb: QueryBuilder<'static, Sqlite> = QueryBuilder::new(format!(
-                "SELECT b.{col}, b.birth_order, b.policy, c.id, c.citizen_id, c.name, c.sex, c.birth_date, d.death_date
-                 FROM birth b JOIN person c ON c.id = b.child_id LEFT JOIN death d ON d.person_id = c.id WHERE"
-            ));
-            set.push(&mut qb, &format!("b.{col}"));
-            qb
-        };
-        let mut q_members: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT p.household_id, p.id, p.citizen_id, p.name, p.sex, p.birth_date, d.death_date, p.relationship_to_head
-             FROM person p LEFT JOIN death d ON d.person_id = p.id
-             WHERE p.household_id IN (SELECT x.household_id FROM person x WHERE",
-        );
-        set.push(&mut q_members, "x.id");
-        q_members.push(" AND x.household_id IS NOT NULL)");
-        let (rows, res_rows, wife_rows, husband_rows, mother_rows, father_rows, member_rows) = futures::try_join!(
-            fetch(q_persons),
-            fetch(q_res),
-            fetch(marriages("wife_id", "husband_id")),
-            fetch(marriages("husband_id", "wife_id")),
-            fetch(births("mother_id")),
-            fetch(births("father_id")),
-            fetch(q_members),
-        )?;
+        let mut p = PersonFacts::new(id, "", sex_of(col(r, 3)?.int()?)?, col(r, 4)?.date()?);
+        p.citizen_id = col(r, 1)?.take_opt_text()?;
+        p.name = col(r, 2)?.take_text()?;
+        p.ethnicity = col(r, 5)?.take_opt_text()?.filter(|e| !e.is_empty());
+        let marital = col(r, 6)?.take_text()?;
+        p.marital_status = MaritalStatus::parse(&marital).ok_or_else(|| corrupt("marital status", &marital))?;
+        p.household_no = col(r, 7)?.take_opt_text()?;
+        p.relationship_to_head = col(r, 8)?.take_opt_text()?;
+        let household = col(r, 9)?.opt_int()?;
+        p.death_date = col(r, 10)?.opt_date()?;
+        let area = col(r, 11)?.take_opt_text()?;
+        persons.push((p, household, area));
+        Ok(())
+    })?;
+    persons.sort_by_key(|(p, _, _)| p.id);
+    let at = |id: i64| persons.binary_search_by_key(&id, |(p, _, _)| p.id).ok();
 
-        let mut persons: Vec<PersonFacts> = Vec::with_capacity(rows.len());
-        let mut household_of: Vec<Option<i64>> = Vec::with_capacity(rows.len());
-        let mut household_area: Vec<Option<String>> = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let marital: String = r.get(6);
-            let ethnicity: String = r.get(5);
-            let mut p = PersonFacts::new(r.get(0), &r.get::<String, _>(2), sex_of(r.get(3))?, r.get(4));
-            p.citizen_id = r.get(1);
-            p.ethnicity = Some(ethnicity).filter(|e| !e.is_empty());
-            p.marital_status = MaritalStatus::parse(&marital).ok_or_else(|| corrupt("marital status", &marital))?;
-            p.household_no = r.get(7);
-            p.relationship_to_head = r.get(8);
-            p.death_date = r.get(10);
-            household_of.push(r.get(9));
-            household_area.push(r.get(11));
-            persons.push(p);
-        }
-        let index: HashMap<i64, usize> = persons.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
-
-        for r in res_rows {
-            let Some(&i) = index.get(&r.get::<i64, _>(0)) else { continue };
-            let kind: String = r.get(2);
-            persons[i].residences.push(ResidenceFacts {
-                area: r.get(1),
+    // Residences: oldest first (unknown start first), then by episode id.
+    let mut res: Vec<(usize, bool, Option<NaiveDate>, i64, ResidenceFacts)> = Vec::new();
+    json::records(t[1], |r| {
+        let Some(i) = at(col(r, 0)?.int()?) else { return Ok(()) };
+        let kind = col(r, 3)?.take_text()?;
+        let start = col(r, 4)?.opt_date()?;
+        res.push((
+            i,
+            start.is_some(),
+            start,
+            col(r, 1)?.int()?,
+            ResidenceFacts {
+                area: col(r, 2)?.take_text()?,
                 kind: ResidenceKind::from_code(&kind).ok_or_else(|| corrupt("residence kind", &kind))?,
-                start: r.get(3),
-                end: r.get(4),
-            });
-        }
-        for r in wife_rows.iter().chain(&husband_rows) {
-            let Some(&i) = index.get(&r.get::<i64, _>(0)) else { continue };
+                start,
+                end: col(r, 5)?.opt_date()?,
+            },
+        ));
+        Ok(())
+    })?;
+    res.sort_unstable_by_key(|x| (x.0, x.1, x.2, x.3));
+    // Marriages: by start (unknown first), as wife before as husband, then by marriage id.
+    let mut mar: Vec<(usize, bool, Option<NaiveDate>, u8, i64, MarriageFacts)> = Vec::new();
+    for (side, text) in [(0u8, t[2]), (1, t[3])] {
+        json::records(text, |r| {
+            let Some(i) = at(col(r, 0)?.int()?) else { return Ok(()) };
+            let start = col(r, 2)?.opt_date()?;
             let spouse = RelativeFacts {
-                id: r.get(4),
-                citizen_id: r.get(5),
-                name: r.get(6),
-                sex: r.get::<Option<i64>, _>(7).map(sex_of).transpose()?,
-                birth_date: r.get(8),
-                death_date: r.get(9),
-                relationship_to_head: r.get(10),
+                id: col(r, 5)?.opt_int()?,
+                citizen_id: col(r, 6)?.take_opt_text()?,
+                name: col(r, 7)?.take_opt_text()?,
+                sex: col(r, 8)?.opt_int()?.map(sex_of).transpose()?,
+                birth_date: col(r, 9)?.opt_date()?,
+                death_date: col(r, 10)?.opt_date()?,
+                relationship_to_head: col(r, 11)?.take_opt_text()?,
             };
-            persons[i].marriages.push(MarriageFacts { start: r.get(1), end: r.get(2), end_reason: end_reason_of(r.get(3)), spouse });
-        }
-        for (rows, role) in [(&mother_rows, ParentRole::Mother), (&father_rows, ParentRole::Father)] {
-            for r in rows.iter() {
-                let Some(&i) = index.get(&r.get::<i64, _>(0)) else { continue };
-                let policy: Option<String> = r.get(2);
-                persons[i].births.push(BirthFacts {
-                    role,
-                    birth_order: r.get::<Option<i64>, _>(1).map(|o| o.clamp(0, 255) as u8),
-                    policy: policy.as_deref().and_then(PolicyClass::from_code),
-                    child_id: r.get(3),
-                    citizen_id: r.get(4),
-                    name: r.get(5),
-                    sex: sex_of(r.get(6))?,
-                    birth_date: r.get(7),
-                    death_date: r.get(8),
-                });
-            }
-        }
-        let mut members: HashMap<i64, Vec<RelativeFacts>> = HashMap::new();
-        for r in member_rows {
-            members.entry(r.get(0)).or_default().push(RelativeFacts {
-                id: r.get(1),
-                citizen_id: r.get(2),
-                name: r.get(3),
-                sex: Some(sex_of(r.get(4))?),
-                birth_date: r.get(5),
-                death_date: r.get(6),
-                relationship_to_head: r.get(7),
-            });
-        }
-        for ((p, h), h_area) in persons.iter_mut().zip(&household_of).zip(household_area) {
-            p.births.sort_by_key(|b| (b.birth_date, b.child_id));
-            p.marriages.sort_by_key(|m| (m.start.is_some(), m.start));
-            if let Some(list) = h.and_then(|h| members.get(&h)) {
-                p.household_members = list.iter().filter(|m| m.id != Some(p.id)).cloned().collect();
-            }
-            // Current area: the latest registered episode (an open one first), else the household's.
-            p.area = p
-                .residences
-                .iter()
-                .filter(|e| e.kind == ResidenceKind::Registered)
-                .max_by_key(|e| (e.end.is_none(), e.end))
-                .map(|e| e.area.clone())
-                .or(h_area);
-        }
-        // In the order asked for.
-        let order: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        persons.sort_by_key(|p| order.get(&p.id).copied().unwrap_or(usize::MAX));
-        Ok(persons)
+            let m = MarriageFacts { start, end: col(r, 3)?.opt_date()?, end_reason: end_reason_of(col(r, 4)?.opt_str()), spouse };
+            mar.push((i, start.is_some(), start, side, col(r, 1)?.int()?, m));
+            Ok(())
+        })?;
     }
+    mar.sort_unstable_by_key(|x| (x.0, x.1, x.2, x.3, x.4));
+    // Births: by the child's birth date, then id.
+    let mut bir: Vec<(usize, BirthFacts)> = Vec::new();
+    for (role, text) in [(ParentRole::Mother, t[4]), (ParentRole::Father, t[5])] {
+        json::records(text, |r| {
+            let Some(i) = at(col(r, 0)?.int()?) else { return Ok(()) };
+            let policy = col(r, 2)?.take_opt_text()?;
+            bir.push((
+                i,
+                BirthFacts {
+                    role,
+                    birth_order: col(r, 1)?.opt_int()?.map(|o| o.clamp(0, 255) as u8),
+                    policy: policy.as_deref().and_then(PolicyClass::from_code),
+                    child_id: col(r, 3)?.int()?,
+                    citizen_id: col(r, 4)?.take_opt_text()?,
+                    name: col(r, 5)?.take_text()?,
+                    sex: sex_of(col(r, 6)?.int()?)?,
+                    birth_date: col(r, 7)?.date()?,
+                    death_date: col(r, 8)?.opt_date()?,
+                },
+            ));
+            Ok(())
+        })?;
+    }
+    bir.sort_unstable_by_key(|(i, b)| (*i, b.birth_date, b.child_id));
+    // Household members: by household, then person id.
+    let mut members: Vec<(i64, i64, RelativeFacts)> = Vec::new();
+    json::records(t[6], |r| {
+        let household = col(r, 0)?.int()?;
+        let id = col(r, 1)?.int()?;
+        members.push((
+            household,
+            id,
+            RelativeFacts {
+                id: Some(id),
+                citizen_id: col(r, 2)?.take_opt_text()?,
+                name: col(r, 3)?.take_opt_text()?,
+                sex: Some(sex_of(col(r, 4)?.int()?)?),
+                birth_date: col(r, 5)?.opt_date()?,
+                death_date: col(r, 6)?.opt_date()?,
+                relationship_to_head: col(r, 7)?.take_opt_text()?,
+            },
+        ));
+        Ok(())
+    })?;
+    members.sort_unstable_by_key(|x| (x.0, x.1));
 
+    for (i, _, _, _, e) in res {
+        persons[i].0.residences.push(e);
+    }
+    for (i, _, _, _, _, m) in mar {
+        persons[i].0.marriages.push(m);
+    }
+    for (i, b) in bir {
+        persons[i].0.births.push(b);
+    }
+    let mut out = Vec::with_capacity(persons.len());
+    for (mut p, household, household_area) in persons {
+        if let Some(h) = household {
+            let from = members.partition_point(|m| m.0 < h);
+            let to = members.partition_point(|m| m.0 <= h);
+            p.household_members = members[from..to].iter().filter(|m| m.1 != p.id).map(|m| m.2.clone()).collect();
+        }
+        // Current area: the latest registered episode (an open one first), else the household's.
+        p.area = p
+            .residences
+            .iter()
+            .filter(|e| e.kind == ResidenceKind::Registered)
+            .max_by_key(|e| (e.end.is_none(), e.end))
+            .map(|e| e.area.clone())
+            .or(household_area);
+        out.push(p);
+    }
+    Ok(out)
+}
+
+impl Store {
     /// Persons inside `scope` whose citizen IDs denote the same number as another person's
     /// anywhere in the register: same first 17 characters (upper-cased), a 15-digit number
     /// counting as its 18-digit upgrade (`19` inserted before the year). Ordered by group, id.
