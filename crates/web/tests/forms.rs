@@ -511,20 +511,43 @@ async fn expire_sessions(store: &Store) {
 }
 
 /// After a POST with an expired session: follows the redirect to the login page, logs in there
-/// and follows the redirect back; returns the page shown and the new session cookie.
-async fn login_again(router: &Router, r: &Resp, user: &str) -> (Resp, String) {
+/// and follows the redirect back; returns the page shown and the new session cookie. No
+/// `Location` header on the way may carry a value of the form (`values`): the input is kept
+/// server-side and only a one-time token travels. `typed` are values that only the kept input
+/// can bring back: a second visit of the same address must not show them (one use only).
+async fn login_again(router: &Router, r: &Resp, user: &str, values: &[&str], typed: &[&str]) -> (Resp, String) {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let login_uri = r.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_string();
     assert!(login_uri.starts_with("/login?next="), "{login_uri}");
-    let page = get(router, &login_uri, "").await;
+    assert_no_values(&login_uri, values);
+    // The cookie that binds the kept input to this browser.
+    let form_cookie = format!("renkou_form={}", set_cookie_value(r, "renkou_form").expect("form cookie"));
+    let page = get(router, &login_uri, &form_cookie).await;
     assert_eq!(page.status, StatusCode::OK);
     let token = set_cookie_value(&page, "renkou_login_csrf").unwrap();
     let next = page.body.split("name=\"next\" value=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
-    let r = post(router, "/login", &format!("renkou_login_csrf={token}"), &[("username", user), ("password", PASSWORD), ("csrf", &token), ("next", &next)]).await;
+    assert_no_values(&next, values);
+    let r = post(router, "/login", &format!("renkou_login_csrf={token}; {form_cookie}"), &[("username", user), ("password", PASSWORD), ("csrf", &token), ("next", &next)]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let cookie = format!("renkou_session={}", set_cookie_value(&r, "renkou_session").unwrap());
     let back = r.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_string();
-    (get(router, &back, &cookie).await, cookie)
+    assert_no_values(&back, values);
+    assert!(back.contains("restore="), "{back}");
+    let page = get(router, &back, &format!("{cookie}; {form_cookie}")).await;
+    // One use only: the same address again shows the form without the kept input.
+    let again = get(router, &back, &format!("{cookie}; {form_cookie}")).await;
+    assert_eq!(again.status, StatusCode::OK);
+    for v in typed {
+        assert!(!again.body.contains(&format!("value=\"{}\"", v.replace('&', "&amp;"))), "{v} restored twice");
+    }
+    (page, cookie)
+}
+
+/// None of `values` appears in `location`, raw or percent-encoded.
+fn assert_no_values(location: &str, values: &[&str]) {
+    for v in values {
+        assert!(!location.contains(v) && !location.contains(&urlencode(v)), "{v:?} in {location}");
+    }
 }
 
 #[tokio::test]
@@ -536,7 +559,7 @@ async fn an_expired_session_returns_to_login_and_the_event_forms_input_is_kept()
     let fields = [("csrf", csrf.as_str()), ("mother_id", &mother), ("name", "张小&宝"), ("sex", "女"), ("birth_date", "2024-05-01"), ("policy", "政策内")];
     let r = post(&f.router, "/events/birth", &cookie, &fields).await;
     assert_eq!(f.store.person_count().await.unwrap(), 4, "nothing recorded without a session");
-    let (form, cookie) = login_again(&f.router, &r, "admin").await;
+    let (form, cookie) = login_again(&f.router, &r, "admin", &["张小&宝", "2024-05-01", "政策内"], &["张小&宝", "2024-05-01"]).await;
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.body.contains(&format!("id=\"mother_id\" name=\"mother_id\" value=\"{mother}\"")), "{}", form.body);
     assert!(form.body.contains("id=\"name\" name=\"name\" value=\"张小&amp;宝\""), "{}", form.body);
@@ -559,7 +582,7 @@ async fn an_expired_session_keeps_the_correction_forms_input() {
     let uri = format!("/persons/{}/correct", f.zhang_wei);
     let fields = [("csrf", csrf.as_str()), ("name", "张卫"), ("sex", "男"), ("birth_date", "1980-01-01"), ("ethnicity", "汉族"), ("marital_status", "已婚"), ("citizen_id", &f.zhang_wei_id), ("reason", "户口簿为准")];
     let r = post(&f.router, &uri, &cookie, &fields).await;
-    let (form, _) = login_again(&f.router, &r, "spec1").await;
+    let (form, _) = login_again(&f.router, &r, "spec1", &[&f.zhang_wei_id, "张卫", "户口簿为准"], &["张卫", "户口簿为准"]).await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
     assert!(form.body.contains("id=\"name\" name=\"name\" value=\"张卫\""), "{}", form.body);
     assert!(form.body.contains("name=\"reason\" value=\"户口簿为准\""), "{}", form.body);
