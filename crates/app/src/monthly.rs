@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use renkou_core::area::{Area, AreaCode, AreaLevel};
-pub use renkou_store::{GroupEventRow, MonthlyReportRow};
 use renkou_store::Store;
+pub use renkou_store::{GroupEventRow, MonthlyReportRow};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{stamp, Caller, Role};
@@ -361,11 +361,7 @@ pub async fn review(
     }
     let (month, _, _) = parse_month(month, today)?;
     if !store.set_monthly_report_reviewed(&code, &month, reviewed, &caller.user.username, &stamp(now)).await? {
-        return Err(AppError::NotFound(format!(
-            "{} {month} 没有{}的月报",
-            code.as_str(),
-            if reviewed { "待审核" } else { "已审核" }
-        )));
+        return Err(AppError::NotFound(format!("{} {month} 没有{}的月报", code.as_str(), if reviewed { "待审核" } else { "已审核" })));
     }
     crate::audit::record(
         store,
@@ -398,10 +394,8 @@ pub async fn group_overview(store: &Store, caller: &Caller, group_code: &str, to
 
 async fn table(store: &Store, scope: &AreaCode, to: Option<&str>, today: NaiveDate) -> Result<Overview, AppError> {
     let (_, last_first, _) = parse_month(to.filter(|s| !s.trim().is_empty()).unwrap_or(&month_of(today)), today)?;
-    let months: Vec<String> = (0..OVERVIEW_MONTHS)
-        .rev()
-        .map(|i| last_first.checked_sub_months(chrono::Months::new(i)).expect("in range").format("%Y-%m").to_string())
-        .collect();
+    let months: Vec<String> =
+        (0..OVERVIEW_MONTHS).rev().map(|i| last_first.checked_sub_months(chrono::Months::new(i)).expect("in range").format("%Y-%m").to_string()).collect();
     let groups = store.groups_in(scope).await?;
     let reports = store.monthly_reports_in(scope, &months[0], &months[months.len() - 1]).await?;
     let state: HashMap<(&str, &str), MonthState> = reports

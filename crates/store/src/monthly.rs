@@ -52,7 +52,8 @@ pub struct GroupEventRow {
     pub name: String,
 }
 
-const REPORT_COLS: &str = "group_code, month, births, pregnancies, moves_in, moves_out, deaths, notes, status, submitted_by, submitted_at, reviewed_by, reviewed_at";
+const REPORT_COLS: &str =
+    "group_code, month, births, pregnancies, moves_in, moves_out, deaths, notes, status, submitted_by, submitted_at, reviewed_by, reviewed_at";
 
 fn report_of(r: &sqlx::sqlite::SqliteRow) -> MonthlyReportRow {
     MonthlyReportRow {
@@ -200,9 +201,6 @@ impl Store {
             death_area = event_area("p.id", "d.death_date"),
         );
         let rows = sqlx::query(&sql).bind(lo).bind(hi).bind(first).bind(last).fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(|r| GroupEventRow { kind: r.get(0), date: r.get(1), person_id: r.get(2), name: r.get(3) })
-            .collect())
+        Ok(rows.iter().map(|r| GroupEventRow { kind: r.get(0), date: r.get(1), person_id: r.get(2), name: r.get(3) }).collect())
     }
 }

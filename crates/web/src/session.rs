@@ -138,7 +138,11 @@ fn is_urlencoded(headers: &HeaderMap) -> bool {
 /// On a GET with `?restore=<token>` and a live session, the kept fields are taken (once) and
 /// become the request's query string inside the server, so the form page fills its inputs
 /// as from any prefilled link; the browser's address only ever shows the token.
-pub async fn keep_forms(axum::extract::State(st): axum::extract::State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+pub async fn keep_forms(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::http::Method;
     if req.method() == Method::POST && is_urlencoded(req.headers()) && req.uri().path() != "/login" {
         let (parts, body) = req.into_parts();

@@ -125,9 +125,7 @@ async fn get(router: &Router, uri: &str, cookie: &str) -> Resp {
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 async fn post(router: &Router, uri: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
@@ -248,7 +246,9 @@ async fn another_group_is_not_found_and_only_the_groups_leader_writes() {
     assert!(!page.body.contains("id=\"monthly-form\"") && !page.body.contains("id=\"review\""));
     assert_eq!(post(&f.router, &month_uri(G1), &spec1, &report_fields(&spec1_csrf, "1", "1", "")).await.status, StatusCode::FORBIDDEN);
     let table = get(&f.router, &format!("/monthly?to={MONTH}"), &spec1).await.body;
-    assert!(table.contains(&format!("data-group=\"{G1}\"")) && table.contains(&format!("data-group=\"{G2}\"")) && !table.contains(&format!("data-group=\"{G3}\"")));
+    assert!(
+        table.contains(&format!("data-group=\"{G1}\"")) && table.contains(&format!("data-group=\"{G2}\"")) && !table.contains(&format!("data-group=\"{G3}\""))
+    );
     let (spec2, _) = login(&f.router, "spec2").await;
     assert_eq!(get(&f.router, &month_uri(G1), &spec2).await.status, StatusCode::NOT_FOUND);
 
@@ -285,7 +285,10 @@ async fn township_staff_see_every_group_and_a_review_locks_the_report() {
     assert_eq!(stored(&f.store, G1).await.unwrap().3, "reviewed");
     assert!(get(&f.router, &format!("/monthly?to={MONTH}"), &staff).await.body.contains(&cell(G1).replace("{}", "reviewed")));
     // Reviewing a month without a report is not found.
-    assert_eq!(post(&f.router, &format!("{}/review", month_uri(G2)), &staff, &[("csrf", &staff_csrf), ("action", "review")]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        post(&f.router, &format!("{}/review", month_uri(G2)), &staff, &[("csrf", &staff_csrf), ("action", "review")]).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // Locked for the group leader: no form, and a post changes nothing.
     let page = get(&f.router, &month_uri(G1), &gl1).await;
@@ -322,7 +325,13 @@ async fn a_monthly_form_posted_after_the_session_expired_comes_back_without_trav
     let page = get(&f.router, &loc, &form_cookie).await;
     let token = set_cookie_value(&page, "renkou_login_csrf").unwrap();
     let next = page.body.split("name=\"next\" value=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
-    let r = post(&f.router, "/login", &format!("renkou_login_csrf={token}; {form_cookie}"), &[("username", "gl1"), ("password", PASSWORD), ("csrf", &token), ("next", &next)]).await;
+    let r = post(
+        &f.router,
+        "/login",
+        &format!("renkou_login_csrf={token}; {form_cookie}"),
+        &[("username", "gl1"), ("password", PASSWORD), ("csrf", &token), ("next", &next)],
+    )
+    .await;
     let back = r.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_string();
     assert!(back.starts_with(&format!("{}?restore=", month_uri(G1))) && !back.contains("1301311990"), "{back}");
     let cookie = format!("renkou_session={}", set_cookie_value(&r, "renkou_session").unwrap());
