@@ -132,16 +132,11 @@ impl CheckReport {
     }
     /// Violations grouped by village, then by check id (in catalogue order of ids).
     pub fn grouped(&self) -> Vec<(&VillageSummary, Vec<(&str, Vec<&Violation>)>)> {
-        self.villages
-            .iter()
-            .map(|v| {
-                let mut by: BTreeMap<&str, Vec<&Violation>> = BTreeMap::new();
-                for x in self.violations.iter().filter(|x| x.village == v.code) {
-                    by.entry(x.check_id.as_str()).or_default().push(x);
-                }
-                (v, by.into_iter().collect())
-            })
-            .collect()
+        let mut by_village: HashMap<&str, BTreeMap<&str, Vec<&Violation>>> = HashMap::new();
+        for x in &self.violations {
+            by_village.entry(x.village.as_str()).or_default().entry(x.check_id.as_str()).or_default().push(x);
+        }
+        self.villages.iter().map(|v| (v, by_village.remove(v.code.as_str()).unwrap_or_default().into_iter().collect())).collect()
     }
 }
 
@@ -171,6 +166,146 @@ pub fn catalogue_with_user_rules(file_name: &str, text: &str) -> Result<Catalogu
         AppError::Invalid(format!("规则文件有误, 未采用 (rules refused):\n{}", errs.iter().map(fmt).collect::<Vec<_>>().join("\n")))
     })?;
     Catalogue::with_user_rules(&set).map_err(|e| AppError::Invalid(fmt(&e)))
+}
+
+/// Every reason `text` (a user rules document, TOML) is refused, with line and column in the
+/// text; empty when it may be saved. Same parser and errors as `renkou check --rules FILE`
+/// ([`renkou_core::rules::parse_rules_toml`]); an id that clashes with a built-in check is placed
+/// on the line of the id.
+pub fn rules_text_errors(text: &str) -> Vec<RuleError> {
+    let set = match parse_rules_toml(text) {
+        Ok(set) => set,
+        Err(errs) => return errs,
+    };
+    match Catalogue::with_user_rules(&set) {
+        Ok(_) => Vec::new(),
+        Err(mut e) => {
+            if let Some(id) = e.rule_id.clone() {
+                if let Some(at) = [format!("\"{id}\""), format!("'{id}'")].iter().find_map(|q| text.find(q.as_str())) {
+                    let (line, column) = renkou_core::rules::line_col(text, at);
+                    (e.line, e.column, e.offset) = (line, column, at);
+                }
+            }
+            vec![e]
+        }
+    }
+}
+
+/// The rules a check of an area runs: the built-in catalogue plus the stored user rules of the
+/// area or its nearest ancestor ([`Store::user_rules_for`]).
+#[derive(Debug, Clone)]
+pub struct ActiveRules {
+    /// The catalogue to run.
+    pub catalogue: std::borrow::Cow<'static, Catalogue>,
+    /// The stored document whose rules were added, if any.
+    pub document: Option<renkou_store::UserRulesRow>,
+    /// Number of user rules added.
+    pub user_rules: usize,
+    /// Set when the stored document no longer passes the checks (e.g. a later built-in check took
+    /// one of its ids): the reason; then only the built-in catalogue is in `catalogue`. Callers
+    /// must show it (the web page) or stop (the CLI): rules are never skipped silently.
+    pub problem: Option<String>,
+}
+
+/// The rules for a check of `area` (see [`ActiveRules`]). Rules are not personal data: no
+/// authorization. Errors: store errors.
+pub async fn active_rules(store: &Store, area: &AreaCode) -> Result<ActiveRules, AppError> {
+    let builtin = || std::borrow::Cow::Borrowed(Catalogue::builtin());
+    let Some(doc) = store.user_rules_for(area).await? else {
+        return Ok(ActiveRules { catalogue: builtin(), document: None, user_rules: 0, problem: None });
+    };
+    let name = format!("自定义规则 {} 第{}版", doc.area_code, doc.version);
+    match catalogue_with_user_rules(&name, &doc.body) {
+        Ok(c) => {
+            let n = c.checks.len() - Catalogue::builtin().checks.len();
+            Ok(ActiveRules { catalogue: std::borrow::Cow::Owned(c), document: Some(doc), user_rules: n, problem: None })
+        }
+        Err(e) => Ok(ActiveRules { catalogue: builtin(), document: Some(doc), user_rules: 0, problem: Some(e.to_string()) }),
+    }
+}
+
+/// Only a township administrator edits the user rules of her area.
+fn may_edit_rules(caller: &Caller) -> Result<(), AppError> {
+    if caller.user.role != crate::auth::Role::TownshipAdmin {
+        return Err(AppError::Forbidden(format!(
+            "只有乡镇管理员可以修改自定义校验规则 (only a township admin edits user rules; role {})",
+            caller.user.role.code()
+        )));
+    }
+    Ok(())
+}
+
+/// What the rules page shows: the current document of the administrator's area and its versions.
+#[derive(Debug, Clone)]
+pub struct RulesDocument {
+    /// The administrator's area (the document's).
+    pub area: AreaCode,
+    /// The latest version, if any.
+    pub current: Option<renkou_store::UserRulesRow>,
+    /// Versions, newest first (text left out).
+    pub history: Vec<renkou_store::UserRulesRow>,
+}
+
+/// The user rules document of the caller's area, for editing.
+///
+/// Errors: [`AppError::Forbidden`] for anyone but a township administrator; store errors.
+pub async fn rules_document(store: &Store, caller: &Caller) -> Result<RulesDocument, AppError> {
+    may_edit_rules(caller)?;
+    let area = caller.user.area.clone();
+    Ok(RulesDocument { current: store.user_rules_latest(&area).await?, history: store.user_rules_history(&area, 20).await?, area })
+}
+
+/// The outcome of [`save_rules`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SaveRules {
+    /// Saved as this version (or unchanged: the text equals the latest version's) with this many
+    /// rules.
+    Saved {
+        /// The version now current.
+        version: i64,
+        /// Rules in the document.
+        rules: usize,
+        /// False when the text was the same as the current version's (nothing written).
+        changed: bool,
+    },
+    /// Not saved: every error, with line and column in the text.
+    Refused(Vec<RuleError>),
+}
+
+/// Checks `text` and, when every rule parses and type-checks, saves it as the next version of
+/// the caller's area's document (who and when kept; audited as `check.rules.save` with the old
+/// and new text, in the same transaction). Nothing is saved when any rule is bad.
+///
+/// Errors: [`AppError::Forbidden`] for anyone but a township administrator; store errors.
+pub async fn save_rules(store: &Store, caller: &Caller, text: &str, now: DateTime<Utc>) -> Result<SaveRules, AppError> {
+    may_edit_rules(caller)?;
+    // Browsers send textarea lines ending in CRLF; keep the text as typed otherwise.
+    let text = text.replace("\r\n", "\n");
+    let errors = rules_text_errors(&text);
+    if !errors.is_empty() {
+        return Ok(SaveRules::Refused(errors));
+    }
+    let rules = parse_rules_toml(&text).map(|s| s.rules.len()).unwrap_or(0);
+    let area = &caller.user.area;
+    let old = store.user_rules_latest(area).await?;
+    if let Some(o) = old.as_ref().filter(|o| o.body == text) {
+        return Ok(SaveRules::Saved { version: o.version, rules, changed: false });
+    }
+    let at = crate::auth::stamp(now);
+    let audit = renkou_store::AuditEntry {
+        id: 0,
+        at: at.clone(),
+        username: caller.user.username.clone(),
+        action: "check.rules.save".into(),
+        entity: "user_rules".into(),
+        entity_id: None,
+        area_code: Some(area.as_str().to_string()),
+        remote_addr: Some(caller.remote_addr.clone()),
+        old_value: old.as_ref().map(|o| serde_json::json!({"version": o.version, "text": o.body}).to_string()),
+        new_value: Some(serde_json::json!({"rules": rules, "text": text}).to_string()),
+    };
+    let version = store.save_user_rules(area, &text, &caller.user.username, &at, &audit).await?;
+    Ok(SaveRules::Saved { version, rules, changed: true })
 }
 
 /// The village a person is grouped under: the 12-digit village of the latest registered or
@@ -394,7 +529,17 @@ pub async fn run(store: &Store, caller: Option<&Caller>, catalogue: &Catalogue, 
             }
         }
     }
-    codes.extend(violations.iter().map(|v| v.village.clone()));
+    // Errors, warnings and counts per check of each village, in one pass.
+    let mut tally: HashMap<&str, (usize, usize, BTreeMap<String, usize>)> = HashMap::new();
+    for v in &violations {
+        let t = tally.entry(v.village.as_str()).or_default();
+        match v.importance {
+            Importance::Error => t.0 += 1,
+            Importance::Warning => t.1 += 1,
+        }
+        *t.2.entry(v.check_id.clone()).or_insert(0) += 1;
+    }
+    codes.extend(tally.keys().map(|k| k.to_string()));
     codes.sort();
     codes.dedup();
     let mut villages = Vec::with_capacity(codes.len());
@@ -404,16 +549,7 @@ pub async fn run(store: &Store, caller: Option<&Caller>, catalogue: &Catalogue, 
             Ok(c) => store.area(&c).await?.map_or_else(|| "(未知地区)".to_string(), |a| a.name),
             Err(_) => "(未知地区)".to_string(),
         };
-        let mine = violations.iter().filter(|v| v.village == code);
-        let (mut errors, mut warnings) = (0, 0);
-        let mut by_check = BTreeMap::new();
-        for v in mine {
-            *by_check.entry(v.check_id.clone()).or_insert(0) += 1;
-            match v.importance {
-                Importance::Error => errors += 1,
-                Importance::Warning => warnings += 1,
-            }
-        }
+        let (errors, warnings, by_check) = tally.remove(code.as_str()).unwrap_or_default();
         let res = residents.get(&code).copied().unwrap_or(0);
         let s = score(res, errors, warnings);
         villages.push(VillageSummary { code, name, residents: res, errors, warnings, score: s.map(|s| s.rounded(1)), score_exact: s, by_check });

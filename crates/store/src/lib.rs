@@ -18,11 +18,13 @@ mod form_stash;
 mod monthly;
 mod persons;
 mod stored;
+mod user_rules;
 mod users;
 mod write;
 
 pub use counts::{ExplainRow, Explain};
-pub use facts::{DuplicateIdRow, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};
+pub use facts::{DuplicateIdRow, FactsChunks, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};
+pub use user_rules::UserRulesRow;
 pub use write::BatchIds;
 pub use form_stash::NewFormStash;
 pub use monthly::{GroupEventRow, MonthlyReportRow};
