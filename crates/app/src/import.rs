@@ -245,6 +245,7 @@ async fn import_inner(
     }
 
     // The batch on its own, then against the stored register (the check the web forms run too).
+    builder.batch.add_implied_marital_statuses();
     let mut record_errors = builder.batch.validate(today);
     let consistency = crate::consistency::check_with(&builder.stored_state, &builder.batch);
     record_errors.extend(consistency.errors);

@@ -359,6 +359,9 @@ fn to_json<T: Serialize>(v: &T) -> Option<String> {
 /// Validates the batch with the core and against the stored register (the import's check,
 /// [`crate::consistency`]) and writes it; record errors become form errors on `field`.
 async fn write(store: &Store, batch: &RegisterBatch, today: NaiveDate, field: &str) -> Result<renkou_store::BatchIds, AppError> {
+    let mut batch = batch.clone();
+    batch.add_implied_marital_statuses();
+    let batch = &batch;
     let mut errs = batch.validate(today);
     errs.extend(crate::consistency::check_against_stored(store, batch).await?.errors);
     if !errs.is_empty() {
@@ -516,8 +519,9 @@ pub async fn record_death(store: &Store, caller: &Caller, f: &DeathForm, today: 
         let kind = ResidenceKind::from_code(&r.kind).expect("stored kind");
         batch.episode_ends.push(EpisodeEnd { person: pid, kind, area: AreaCode::parse(&r.area_code).ok(), date });
     }
-    if p.marriages.iter().any(|m| m.end_date.is_none() && m.start_date.is_none_or(|s| s <= date)) {
-        batch.marriage_ends.push(MarriageEndEvent { person: pid, spouse: None, date, reason: MarriageEnd::Death });
+    if let Some(m) = p.marriages.iter().find(|m| m.end_date.is_none() && m.start_date.is_none_or(|s| s <= date)) {
+        let spouse = m.spouse_id.map(PersonRef::Stored);
+        batch.marriage_ends.push(MarriageEndEvent { person: pid, spouse, date, reason: MarriageEnd::Death });
     }
     write(store, &batch, today, "date").await?;
     audit::record(store, caller, "death.record", "person", Some(p.summary.id.to_string()), p.summary.area_code.as_deref(), to_json(&p.residences), to_json(&batch), now)

@@ -210,7 +210,7 @@ fn area_commands_build_and_show_the_tree() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains(&format!("{}:2:2: 区划 130131200225 的名称为空", csv.display())),
+        err.contains(&format!("{}:2:B列(name): 区划 130131200225 的名称为空", csv.display())),
         "{err}"
     );
 

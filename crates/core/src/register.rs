@@ -375,6 +375,10 @@ pub struct RegisterBatch {
     /// Ends of open marriages (applied after the inserts).
     #[serde(default)]
     pub marriage_ends: Vec<MarriageEndEvent>,
+    /// New recorded marital statuses (applied last). Usually filled by
+    /// [`RegisterBatch::add_implied_marital_statuses`] from the batch's marriage events.
+    #[serde(default)]
+    pub marital_updates: Vec<(PersonRef, MaritalStatus)>,
 }
 
 /// A record of a batch that breaks a basic invariant, with the reason.
@@ -391,6 +395,33 @@ pub struct RecordError {
 }
 
 impl RegisterBatch {
+    /// Adds the recorded marital status each marriage event implies for a person already stored
+    /// (GB/T 2261.2 states; a new person's status is whatever the form or file recorded):
+    /// a new open marriage makes both spouses 已婚, a divorce makes both 离婚, the death of a
+    /// spouse makes the survivor 丧偶. Keeps the recorded status in step with the marriages, which
+    /// the logic checks compare.
+    pub fn add_implied_marital_statuses(&mut self) {
+        let stored = |r: &PersonRef| matches!(r, PersonRef::Stored(_));
+        let mut updates = Vec::new();
+        for m in self.marriages.iter().filter(|m| m.end.is_none()) {
+            updates.extend(m.wife.iter().chain(m.husband.iter()).filter(|r| stored(r)).map(|r| (*r, MaritalStatus::Married)));
+        }
+        for e in &self.marriage_ends {
+            match e.reason {
+                MarriageEnd::Divorce => updates.extend(
+                    std::iter::once(&e.person).chain(e.spouse.iter()).filter(|r| stored(r)).map(|r| (*r, MaritalStatus::Divorced)),
+                ),
+                MarriageEnd::Death => {
+                    // The event is recorded on the person who died; the spouse survives.
+                    let dead = |r: &PersonRef| self.deaths.iter().any(|d| d.person == *r);
+                    let survivor = if dead(&e.person) { e.spouse } else { Some(e.person) };
+                    updates.extend(survivor.filter(|r| stored(r) && !dead(r)).map(|r| (r, MaritalStatus::Widowed)));
+                }
+            }
+        }
+        self.marital_updates.extend(updates);
+    }
+
     /// Checks the invariants a store relies on: references inside the batch exist, episode and
     /// marriage ends are not before their starts, a death is not before the birth, a birth's
     /// child was born (not in the future of) `today`, citizen IDs are unique in the batch.
@@ -503,5 +534,46 @@ impl RegisterBatch {
             }
         }
         errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn marriage_events_imply_recorded_statuses_for_stored_persons() {
+        let (a, b, c) = (PersonRef::Stored(1), PersonRef::Stored(2), PersonRef::Batch(0));
+        let mut batch = RegisterBatch {
+            marriages: vec![Marriage {
+                wife: Some(a),
+                husband: Some(c),
+                outside_spouse_name: None,
+                outside_spouse_citizen_id: None,
+                start: Some(d("2014-01-01")),
+                end: None,
+                end_reason: None,
+            }],
+            marriage_ends: vec![
+                MarriageEndEvent { person: b, spouse: Some(PersonRef::Stored(3)), date: d("2014-02-01"), reason: MarriageEnd::Divorce },
+                MarriageEndEvent { person: PersonRef::Stored(4), spouse: Some(PersonRef::Stored(5)), date: d("2014-03-01"), reason: MarriageEnd::Death },
+            ],
+            deaths: vec![Death { person: PersonRef::Stored(4), date: d("2014-03-01") }],
+            ..Default::default()
+        };
+        batch.add_implied_marital_statuses();
+        assert_eq!(
+            batch.marital_updates,
+            vec![
+                (a, MaritalStatus::Married),
+                (b, MaritalStatus::Divorced),
+                (PersonRef::Stored(3), MaritalStatus::Divorced),
+                (PersonRef::Stored(5), MaritalStatus::Widowed),
+            ]
+        );
     }
 }

@@ -2149,8 +2149,7 @@ impl<'a> Gen<'a> {
                 marriages,
                 births,
                 deaths,
-                episode_ends: Vec::new(),
-                marriage_ends: Vec::new(),
+                ..Default::default()
             },
             deliberate_errors,
         }

@@ -199,6 +199,13 @@ impl Store {
             }
             done += 1;
         }
+        for (who, status) in &batch.marital_updates {
+            sqlx::query("UPDATE person SET marital_status = $1 WHERE id = $2")
+                .bind(status.code())
+                .bind(pid(who))
+                .execute(&mut *tx)
+                .await?;
+        }
         progress(done, total);
         tx.commit().await?;
         Ok(ids)

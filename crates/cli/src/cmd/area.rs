@@ -94,7 +94,12 @@ async fn import(a: AreaImportArgs) -> anyhow::Result<ExitCode> {
 async fn group(a: AddGroupArgs) -> anyhow::Result<ExitCode> {
     let store = open(&a.db).await?;
     let village = parse_code(&a.village)?;
-    let existed = store.area(&AreaCode::group(&village, a.number).ok_or_else(|| anyhow::anyhow!("组号 {} 超出范围 1-999 (group number must be 1-999)", a.number))?).await?;
+    // Whether the group existed (for the message); add_group itself says what is wrong with
+    // the village or the number.
+    let existed = match AreaCode::group(&village, a.number) {
+        Some(code) => store.area(&code).await?,
+        None => None,
+    };
     let area = match add_group(&store, &village, a.number, &a.name, a.rename).await {
         Ok(area) => area,
         Err(AppError::Invalid(m)) => {
