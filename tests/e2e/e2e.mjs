@@ -1,5 +1,5 @@
 // Browser tests of `renkou serve` in Debian's headless Chromium (playwright-core).
-// Needs RENKOU_URL (the running server) and RENKOU_PASSWORD (of the seeded users admin, spec2).
+// Needs RENKOU_URL (the running server) and RENKOU_PASSWORD (of the seeded users admin, spec2, gl1).
 // Prints "N passed, N failed" as its last line; exits 1 on any failure.
 import { chromium } from 'playwright-core';
 
@@ -114,6 +114,58 @@ await test('a village specialist cannot reach another village', async (page) => 
   expect(v.status() === 404, `figures of another village: ${v.status()}`);
   await page.goto(`${URL}/persons?q=zw`);
   expect((await page.textContent('#result-count')).trim() === '0', 'search stays in her village');
+});
+
+await test('an expired session keeps the form server-side: no typed value in any address', async (page) => {
+  await login(page, 'admin');
+  await page.goto(`${URL}/events/move_in`);
+  await page.fill('#name', '吴过期');
+  await page.fill('#citizen_id', '130131199202020022');
+  await page.fill('#area', '130131200201');
+  await page.fill('#date', '2024-06-01');
+  // The session ends (cookie gone) while the form is open.
+  await page.context().clearCookies({ name: 'renkou_session' });
+  const seen = [];
+  page.on('request', (r) => seen.push(r.url()));
+  page.on('response', (r) => { const l = r.headers()['location']; if (l) seen.push(l); });
+  await Promise.all([page.waitForURL(/\/login\?next=/), page.click('form.event button[type=submit]')]);
+  await page.fill('#username', 'admin');
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL(/\/events\/move_in\?restore=[0-9a-f]+$/), page.click('button[type=submit]')]);
+  expect(await page.inputValue('#name') === '吴过期', 'name restored');
+  expect(await page.inputValue('#citizen_id') === '130131199202020022', 'citizen ID restored');
+  const leaked = seen.filter((u) => u.includes('130131199202020022') || u.includes(encodeURIComponent('吴过期')));
+  expect(leaked.length === 0, `form values in addresses: ${leaked.join(' ')}`);
+  const again = await page.context().newPage();
+  await again.goto(page.url());
+  expect(await again.inputValue('#citizen_id') === '', 'the token works once');
+});
+
+await test('a group leader reports her month, township admin reviews it and it is locked', async (page) => {
+  await login(page, 'gl1');
+  await Promise.all([page.waitForURL(/\/monthly\/130131200201001$/), page.click('nav a:text("月报")')]);
+  const month = (await page.textContent('#group-months tbody tr td')).trim();
+  await page.click('#group-months tbody tr a');
+  await page.fill('#births', '1');
+  await page.fill('#pregnancies', '2');
+  await page.fill('#notes', '李娜怀孕');
+  await Promise.all([page.waitForURL(/\?saved=1$/), page.click('#monthly-form button[type=submit]')]);
+  expect((await page.textContent('#monthly-status')).includes('已报'), 'submitted');
+  await page.click('form.logout button');
+  await login(page, 'admin');
+  await page.goto(`${URL}/monthly`);
+  const cell = `td[data-group="130131200201001"][data-month="${month}"]`;
+  expect((await page.getAttribute(cell, 'class')) === 'submitted', 'table shows 已报');
+  await page.click(`${cell} a`);
+  expect((await page.textContent('#monthly-report')).includes('李娜怀孕'), 'admin sees the note');
+  await Promise.all([page.waitForLoadState('load'), page.click('#review')]);
+  expect((await page.textContent('#monthly-status')).includes('已审核'), 'reviewed');
+  await page.click('form.logout button');
+  await login(page, 'gl1');
+  await page.goto(`${URL}/monthly/130131200201001/${month}`);
+  expect(await page.locator('#monthly-form').count() === 0, 'locked after review');
+  const other = await page.goto(`${URL}/monthly/130131200202001/${month}`);
+  expect(other.status() === 404, `another group: ${other.status()}`);
 });
 
 await browser.close();
