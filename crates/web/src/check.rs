@@ -1,20 +1,27 @@
 //! Logic-check pages: `GET /check` (violations of the user's area, or `?area=` inside it, grouped
-//! by village and rule, each linking to the record to fix; counts and scores per village), and
-//! the warnings shown after an event form is saved (the changed persons re-checked: one
-//! snapshot each, every person rule). The app authorizes (township staff and above; a village
-//! specialist sees her village only; leaders see no persons), scopes and audits.
+//! by village and rule, each linking to the record to fix; counts and scores per village; the
+//! built-in catalogue plus the area's user rules), `GET/POST /check/rules` (the township
+//! administrator edits the user rules document: TOML as in `renkou check --rules FILE`, checked
+//! on save, errors shown with line and column next to the text, nothing saved while any rule is
+//! bad), and the warnings shown after an event form is saved (the changed persons re-checked,
+//! every person rule). The app authorizes (township staff and above; a village specialist sees
+//! her village only; leaders see no persons; only a township admin edits rules), scopes and
+//! audits.
 
 use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
 use chrono::Utc;
 use maud::{html, Markup};
-use renkou_app::check::{self, CheckRequest, Violation, SCORE_NOTE};
+use renkou_app::auth::Role;
+use renkou_app::check::{self, CheckRequest, RulesDocument, SaveRules, Violation, SCORE_NOTE};
 use renkou_app::persons;
 use renkou_core::area::AreaCode;
 use renkou_core::rules::catalogue::Catalogue;
-use renkou_core::rules::Importance;
+use renkou_core::rules::{Importance, RuleError};
 use serde::Deserialize;
 
 use crate::error::WebError;
@@ -66,8 +73,9 @@ pub async fn check_page(State(st): State<AppState>, a: Auth, Query(q): Query<Che
     };
     let t = today();
     let period = persons::default_period(&st.store, t).await?;
+    let rules = check::active_rules(&st.store, &area).await?;
     let req = CheckRequest { area, ref_date: t, period };
-    let r = check::run(&st.store, Some(&a.caller), Catalogue::builtin(), &req, Utc::now()).await?;
+    let r = check::run(&st.store, Some(&a.caller), &rules.catalogue, &req, Utc::now()).await?;
     let only = q.importance.as_deref().and_then(Importance::parse);
     let shown = |v: &Violation| only.is_none_or(|i| v.importance == i);
     let body = html! {
@@ -76,6 +84,13 @@ pub async fn check_page(State(st): State<AppState>, a: Auth, Query(q): Query<Che
             "校验日期 " (r.ref_date) " · 汇总核对期间 " (r.period.first) " 至 " (r.period.last)
             " · 规则 " (r.checks_run) " 条 · 人员 " (r.persons_checked) " 人 · 错误 "
             span #check-errors { (r.errors()) } " 条 · 警告 " span #check-warnings { (r.warnings()) } " 条"
+            @if let Some(d) = &rules.document {
+                " · 含自定义规则 " span #check-user-rules { (rules.user_rules) } " 条 (" (d.area_code) " 第" (d.version) "版)"
+            }
+            @if a.caller.user.role == Role::TownshipAdmin { " · " a href="/check/rules" { "编辑自定义规则" } }
+        }
+        @if let Some(p) = &rules.problem {
+            p.error #user-rules-problem { "自定义规则未运行 (user rules not run), 请在“编辑自定义规则”页改正: " (p) }
         }
         p.actions {
             a.button href={ "/check?area=" (r.area.code.as_str()) } { "全部" }
@@ -127,7 +142,9 @@ pub async fn after_save(st: &AppState, a: &Auth, kind: &str, form: &BTreeMap<Str
             }
         }
     }
-    let found = check::check_persons(&st.store, Some(&a.caller), &a.caller.user.area, Catalogue::builtin(), &ids, today()).await;
+    let rules = check::active_rules(&st.store, &a.caller.user.area).await;
+    let catalogue = rules.as_ref().map_or(Catalogue::builtin(), |r| &*r.catalogue);
+    let found = check::check_persons(&st.store, Some(&a.caller), &a.caller.user.area, catalogue, &ids, today()).await;
     let list = match found {
         Ok(l) if !l.is_empty() => l,
         // Nothing to show (or the check could not run: the record is saved either way).
@@ -145,4 +162,131 @@ pub async fn after_save(st: &AppState, a: &Auth, kind: &str, form: &BTreeMap<Str
         p { a.button href={ "/persons/" (id) } { "继续 → 人员页" } }
     };
     page("已保存", Some((&a.caller.user, &a.csrf)), body).into_response()
+}
+
+/// What an empty rules document starts with (comments only: saving it saves no rule).
+const RULES_TEMPLATE: &str = r#"# 自定义校验规则 (user rules), TOML. 每条规则一个 [[rule]] 表, 例如:
+#
+# [[rule]]
+# id = "U001"
+# message_zh = "育龄妇女有四孩及以上的生育记录"
+# importance = "warning"          # error 错误 | warning 警告
+# scope = "person"                # person 人员 | aggregate 汇总
+# violation_when = "sex == female and age(person, ref_date) between 15 and 49 and count(children where birth_order >= 4) > 0"
+"#;
+
+/// Query of the rules page after a save.
+#[derive(Debug, Default, Deserialize)]
+pub struct RulesQuery {
+    /// The version just saved.
+    pub saved: Option<i64>,
+    /// Rules in it.
+    pub rules: Option<usize>,
+    /// False when the text was unchanged.
+    pub changed: Option<bool>,
+}
+
+/// The rules form.
+#[derive(Debug, Default, Deserialize)]
+pub struct RulesForm {
+    /// CSRF token.
+    pub csrf: Option<String>,
+    /// The TOML text.
+    pub rules: Option<String>,
+}
+
+/// The line of `text` an error points at, with a caret under its column (full-width spaces under
+/// wide characters, so the caret lines up in a monospace font).
+fn error_excerpt(text: &str, e: &RuleError) -> Option<(String, String)> {
+    let line = text.lines().nth(e.line.checked_sub(1)? as usize)?;
+    let pad: String = line
+        .chars()
+        .take(e.column.saturating_sub(1) as usize)
+        .map(|c| match c {
+            '\t' => '\t',
+            c if c.is_ascii() => ' ',
+            _ => '\u{3000}',
+        })
+        .collect();
+    Some((line.to_string(), format!("{pad}^")))
+}
+
+fn rules_view(a: &Auth, doc: &RulesDocument, text: &str, errors: &[RuleError], notice: Option<String>) -> Markup {
+    let body = html! {
+        h1 { "自定义校验规则" }
+        p.sub {
+            "地区 " (doc.area.as_str()) " 及其下属地区的逻辑校验在内置 " (Catalogue::builtin().checks.len()) " 条规则之外运行这里的规则 "
+            "(逻辑校验页和 renkou check 命令)。格式与 renkou check --rules 文件相同; 保存时逐条解析并检查类型, 有任何错误则不保存。"
+        }
+        p { a href="/check" { "← 返回逻辑校验" } }
+        @if let Some(n) = &notice { p.ok #rules-saved { (n) } }
+        @if let Some(c) = &doc.current {
+            p.sub #rules-current { "当前第" (c.version) "版, " (c.saved_by) " 于 " (c.saved_at) " 保存" }
+        } @else {
+            p.sub #rules-current { "尚未保存自定义规则" }
+        }
+        div style="display:flex; gap:16px; align-items:flex-start; flex-wrap:wrap" {
+            form.event #rules-form method="post" action="/check/rules" style="flex:1 1 560px; max-width:none" {
+                input type="hidden" name="csrf" value=(a.csrf);
+                textarea.mono name="rules" rows="28" spellcheck="false" style="width:100%; box-sizing:border-box; tab-size:4" { (text) }
+                p { button type="submit" { "检查并保存" } }
+            }
+            aside style="flex:1 1 320px" {
+                @if !errors.is_empty() {
+                    h2.error { "未保存: " (errors.len()) " 处错误" }
+                    ol.error #rules-errors {
+                        @for e in errors {
+                            li data-line=(e.line) data-column=(e.column) {
+                                b { "第" (e.line) "行第" (e.column) "列" }
+                                @if let Some(id) = &e.rule_id { " [规则 " (id) @if let Some(f) = &e.field { " · " (f) } "]" }
+                                ": " (e.message)
+                                @if let Some((line, caret)) = error_excerpt(text, e) {
+                                    pre.mono style="margin:4px 0; overflow-x:auto" { (line) "\n" (caret) }
+                                }
+                            }
+                        }
+                    }
+                }
+                h2 { "写法" }
+                pre.mono style="white-space:pre-wrap; font-size:12px" { (RULES_TEMPLATE) }
+                p.note { "表达式语言见 renkou check --list-rules 列出的内置规则; 人员规则用 violation_when, 汇总规则用 left / operator / right。" }
+                @if !doc.history.is_empty() {
+                    h2 { "版本" }
+                    table.list #rules-history {
+                        thead { tr { th { "版本" } th { "保存人" } th { "时间" } } }
+                        tbody { @for h in &doc.history { tr { td.num { (h.version) } td { (h.saved_by) } td { (h.saved_at) } } } }
+                    }
+                }
+            }
+        }
+    };
+    page("自定义校验规则", Some((&a.caller.user, &a.csrf)), body)
+}
+
+/// `GET /check/rules`: the township administrator's rules document in a textarea.
+pub async fn rules_page(State(st): State<AppState>, a: Auth, Query(q): Query<RulesQuery>) -> Result<Markup, WebError> {
+    let doc = check::rules_document(&st.store, &a.caller).await?;
+    let text = doc.current.as_ref().map_or_else(|| RULES_TEMPLATE.to_string(), |c| c.body.clone());
+    let notice = q.saved.map(|v| match q.changed {
+        Some(false) => format!("内容未改变, 仍为第{v}版"),
+        _ => format!("已保存为第{v}版 ({} 条规则)", q.rules.unwrap_or(0)),
+    });
+    Ok(rules_view(&a, &doc, &text, &[], notice))
+}
+
+/// `POST /check/rules`: checks the text; saves it as a new version and shows the page again, or
+/// shows every error with line and column next to the text (422, nothing saved).
+pub async fn rules_submit(State(st): State<AppState>, a: Auth, Form(f): Form<RulesForm>) -> Result<Response, WebError> {
+    a.check_csrf(f.csrf.as_deref())?;
+    let text = f.rules.unwrap_or_default();
+    match check::save_rules(&st.store, &a.caller, &text, Utc::now()).await? {
+        SaveRules::Saved { version, rules, changed } => {
+            Ok(Redirect::to(&format!("/check/rules?saved={version}&rules={rules}&changed={changed}")).into_response())
+        }
+        SaveRules::Refused(errors) => {
+            let doc = check::rules_document(&st.store, &a.caller).await?;
+            let text = text.replace("\r\n", "\n");
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, rules_view(&a, &doc, &text, &errors, None)).into_response())
+        }
+    }
 }

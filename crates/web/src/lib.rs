@@ -61,6 +61,7 @@ pub fn router(store: Store) -> Router {
         .route("/logout", post(pages::logout))
         .route("/explain", get(pages::explain))
         .route("/check", get(check::check_page))
+        .route("/check/rules", get(check::rules_page).post(check::rules_submit))
         .route("/persons", get(pages::persons))
         .route("/persons/{id}", get(pages::person))
         .route("/households/{id}", get(pages::household))

@@ -1,5 +1,7 @@
 //! `renkou check`: the logic checks of an area (violations grouped by village and rule, counts
-//! and scores per village; exit code 1 when any error-level violation exists), `--list-rules`,
+//! and scores per village; exit code 1 when any error-level violation exists) with the built-in
+//! catalogue plus the user rules saved for the area at /check/rules (or instead those of
+//! `--rules FILE`), `--list-rules`,
 //! and `--report-file` (the internal consistency of figures typed in from a printed report).
 
 use std::process::ExitCode;
@@ -13,15 +15,16 @@ use renkou_core::rules::Scope;
 use crate::cli::{CheckArgs, Format};
 
 pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
-    let catalogue = match &a.rules {
+    // --rules FILE replaces the user rules saved in the database (web page /check/rules).
+    let file_catalogue = match &a.rules {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("无法读取规则文件 {} (cannot read)", path.display()))?;
-            check::catalogue_with_user_rules(&path.display().to_string(), &text)?
+            Some(check::catalogue_with_user_rules(&path.display().to_string(), &text)?)
         }
-        None => Catalogue::builtin().clone(),
+        None => None,
     };
-    if a.list_rules {
-        list_rules(&catalogue);
+    if a.list_rules && (file_catalogue.is_some() || !a.db.exists()) {
+        list_rules(file_catalogue.as_ref().unwrap_or(Catalogue::builtin()));
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(path) = &a.report_file {
@@ -36,12 +39,31 @@ pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let store = renkou_app::open(&a.db).await?;
         let area = match &a.area {
-            Some(code) => renkou_app::report::resolve_area(&store, code).await?.code,
-            None => match renkou_app::auth::default_admin_area(&store).await? {
-                Some(c) => c,
-                None => bail!("请用 --area 指定地区 (no area in the register; give --area)"),
-            },
+            Some(code) => Some(renkou_app::report::resolve_area(&store, code).await?.code),
+            None => renkou_app::auth::default_admin_area(&store).await?,
         };
+        // The built-in checks plus the rules file, or else the user rules saved for the area.
+        let mut note = None;
+        let active;
+        let catalogue: &Catalogue = match (&file_catalogue, &area) {
+            (Some(c), _) => c,
+            (None, Some(area)) => {
+                active = check::active_rules(&store, area).await?;
+                if let Some(p) = &active.problem {
+                    bail!("数据库中保存的自定义规则有误, 未运行 (stored user rules refused); 请在网页“逻辑校验 → 编辑自定义规则”改正, 或用 --rules 指定规则文件:\n{p}");
+                }
+                if let Some(d) = &active.document {
+                    note = Some(format!("另加自定义规则 {} 条 ({} 第{}版, {} 于 {} 保存)", active.user_rules, d.area_code, d.version, d.saved_by, d.saved_at));
+                }
+                &active.catalogue
+            }
+            (None, None) => Catalogue::builtin(),
+        };
+        if a.list_rules {
+            list_rules(catalogue);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let Some(area) = area else { bail!("请用 --area 指定地区 (no area in the register; give --area)") };
         let period = match (a.from, a.to) {
             (Some(f), Some(t)) => renkou_app::report::period(f, t)?,
             (None, None) => renkou_app::persons::default_period(&store, today).await?,
@@ -49,14 +71,22 @@ pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
         };
         let req = CheckRequest { area, ref_date: today, period };
         let started = std::time::Instant::now();
-        let r = check::run(&store, None, &catalogue, &req, chrono::Utc::now()).await?;
+        let r = check::run(&store, None, catalogue, &req, chrono::Utc::now()).await?;
         let elapsed = started.elapsed();
         match a.format {
-            Format::Table | Format::Csv => print_table(&r, elapsed),
-            Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+            Format::Table | Format::Csv => print_table(&r, elapsed, note.as_deref()),
+            Format::Json => {
+                if let Some(n) = &note {
+                    eprintln!("{n}");
+                }
+                println!("{}", serde_json::to_string_pretty(&r)?)
+            }
             Format::Xlsx => {
                 let Some(out) = a.output.as_deref() else { bail!("xlsx 格式需要 --output 文件名 (xlsx needs --output FILE)") };
                 std::fs::write(out, check::check_xlsx(&r)?).with_context(|| format!("写入 {} 失败", out.display()))?;
+                if let Some(n) = &note {
+                    eprintln!("{n}");
+                }
                 eprintln!("已写入 (written): {}; 错误 {} 条, 警告 {} 条", out.display(), r.errors(), r.warnings());
             }
         }
@@ -79,7 +109,7 @@ fn list_rules(c: &Catalogue) {
     }
 }
 
-fn print_table(r: &CheckReport, elapsed: std::time::Duration) {
+fn print_table(r: &CheckReport, elapsed: std::time::Duration, note: Option<&str>) {
     println!("{} ({}) 逻辑校验", r.area.name, r.area.code);
     println!(
         "校验日期 {} · 汇总核对期间 {} 至 {} · 规则 {} 条 · 人员 {} 人 · 用时 {:.2} 秒",
@@ -90,6 +120,9 @@ fn print_table(r: &CheckReport, elapsed: std::time::Duration) {
         r.persons_checked,
         elapsed.as_secs_f64()
     );
+    if let Some(n) = note {
+        println!("{n}");
+    }
     println!("共 {} 条问题: 错误 {} 条, 警告 {} 条", r.violations.len(), r.errors(), r.warnings());
     for (v, groups) in r.grouped() {
         if groups.is_empty() {
