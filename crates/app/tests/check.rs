@@ -321,3 +321,78 @@ fn seed_report_check_explains_the_death_rate() {
     assert_eq!(problems, vec!["R-rate-crude_death_rate", "R-rate-natural_growth_rate"]);
     assert!(check::check_report_text("[a\n").is_err());
 }
+
+#[tokio::test]
+async fn saved_user_rules_run_for_the_area_and_below() {
+    let (store, ids) = small_register().await;
+    let admin = caller(Role::TownshipAdmin, "130131200");
+    // Refused: a non-admin; a bad rule (nothing saved).
+    let good = "[[rule]]\nid = \"U010\"\nmessage_zh = \"女性户主\"\nimportance = \"warning\"\nviolation_when = \"sex == female and relationship_to_head == '户主'\"\n";
+    let now = chrono::Utc::now();
+    assert!(matches!(check::save_rules(&store, &caller(Role::TownshipStaff, "130131200"), good, now).await, Err(AppError::Forbidden(_))));
+    match check::save_rules(&store, &admin, &good.replace("sex ==", "sexx =="), now).await.unwrap() {
+        check::SaveRules::Refused(e) => assert_eq!((e[0].line, e[0].column), (5, 19), "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(check::active_rules(&store, &AreaCode::parse("130131200").unwrap()).await.unwrap().document.is_none());
+    // Saved: runs for the township and its villages (what `renkou check` and /check use), not
+    // for the county.
+    assert_eq!(check::save_rules(&store, &admin, good, now).await.unwrap(), check::SaveRules::Saved { version: 1, rules: 1, changed: true });
+    for area in ["130131200", "130131200201"] {
+        let a = check::active_rules(&store, &AreaCode::parse(area).unwrap()).await.unwrap();
+        assert_eq!((a.user_rules, a.problem.as_deref()), (1, None));
+        assert_eq!(a.catalogue.checks.len(), Catalogue::builtin().checks.len() + 1);
+    }
+    let county = check::active_rules(&store, &AreaCode::parse("130131").unwrap()).await.unwrap();
+    assert!(county.document.is_none() && county.user_rules == 0);
+    let a = check::active_rules(&store, &AreaCode::parse("130131200").unwrap()).await.unwrap();
+    let r = check::run(&store, None, &a.catalogue, &request("130131200", "2026-01-01"), now).await.unwrap();
+    let hits: Vec<i64> = r.violations.iter().filter(|v| v.check_id == "U010").map(|v| v.person.as_ref().unwrap().id).collect();
+    assert_eq!(hits, vec![ids[4]], "戊 is the only woman recorded as 户主");
+    // A stored document that no longer passes (written past the app) is reported, not skipped.
+    let audit = renkou_store::AuditEntry {
+        id: 0,
+        at: "2026-01-01T00:00:00Z".into(),
+        username: "x".into(),
+        action: "test".into(),
+        entity: "user_rules".into(),
+        entity_id: None,
+        area_code: None,
+        remote_addr: None,
+        old_value: None,
+        new_value: None,
+    };
+    let area = AreaCode::parse("130131200201").unwrap();
+    store.save_user_rules(&area, "[[rule]]\nid = \"P001\"\nmessage_zh = \"x\"\nviolation_when = \"false\"\n", "x", "2026-01-01T00:00:00Z", &audit).await.unwrap();
+    let a = check::active_rules(&store, &area).await.unwrap();
+    assert!(a.problem.as_deref().is_some_and(|p| p.contains("P001")), "{:?}", a.problem);
+    assert_eq!(a.catalogue.checks.len(), Catalogue::builtin().checks.len());
+}
+
+#[tokio::test]
+async fn chunked_full_load_and_listed_load_give_the_same_snapshots() {
+    let store = Store::open_in_memory().await.unwrap();
+    build_demo(&store, 1, &|_, _| {}).await.unwrap();
+    let township = AreaCode::parse(DEMO_TOWNSHIP).unwrap();
+    let ids = store.person_ids_in_scope(&township).await.unwrap();
+    assert!(ids.len() > 2 * renkou_store::FACTS_BATCH);
+    let mut full = Vec::new();
+    let mut chunks = store.person_facts_chunks(ids.clone());
+    while let Some(c) = chunks.next().await {
+        full.extend(c.unwrap());
+    }
+    assert_eq!(full.iter().map(|p| p.id).collect::<Vec<_>>(), ids);
+    // Every 7th person (a sparse list) and one by one: the same snapshots.
+    let sparse: Vec<i64> = ids.iter().step_by(7).copied().collect();
+    let listed = store.person_facts(&township, &sparse).await.unwrap();
+    let expect: Vec<_> = full.iter().step_by(7).cloned().collect();
+    assert_eq!(listed, expect);
+    for p in full.iter().step_by(997) {
+        assert_eq!(store.person_facts_one(&township, p.id).await.unwrap().as_ref(), Some(p));
+    }
+    // A village sees only its persons.
+    let village = AreaCode::parse(&format!("{DEMO_TOWNSHIP}201")).unwrap();
+    let inside = store.person_ids_in_scope(&village).await.unwrap();
+    let got = store.person_facts(&village, &ids).await.unwrap();
+    assert_eq!(got.iter().map(|p| p.id).collect::<Vec<_>>(), inside);
+}
