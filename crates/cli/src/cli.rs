@@ -231,7 +231,7 @@ pub struct CheckArgs {
     /// 区划代码 (默认: 包含全部记录的乡镇) / area code (default: the area holding every record)
     #[arg(long)]
     pub area: Option<String>,
-    /// 用户规则文件 (TOML, [[rule]]) / user rules file added to the built-in checks
+    /// 用户规则文件 (TOML, [[rule]]), 代替网页上保存的规则 / user rules file added to the built-in checks, instead of the rules saved on the web page (/check/rules)
     #[arg(long)]
     pub rules: Option<PathBuf>,
     /// 输出格式 / output format (table, json or xlsx)
