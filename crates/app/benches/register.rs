@@ -9,20 +9,15 @@
 //!
 //! Set `RENKOU_BENCH_PERSONS` to change the county size (default 1,000,000).
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use renkou_app::{areas, demo, import, report};
 use renkou_core::area::{AreaCode, AreaLevel};
-use renkou_core::citizen_id::CitizenId;
 use renkou_core::period::Period;
 use renkou_store::Store;
 
-const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗"];
-const GIVEN: &[&str] = &["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"];
-const RELATIONS: &[&str] = &["户主", "配偶", "子", "女"];
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -39,39 +34,6 @@ fn peak_memory_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
-}
-
-/// Writes a persons CSV (the import format of docs/import-format.md) of `n` persons spread over
-/// the villages, 4 to a household, with valid citizen IDs of county 130131.
-fn write_county_csv(path: &Path, n: usize, villages: &[AreaCode]) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(w, "姓名,公民身份号码,性别,出生日期,民族,婚姻状况,户籍村/组,户号,与户主关系")?;
-    let base = NaiveDate::from_ymd_opt(1925, 1, 1).unwrap();
-    let mut seq_per_day = vec![0u16; 90 * 366];
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        // xorshift64*: a fixed, dependency-free stream so every run writes the same file.
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    };
-    for i in 0..n {
-        let village = &villages[(i / 4 * 4 * villages.len() / n.max(1)).min(villages.len() - 1)];
-        let mut day = (next() % (89 * 365)) as usize;
-        while seq_per_day[day] >= 999 {
-            day = (day + 1) % seq_per_day.len();
-        }
-        let birth = base.checked_add_days(Days::new(day as u64)).unwrap();
-        let seq = seq_per_day[day];
-        seq_per_day[day] += 1;
-        let id = CitizenId::from_parts("130131", birth, seq).unwrap();
-        let sex = if seq % 2 == 1 { "男" } else { "女" };
-        let name = format!("{}{}", SURNAMES[(next() % SURNAMES.len() as u64) as usize], GIVEN[(next() % GIVEN.len() as u64) as usize]);
-        let marital = if birth.format("%Y").to_string().as_str() < "1994" { "已婚" } else { "未婚" };
-        writeln!(w, "{name},{id},{sex},{birth},汉族,{marital},{village},{village}{:05},{}", i / 4, RELATIONS[i % 4])?;
-    }
-    w.flush()
 }
 
 fn main() {
@@ -105,7 +67,7 @@ fn main() {
             .filter(|c| c.level() == AreaLevel::Village && c.as_str().starts_with("130131"))
             .collect();
         let csv = dir.path().join("county.csv");
-        write_county_csv(&csv, persons, &villages).unwrap();
+        demo::write_county_csv(std::fs::File::create(&csv).unwrap(), persons, &villages).unwrap();
         let size = std::fs::metadata(&csv).unwrap().len();
         println!("county CSV: {persons} persons, {} villages, {:.1} MiB", villages.len(), size as f64 / 1048576.0);
         let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();

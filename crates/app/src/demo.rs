@@ -7,8 +7,9 @@
 //! 178 deaths, 7678 women aged 15–49 of whom 5824 married, 503 inflow and 1805 outflow persons,
 //! and a start population of 30223 (so the average population 30270 gives the printed rates).
 
-use chrono::NaiveDate;
+use chrono::{Days, NaiveDate};
 use renkou_core::area::{AreaCode, AreaLevel};
+use renkou_core::citizen_id::CitizenId;
 use renkou_core::period::Period;
 use renkou_core::stats::PeriodCounts;
 use renkou_demo::{generate_demo, DeliberateError, Targets};
@@ -113,4 +114,55 @@ pub async fn build_demo(
 pub fn demo_period() -> (NaiveDate, NaiveDate) {
     let d = Targets::seed_report().design;
     (d.period_first, d.period_last)
+}
+
+/// The surnames of the persons [`write_county_csv`] writes (each name is a surname followed by
+/// one of [`COUNTY_CSV_GIVEN_NAMES`]).
+pub const COUNTY_CSV_SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗"];
+
+/// The given names of the persons [`write_county_csv`] writes.
+pub const COUNTY_CSV_GIVEN_NAMES: &[&str] = &["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"];
+
+/// Writes a generated county's persons CSV (the import format of docs/import-format.md, with
+/// its header line) of `persons` persons for benchmarks and load tests: spread evenly over
+/// `villages` in order, 4 to a household (户主, 配偶, 子, 女; household number = village code +
+/// 5-digit household index), born 1925–2013, with valid citizen IDs of county 130131 (平山县),
+/// married if born before 1994. A fixed pseudo-random stream makes the output the same on
+/// every run for the same arguments.
+///
+/// The writer is buffered here and flushed at the end. Panics if `villages` is empty while
+/// `persons` is not 0.
+pub fn write_county_csv(w: impl std::io::Write, persons: usize, villages: &[AreaCode]) -> std::io::Result<()> {
+    use std::io::Write;
+    const RELATIONS: &[&str] = &["户主", "配偶", "子", "女"];
+    let mut w = std::io::BufWriter::new(w);
+    writeln!(w, "姓名,公民身份号码,性别,出生日期,民族,婚姻状况,户籍村/组,户号,与户主关系")?;
+    let base = NaiveDate::from_ymd_opt(1925, 1, 1).unwrap();
+    let mut seq_per_day = vec![0u16; 90 * 366];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        // xorshift64*: a fixed, dependency-free stream so every run writes the same file.
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    for i in 0..persons {
+        let village = &villages[(i / 4 * 4 * villages.len() / persons.max(1)).min(villages.len() - 1)];
+        let mut day = (next() % (89 * 365)) as usize;
+        while seq_per_day[day] >= 999 {
+            day = (day + 1) % seq_per_day.len();
+        }
+        let birth = base.checked_add_days(Days::new(day as u64)).unwrap();
+        let seq = seq_per_day[day];
+        seq_per_day[day] += 1;
+        let id = CitizenId::from_parts("130131", birth, seq).unwrap();
+        let sex = if seq % 2 == 1 { "男" } else { "女" };
+        let surname = COUNTY_CSV_SURNAMES[(next() % COUNTY_CSV_SURNAMES.len() as u64) as usize];
+        let given = COUNTY_CSV_GIVEN_NAMES[(next() % COUNTY_CSV_GIVEN_NAMES.len() as u64) as usize];
+        let name = format!("{surname}{given}");
+        let marital = if birth.format("%Y").to_string().as_str() < "1994" { "已婚" } else { "未婚" };
+        writeln!(w, "{name},{id},{sex},{birth},汉族,{marital},{village},{village}{:05},{}", i / 4, RELATIONS[i % 4])?;
+    }
+    w.flush()
 }

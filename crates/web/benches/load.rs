@@ -17,62 +17,26 @@
 //! `RENKOU_BENCH_DB=path` keeps the generated register in that file and reuses it next time.
 //! Only loopback addresses are used.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use renkou_app::auth::{self, NewUser, Role};
+use renkou_app::demo::{self, COUNTY_CSV_GIVEN_NAMES, COUNTY_CSV_SURNAMES};
 use renkou_app::{areas, import, persons, Store};
 use renkou_core::area::{AreaCode, AreaLevel};
-use renkou_core::citizen_id::CitizenId;
 
-const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗"];
-const GIVEN: &[&str] = &["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"];
-const RELATIONS: &[&str] = &["户主", "配偶", "子", "女"];
 const PASSWORD: &str = "bench-password-1";
 const COUNTY: &str = "130131";
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|s| s.replace('_', "").parse().ok()).unwrap_or(default)
-}
-
-/// The persons CSV of crates/app/benches/register.rs: `n` persons over the villages, 4 to a
-/// household, valid citizen IDs of county 130131, a fixed pseudo-random stream.
-fn write_county_csv(path: &Path, n: usize, villages: &[AreaCode]) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(w, "姓名,公民身份号码,性别,出生日期,民族,婚姻状况,户籍村/组,户号,与户主关系")?;
-    let base = NaiveDate::from_ymd_opt(1925, 1, 1).unwrap();
-    let mut seq_per_day = vec![0u16; 90 * 366];
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    };
-    for i in 0..n {
-        let village = &villages[(i / 4 * 4 * villages.len() / n.max(1)).min(villages.len() - 1)];
-        let mut day = (next() % (89 * 365)) as usize;
-        while seq_per_day[day] >= 999 {
-            day = (day + 1) % seq_per_day.len();
-        }
-        let birth = base.checked_add_days(Days::new(day as u64)).unwrap();
-        let seq = seq_per_day[day];
-        seq_per_day[day] += 1;
-        let id = CitizenId::from_parts("130131", birth, seq).unwrap();
-        let sex = if seq % 2 == 1 { "男" } else { "女" };
-        let name = format!("{}{}", SURNAMES[(next() % SURNAMES.len() as u64) as usize], GIVEN[(next() % GIVEN.len() as u64) as usize]);
-        let marital = if birth.format("%Y").to_string().as_str() < "1994" { "已婚" } else { "未婚" };
-        writeln!(w, "{name},{id},{sex},{birth},汉族,{marital},{village},{village}{:05},{}", i / 4, RELATIONS[i % 4])?;
-    }
-    w.flush()
 }
 
 fn villages() -> Vec<AreaCode> {
@@ -90,7 +54,7 @@ async fn county(path: &Path, n: usize) -> (Store, i64) {
     areas::ensure_bundled_areas(&store).await.unwrap();
     let v = villages();
     let csv = path.with_extension("csv");
-    write_county_csv(&csv, n, &v).unwrap();
+    demo::write_county_csv(std::fs::File::create(&csv).unwrap(), n, &v).unwrap();
     let t = Instant::now();
     let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     import::import_files(&store, std::slice::from_ref(&csv), today, &|_| {}).await.unwrap();
@@ -234,8 +198,8 @@ fn main() {
         // Search: names, pinyin initials, citizen-ID prefixes, household numbers.
         let v = villages();
         let mut searches = Vec::new();
-        for (i, s) in SURNAMES.iter().enumerate() {
-            let g = GIVEN[i % GIVEN.len()];
+        for (i, s) in COUNTY_CSV_SURNAMES.iter().enumerate() {
+            let g = COUNTY_CSV_GIVEN_NAMES[i % COUNTY_CSV_GIVEN_NAMES.len()];
             searches.push(format!("/persons?q={}", enc(&format!("{s}{g}"))));
             searches.push(format!("/persons?q={}", enc(s)));
             searches.push(format!("/persons?q={}", persons::name_initials(&format!("{s}{g}"))));

@@ -3,32 +3,20 @@
 //! township staff see every group × month and a review locks the report; and a monthly form
 //! posted after the session expired comes back after login without its input in any URL.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+mod common;
+
+use axum::http::{header, StatusCode};
 use axum::Router;
-use chrono::NaiveDate;
-use http_body_util::BodyExt;
+use common::*;
 use renkou_app::auth::{self, NewUser, Role};
 use renkou_app::Store;
-use renkou_core::area::{Area, AreaCode};
+use renkou_core::area::Area;
 use renkou_core::register::*;
-use tower::ServiceExt;
 
-const TOWNSHIP: &str = "130131200";
-const V1: &str = "130131200201";
-const V2: &str = "130131200202";
 const G1: &str = "130131200201001";
 const G2: &str = "130131200201002";
 const G3: &str = "130131200202001";
-const PASSWORD: &str = "correct-horse-1";
 const MONTH: &str = "2024-03";
-
-fn d(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-fn code(s: &str) -> AreaCode {
-    AreaCode::parse(s).unwrap()
-}
 
 struct Fixture {
     router: Router,
@@ -104,61 +92,6 @@ async fn fixture() -> Fixture {
         auth::add_user(&store, None, &nu, now).await.unwrap();
     }
     Fixture { router: renkou_web::router(store.clone()), store, baby: ids.persons[1] }
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-async fn send(router: &Router, req: Request<Body>) -> Resp {
-    let r = router.clone().oneshot(req).await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let body = String::from_utf8_lossy(&r.into_body().collect().await.unwrap().to_bytes()).to_string();
-    Resp { status, headers, body }
-}
-
-async fn get(router: &Router, uri: &str, cookie: &str) -> Resp {
-    send(router, Request::get(uri).header(header::COOKIE, cookie).body(Body::empty()).unwrap()).await
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
-}
-
-async fn post(router: &Router, uri: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
-    let body = fields.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
-    send(
-        router,
-        Request::post(uri).header(header::COOKIE, cookie).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(body)).unwrap(),
-    )
-    .await
-}
-
-fn csrf_of(html: &str) -> String {
-    let i = html.find("name=\"csrf\" value=\"").expect("page has a csrf field") + "name=\"csrf\" value=\"".len();
-    html[i..i + html[i..].find('"').unwrap()].to_string()
-}
-
-fn set_cookie_value(r: &Resp, name: &str) -> Option<String> {
-    r.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        let (k, val) = v.split(';').next()?.split_once('=')?;
-        (k == name).then(|| val.to_string())
-    })
-}
-
-/// Logs in; returns the cookie header and the session's CSRF token.
-async fn login(router: &Router, user: &str) -> (String, String) {
-    let page = get(router, "/login", "").await;
-    let token = set_cookie_value(&page, "renkou_login_csrf").unwrap();
-    let r = post(router, "/login", &format!("renkou_login_csrf={token}"), &[("username", user), ("password", PASSWORD), ("csrf", &token), ("next", "/")]).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "login of {user}: {}", r.body);
-    let cookie = format!("renkou_session={}", set_cookie_value(&r, "renkou_session").unwrap());
-    let page = get(router, "/", &cookie).await;
-    assert_eq!(page.status, StatusCode::OK);
-    (cookie, csrf_of(&page.body))
 }
 
 fn month_uri(group: &str) -> String {
