@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use renkou_core::area::{Area, AreaCode};
 use renkou_core::period::Period;
-use renkou_core::stats::{Figures, PeriodCounts};
+use renkou_core::stats::Figures;
 use renkou_store::{Explain, ExplainRow, Store};
 use serde::Serialize;
 
@@ -84,11 +84,6 @@ pub async fn build(store: &Store, area: &AreaCode, period: &Period) -> Result<Re
 /// Builds the report for the same period one year earlier (for "same period last year").
 pub async fn build_year_before(store: &Store, area: &AreaCode, period: &Period) -> Result<Report, AppError> {
     build(store, area, &period.year_before()).await
-}
-
-/// The counts of a report's total (shortcut for callers that only need numbers).
-pub fn counts(report: &Report) -> &PeriodCounts {
-    &report.total.counts
 }
 
 /// The figure keys that `--explain` accepts.
