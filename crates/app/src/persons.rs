@@ -300,8 +300,8 @@ impl Errors {
                 self.add(field, format!("日期 {d} 晚于今天 {today}"));
                 None
             }
-            Ok(d) if d.year() < 1900 => {
-                self.add(field, format!("日期 {d} 不合理"));
+            Ok(d) if d.year() < renkou_core::citizen_id::MIN_BIRTH_YEAR => {
+                self.add(field, format!("日期 {d} 早于 {} 年, 不合理 (date before {})", renkou_core::citizen_id::MIN_BIRTH_YEAR, renkou_core::citizen_id::MIN_BIRTH_YEAR));
                 None
             }
             Ok(d) => Some(d),
