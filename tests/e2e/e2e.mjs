@@ -38,6 +38,14 @@ async function login(page, user) {
   await Promise.all([page.waitForURL(`${URL}/`), page.click('button[type=submit]')]);
 }
 
+// The person search is a POST form: the search text never goes into an address.
+async function searchPersons(page, q) {
+  await page.goto(`${URL}/persons`);
+  await page.fill('form.search input[name=q]', q);
+  await Promise.all([page.waitForLoadState('load'), page.waitForResponse((r) => r.request().method() === 'POST' && r.url() === `${URL}/persons`), page.click('form.search button')]);
+  await page.waitForSelector('#result-count');
+}
+
 const births = async (page, url) => {
   await page.goto(url);
   return Number((await page.textContent('td[data-key="births"][data-area="130131200"]')).trim());
@@ -56,9 +64,7 @@ await test('search by pinyin initials, open the person, record a birth, births g
   await login(page, 'admin');
   const dash = `${URL}/?area=130131200&from=2024-01-01&to=2024-12-31`;
   const before = await births(page, dash);
-  await page.goto(`${URL}/persons`);
-  await page.fill('input[name=q]', 'ln');
-  await page.click('form.search button');
+  await searchPersons(page, 'ln');
   await page.click('#results a:text("李娜")');
   expect((await page.textContent('table.kv')).includes('130131198505050'), 'full citizen ID on the detail page');
   await page.click('a:text("登记生育")');
@@ -101,7 +107,7 @@ await test('import page: a file with a bad row is rejected with the row, the col
   const r = await page.request.get(`${URL}${href}`);
   const text = (await r.text()).replace(/^\uFEFF/, '');
   expect(r.status() === 200 && text.startsWith('文件,行,列,原因\n新增人员.csv,2,B列(公民身份号码),'), `csv: ${text}`);
-  await page.goto(`${URL}/persons?q=${encodeURIComponent('周一')}`);
+  await searchPersons(page, '周一');
   expect((await page.textContent('#result-count')).trim() === '0', 'nothing imported');
 });
 
@@ -112,7 +118,7 @@ await test('a village specialist cannot reach another village', async (page) => 
   expect(r.status() === 404, `person in another village: ${r.status()}`);
   const v = await page.goto(`${URL}/?area=130131200201`);
   expect(v.status() === 404, `figures of another village: ${v.status()}`);
-  await page.goto(`${URL}/persons?q=zw`);
+  await searchPersons(page, 'zw');
   expect((await page.textContent('#result-count')).trim() === '0', 'search stays in her village');
 });
 
@@ -139,6 +145,33 @@ await test('an expired session keeps the form server-side: no typed value in any
   const again = await page.context().newPage();
   await again.goto(page.url());
   expect(await again.inputValue('#citizen_id') === '', 'the token works once');
+});
+
+await test('a search for a citizen ID is sent by POST: the ID is in no request URL or Location header', async (page) => {
+  await login(page, 'admin');
+  await searchPersons(page, 'ln');
+  await page.click('#results a:text("李娜")');
+  const id = (await page.textContent('table.kv')).match(/\d{17}[\dX]/)[0];
+  const seen = [];
+  page.on('request', (r) => seen.push(r.url()));
+  page.on('response', (r) => { const l = r.headers()['location']; if (l) seen.push(l); });
+  await searchPersons(page, id);
+  expect((await page.textContent('#result-count')).trim() === '1', 'one person found by the ID');
+  expect((await page.textContent('#results')).includes('李娜'), '李娜 found');
+  expect(page.url() === `${URL}/persons`, `address after the search: ${page.url()}`);
+  // The API takes the search in a POST JSON body.
+  const token = (await (await page.request.get(`${URL}/api/v1/session`)).json()).csrf_token;
+  const api = await page.request.post(`${URL}/api/v1/persons`, { data: { q: id }, headers: { 'X-CSRF-Token': token } });
+  expect(api.status() === 200 && (await api.json()).persons.length === 1, `API search: ${api.status()}`);
+  seen.push(api.url());
+  const leaked = seen.filter((u) => u.includes(id) || u.includes(id.slice(0, 10)));
+  expect(leaked.length === 0, `citizen ID in addresses: ${leaked.join(' ')}`);
+  // A search typed into the address is not run; the page says searches go by the form.
+  await page.goto(`${URL}/persons?q=${id}`);
+  expect(await page.locator('#search-by-form').count() === 1, 'note about the form');
+  expect(await page.locator('#result-count').count() === 0, 'no search run from the address');
+  const get = await page.request.get(`${URL}/api/v1/persons?q=${id}`);
+  expect(get.status() === 400, `API GET search: ${get.status()}`);
 });
 
 await test('a group leader reports her month, township admin reviews it and it is locked', async (page) => {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -14,7 +15,7 @@ use renkou_app::auth::{authorize, Action};
 use renkou_app::{export, persons, report};
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, WebError};
 use crate::pages::{resolve, submit_event, ReportQuery, SearchQuery};
 use crate::session::ApiAuth;
 use crate::AppState;
@@ -27,7 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/report", get(report_json))
         .route("/dashboard", get(dashboard))
         .route("/explain", get(explain))
-        .route("/persons", get(search))
+        .route("/persons", get(search_by_get).post(search))
         .route("/persons/{id}", get(person))
         .route("/households/{id}", get(household))
         .route("/events/{kind}", post(event))
@@ -62,9 +63,17 @@ async fn explain(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Quer
     Ok(Json(json!({ "key": q.key, "area": area.as_str(), "period": period, "rows": rows })))
 }
 
-async fn search(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Query<SearchQuery>) -> Result<Json<Value>, ApiError> {
+/// `POST /api/v1/persons` with `{"q": "…"}`: the search text travels in the body, never in
+/// a URL (PIPL).
+async fn search(State(st): State<AppState>, ApiAuth(a): ApiAuth, body: Result<Json<SearchQuery>, JsonRejection>) -> Result<Json<Value>, ApiError> {
+    let Json(q) = body.map_err(|e| WebError::BadRequest(format!("请求正文应为 JSON {{\"q\": \"…\"}} (body must be JSON {{\"q\": \"…\"}}): {e}")))?;
     let rows = persons::search(&st.store, &a.caller, q.q.as_deref().unwrap_or(""), 100).await?;
     Ok(Json(json!({ "persons": rows })))
+}
+
+/// `GET /api/v1/persons`: refused; a search text (name or citizen ID) must not be in a URL.
+async fn search_by_get(ApiAuth(_): ApiAuth) -> ApiError {
+    ApiError(WebError::BadRequest("查询请用 POST, 以 JSON 正文 {\"q\": \"…\"} 提交, 不要放在网址中 (send searches as POST with a JSON body, never in the URL)".into()))
 }
 
 async fn person(State(st): State<AppState>, ApiAuth(a): ApiAuth, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {

@@ -62,7 +62,7 @@ pub fn router(store: Store) -> Router {
         .route("/explain", get(pages::explain))
         .route("/check", get(check::check_page))
         .route("/check/rules", get(check::rules_page).post(check::rules_submit))
-        .route("/persons", get(pages::persons))
+        .route("/persons", get(pages::persons).post(pages::persons_search))
         .route("/persons/{id}", get(pages::person))
         .route("/households/{id}", get(pages::household))
         .route("/events/{kind}", get(pages::event_form).post(pages::event_submit))

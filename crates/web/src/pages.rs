@@ -248,29 +248,59 @@ pub async fn explain(State(st): State<AppState>, a: Auth, Query(q): Query<Report
     Ok(page(name, Some((&a.caller.user, &a.csrf)), body))
 }
 
-/// Search box of the persons page.
+/// Search text of the persons search (the API's POST JSON body `{"q": …}`).
 #[derive(Debug, Default, Deserialize)]
 pub struct SearchQuery {
     /// Name, pinyin initials, citizen ID or household number.
     pub q: Option<String>,
 }
 
-/// `GET /persons?q=…`: person search inside the user's area (IDs masked).
-pub async fn persons(State(st): State<AppState>, a: Auth, Query(q): Query<SearchQuery>) -> Result<Markup, WebError> {
+/// Marks a GET whose query string is a form's kept input given back after a new login
+/// ([`crate::session::keep_forms`]), not typed into an address.
+#[derive(Debug, Clone, Copy)]
+pub struct RestoredForm;
+
+/// `GET /persons`: the empty search form. A search never travels in a URL (PIPL: no citizen
+/// ID or name in the address bar, history or server logs): a `q` in the address is not run,
+/// the page says that searches are sent by the form. Input kept across an expired session
+/// fills the box again, to be sent with the button.
+pub async fn persons(a: Auth, Query(q): Query<SearchQuery>, restored: Option<axum::Extension<RestoredForm>>) -> Result<Response, WebError> {
     authorize(&a.caller.user, Action::ViewPersons, None)?;
-    let text = q.q.unwrap_or_default();
-    let rows = if text.trim().is_empty() { Vec::new() } else { persons::search(&st.store, &a.caller, &text, 100).await? };
+    let given = q.q.filter(|t| !t.trim().is_empty());
+    let (prefill, note) = match (given, restored.is_some()) {
+        (Some(t), true) => (t, false),
+        (Some(_), false) => (String::new(), true),
+        (None, _) => (String::new(), false),
+    };
+    Ok(persons_page(&a, &prefill, note, None).into_response())
+}
+
+/// `POST /persons` (form fields `csrf`, `q`): runs the search inside the user's area (IDs
+/// masked) and renders the results; the page is not stored by the browser.
+pub async fn persons_search(State(st): State<AppState>, a: Auth, Form(mut values): Form<BTreeMap<String, String>>) -> Result<Response, WebError> {
+    a.check_csrf(values.remove("csrf").as_deref())?;
+    authorize(&a.caller.user, Action::ViewPersons, None)?;
+    let text = values.remove("q").unwrap_or_default();
+    let rows = if text.trim().is_empty() { None } else { Some(persons::search(&st.store, &a.caller, &text, 100).await?) };
+    Ok(([(header::CACHE_CONTROL, "no-store")], persons_page(&a, &text, false, rows.as_deref())).into_response())
+}
+
+fn persons_page(a: &Auth, text: &str, note: bool, rows: Option<&[persons::PersonListItem]>) -> Markup {
     let body = html! {
         h1 { "人员查询" }
-        form.search method="get" action="/persons" {
-            input type="search" name="q" value=(text) placeholder="姓名、拼音首字母(如 zhw)、身份号码或户号" autofocus;
+        @if note {
+            p.note #search-by-form { "为保护个人信息, 查询内容不放在网址中: 请在下面的查询框输入后点“查询”提交。" }
+        }
+        form.search method="post" action="/persons" {
+            input type="hidden" name="csrf" value=(a.csrf);
+            input type="search" name="q" value=(text) placeholder="姓名、拼音首字母(如 zhw)、身份号码或户号" autocomplete="off" autofocus;
             button type="submit" { "查询" }
         }
-        @if !text.trim().is_empty() {
+        @if let Some(rows) = rows {
             p.sub { "找到 " span #result-count { (rows.len()) } " 人" @if rows.len() == 100 { " (只显示前100人)" } }
             table.list #results {
                 thead { tr { th { "姓名" } th { "公民身份号码" } th { "性别" } th { "出生日期" } th { "户号" } th { "地区" } th { "死亡日期" } } }
-                tbody { @for p in &rows { tr {
+                tbody { @for p in rows { tr {
                     td { a href={ "/persons/" (p.id) } { (p.name) } }
                     td.mono { (p.citizen_id_masked.clone().unwrap_or_default()) }
                     td { (p.sex) } td { (p.birth_date) } td { (p.household_no.clone().unwrap_or_default()) }
@@ -279,7 +309,7 @@ pub async fn persons(State(st): State<AppState>, a: Auth, Query(q): Query<Search
             }
         }
     };
-    Ok(page("人员查询", Some((&a.caller.user, &a.csrf)), body))
+    page("人员查询", Some((&a.caller.user, &a.csrf)), body)
 }
 
 /// `GET /persons/{id}`: the whole record (audited); 404 outside the user's area.

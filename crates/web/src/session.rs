@@ -74,7 +74,11 @@ impl FromRequestParts<AppState> for Auth {
             Some(a) => Ok(a),
             None => {
                 let next = parts.uri.path_and_query().map_or("/".to_string(), |p| p.to_string());
-                Err(WebError::Login(if parts.method == axum::http::Method::GET { next } else { parts.uri.path().to_string() }))
+                // A search text (`/persons?q=…`) never goes on into a `Location` header.
+                let search_text = parts.uri.path() == "/persons"
+                    && crate::view::parse_urlencoded(parts.uri.query().unwrap_or("")).iter().any(|(k, _)| k == "q");
+                let keep_query = parts.method == axum::http::Method::GET && !search_text;
+                Err(WebError::Login(if keep_query { next } else { parts.uri.path().to_string() }))
             }
         }
     }
@@ -209,6 +213,7 @@ pub async fn keep_forms(
                     let uri = if qs.is_empty() { parts.uri.path().to_string() } else { format!("{}?{}", parts.uri.path(), qs.join("&")) };
                     if let Ok(u) = uri.parse() {
                         parts.uri = u;
+                        parts.extensions.insert(crate::pages::RestoredForm);
                     }
                 }
                 req = axum::extract::Request::from_parts(parts, body);

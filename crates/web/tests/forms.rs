@@ -101,7 +101,7 @@ async fn staff_import_a_csv_and_see_the_summary_and_the_audit_entry() {
     // The dashboard (cached per area and period) shows them at once.
     assert_eq!(figure(&get(&f.router, &dash, &cookie).await.body, "population_end", V1), "5");
     // The new persons are searchable by pinyin initials at once.
-    assert!(get(&f.router, "/persons?q=zy", &cookie).await.body.contains("赵一"));
+    assert!(search(&f.router, &cookie, &csrf, "zy").await.body.contains("赵一"));
     let progress: serde_json::Value = serde_json::from_str(&get(&f.router, &format!("/import/jobs/{id}/progress"), &cookie).await.body).unwrap();
     assert_eq!(progress["state"], "done");
     assert_eq!(progress["percent"], 100);
@@ -243,8 +243,8 @@ async fn a_correction_changes_the_fields_and_audits_old_values_and_reason() {
     let page = get(&f.router, &format!("/persons/{}", f.zhang_wei), &cookie).await.body;
     assert!(page.contains("<h1>张卫") && page.contains(&new_id) && page.contains("1980-01-02") && page.contains("回族"), "{page}");
     // Found by the new name's initials, no longer by the old ID.
-    assert!(get(&f.router, "/persons?q=zw", &cookie).await.body.contains("张卫"));
-    assert!(get(&f.router, &format!("/persons?q={}", f.zhang_wei_id), &cookie).await.body.contains("<span id=\"result-count\">0</span>"));
+    assert!(search(&f.router, &cookie, &csrf, "zw").await.body.contains("张卫"));
+    assert!(search(&f.router, &cookie, &csrf, &f.zhang_wei_id).await.body.contains("<span id=\"result-count\">0</span>"));
     let (admin, _) = login(&f.router, "admin").await;
     let audit = get(&f.router, "/audit?action=person.correct", &admin).await.body;
     assert!(audit.contains("<td>spec1</td><td>person.correct</td>"), "{audit}");

@@ -30,12 +30,16 @@ async fn login_sets_an_httponly_strict_session_cookie() {
 #[tokio::test]
 async fn pages_without_a_session_go_to_login_and_wrong_passwords_are_refused() {
     let f = fixture().await;
+    let r = get(&f.router, "/explain?key=births", "").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/login?next=%2Fexplain%3Fkey%3Dbirths");
+    // A search text in a /persons address is not carried on into the login redirect.
     let r = get(&f.router, "/persons?q=zhang", "").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/login?next=%2Fpersons%3Fq%3Dzhang");
+    assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/login?next=%2Fpersons");
     assert_eq!(try_login(&f.router, "admin", "wrong-password").await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(try_login(&f.router, "nobody", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
-    let api = get(&f.router, "/api/v1/persons?q=zw", "").await;
+    let api = api_search(&f.router, "", "", "zw").await;
     assert_eq!(api.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -92,7 +96,7 @@ async fn login_is_rate_limited_per_username_and_address() {
 #[tokio::test]
 async fn a_village_specialist_gets_404_for_another_village() {
     let f = fixture().await;
-    let (cookie, _) = login(&f.router, "spec1").await;
+    let (cookie, csrf) = login(&f.router, "spec1").await;
     assert_eq!(get(&f.router, &format!("/persons/{}", f.zhang_wei), &cookie).await.status, StatusCode::OK);
     let other = get(&f.router, &format!("/persons/{}", f.wang_fang), &cookie).await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
@@ -107,36 +111,38 @@ async fn a_village_specialist_gets_404_for_another_village() {
     assert_eq!(get(&f.router, &format!("/?area={TOWNSHIP}"), &cookie).await.status, StatusCode::NOT_FOUND);
     assert_eq!(get(&f.router, &format!("/api/v1/report?area={V2}"), &cookie).await.status, StatusCode::NOT_FOUND);
     // Search only finds her village.
-    let s = get(&f.router, "/persons?q=%E7%8E%8B", &cookie).await; // 王
+    let s = search(&f.router, &cookie, &csrf, "王").await;
     assert!(s.body.contains("找到 <span id=\"result-count\">0</span> 人"), "{}", s.body);
 }
 
 #[tokio::test]
 async fn a_leader_sees_figures_but_no_personal_details() {
     let f = fixture().await;
-    let (cookie, _) = login(&f.router, "boss").await;
+    let (cookie, csrf) = login(&f.router, "boss").await;
     let dash = get(&f.router, "/", &cookie).await;
     assert_eq!(dash.status, StatusCode::OK);
     assert!(dash.body.contains("data-key=\"population_end\""));
     assert!(!dash.body.contains("/explain?"), "no links to record lists");
-    assert_eq!(get(&f.router, "/persons?q=zw", &cookie).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(search(&f.router, &cookie, &csrf, "zw").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&f.router, "/persons", &cookie).await.status, StatusCode::FORBIDDEN);
     assert_eq!(get(&f.router, &format!("/persons/{}", f.zhang_wei), &cookie).await.status, StatusCode::FORBIDDEN);
     assert_eq!(get(&f.router, "/explain?key=population_end", &cookie).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(get(&f.router, "/api/v1/persons?q=zw", &cookie).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(api_search(&f.router, &cookie, &csrf, "zw").await.status, StatusCode::FORBIDDEN);
     assert_eq!(get(&f.router, "/api/v1/report", &cookie).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn lists_mask_citizen_ids_and_the_detail_shows_it_whole() {
     let f = fixture().await;
-    let (cookie, _) = login(&f.router, "admin").await;
-    let list = get(&f.router, "/persons?q=zhw", &cookie).await; // pinyin initials of 张伟
+    let (cookie, csrf) = login(&f.router, "admin").await;
+    let list = search(&f.router, &cookie, &csrf, "zhw").await; // pinyin initials of 张伟
     assert!(list.body.contains("张伟"), "{}", list.body);
     let masked = renkou_core::citizen_id::mask(&f.zhang_wei_id);
     assert_eq!(&masked[..6], "130131");
     assert!(list.body.contains(&masked));
     assert!(!list.body.contains(&f.zhang_wei_id));
-    let api = get(&f.router, "/api/v1/persons?q=zw", &cookie).await;
+    let api = api_search(&f.router, &cookie, &csrf, "zw").await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
     assert!(api.body.contains(&masked) && !api.body.contains(&f.zhang_wei_id));
     let detail = get(&f.router, &format!("/persons/{}", f.zhang_wei), &cookie).await;
     assert!(detail.body.contains(&f.zhang_wei_id));
@@ -159,8 +165,8 @@ async fn reading_a_person_is_audited() {
 #[tokio::test]
 async fn html_in_a_name_is_escaped() {
     let f = fixture().await;
-    let (cookie, _) = login(&f.router, "admin").await;
-    let r = get(&f.router, "/persons?q=%3Cscript", &cookie).await;
+    let (cookie, csrf) = login(&f.router, "admin").await;
+    let r = search(&f.router, &cookie, &csrf, "<script").await;
     assert!(r.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{}", r.body);
     assert!(!r.body.contains("<script>alert(1)"));
 }
@@ -187,7 +193,7 @@ async fn recording_a_birth_raises_the_dashboards_births_figure() {
     // The child is in the mother's household, found by pinyin initials, and the write is audited.
     let hh = get(&f.router, "/households/1", &cookie).await;
     assert!(hh.body.contains("张小明") && hh.body.contains("<td>子</td>"), "{}", hh.body);
-    assert!(get(&f.router, "/persons?q=zhxm", &cookie).await.body.contains("张小明"));
+    assert!(search(&f.router, &cookie, &csrf, "zhxm").await.body.contains("张小明"));
     let (admin, _) = login(&f.router, "admin").await;
     assert!(get(&f.router, "/audit?action=birth.record", &admin).await.body.contains("<td>spec1</td><td>birth.record</td>"));
 }
@@ -257,4 +263,75 @@ async fn an_admin_adds_a_user_with_a_generated_password() {
     let bad = post(&f.router, "/users", &cookie, &[("csrf", &csrf), ("username", "x2"), ("role", "village_specialist"), ("area", TOWNSHIP), ("password", "longenough")]).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.body.contains("行政村"));
+}
+
+/// PIPL: a citizen ID (or name) searched for is sent in a POST body; it never appears in a
+/// request URL or a `Location` header, also across an expired session, and a `q` in an
+/// address is not run.
+#[tokio::test]
+async fn a_citizen_id_search_never_puts_the_id_in_a_url_or_location_header() {
+    let f = fixture().await;
+    let id = f.zhang_wei_id.clone();
+    let masked = renkou_core::citizen_id::mask(&id);
+    let (cookie, csrf) = login(&f.router, "admin").await;
+    // Every URL requested and every Location answered along the search.
+    let mut seen: Vec<String> = Vec::new();
+    let location = |r: &Resp| r.headers.get(header::LOCATION).map(|l| l.to_str().unwrap().to_string());
+
+    let form = get(&f.router, "/persons", &cookie).await;
+    seen.push("/persons".into());
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("method=\"post\" action=\"/persons\"") && form.body.contains(&format!("name=\"csrf\" value=\"{csrf}\"")), "{}", form.body);
+    assert!(!form.body.contains("result-count"));
+
+    let r = search(&f.router, &cookie, &csrf, &id).await;
+    seen.push("/persons".into());
+    seen.extend(location(&r));
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("<span id=\"result-count\">1</span>") && r.body.contains("张伟") && r.body.contains(&masked), "{}", r.body);
+    assert_eq!(r.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+    // Without the CSRF token the search is refused.
+    assert_eq!(post(&f.router, "/persons", &cookie, &[("q", &id)]).await.status, StatusCode::FORBIDDEN);
+
+    // An expired session: the input is kept server-side, the redirects carry only a token.
+    let r = post(&f.router, "/persons", "renkou_session=expired", &[("csrf", &csrf), ("q", &id)]).await;
+    seen.push("/persons".into());
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let to_login = location(&r).unwrap();
+    seen.push(to_login.clone());
+    let form_key = set_cookie_value(&r, "renkou_form").expect("form cookie");
+    let next = to_login.strip_prefix("/login?next=").unwrap().replace("%2F", "/").replace("%3F", "?").replace("%3D", "=");
+    assert!(next.starts_with("/persons?restore="), "{next}");
+    let (fresh, fresh_csrf) = login(&f.router, "admin").await;
+    let back = get(&f.router, &next, &format!("{fresh}; renkou_form={form_key}")).await;
+    seen.push(next.clone());
+    seen.extend(location(&back));
+    assert_eq!(back.status, StatusCode::OK);
+    assert!(back.body.contains(&format!("value=\"{id}\"")), "kept input fills the box again: {}", back.body);
+    assert!(!back.body.contains("result-count"), "a GET runs no search");
+    assert!(search(&f.router, &fresh, &fresh_csrf, &id).await.body.contains(&masked));
+
+    // The API takes the search in a POST JSON body.
+    let api = api_search(&f.router, &cookie, &csrf, &id).await;
+    seen.push("/api/v1/persons".into());
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    assert!(api.body.contains(&masked) && !api.body.contains(&id));
+
+    for u in &seen {
+        assert!(!u.contains(&id) && !u.contains(&id[..10]), "citizen ID in a URL or Location: {u}");
+    }
+
+    // A search typed into an address is not run; the page says searches go by the form.
+    let typed = get(&f.router, &format!("/persons?q={id}"), &cookie).await;
+    assert_eq!(typed.status, StatusCode::OK);
+    assert!(typed.body.contains("id=\"search-by-form\"") && !typed.body.contains("result-count") && !typed.body.contains(&id), "{}", typed.body);
+    // … nor carried into the login redirect …
+    let anon = get(&f.router, &format!("/persons?q={id}"), "").await;
+    assert!(!location(&anon).unwrap().contains(&id));
+    // … and the API refuses a GET search with a message.
+    for q in [id.as_str(), &id[..15], "zw"] {
+        let r = get(&f.router, &format!("/api/v1/persons?q={q}"), &cookie).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");
+        assert!(r.body.contains("POST"), "{}", r.body);
+    }
 }

@@ -189,3 +189,24 @@ pub fn figure(html: &str, key: &str, area: &str) -> String {
     }
     text
 }
+
+/// A person search as the page sends it: `POST /persons` with the CSRF token and `q` (the
+/// search text is never in a URL).
+pub async fn search(router: &Router, cookie: &str, csrf: &str, q: &str) -> Resp {
+    post(router, "/persons", cookie, &[("csrf", csrf), ("q", q)]).await
+}
+
+/// A person search through the API: `POST /api/v1/persons` with `{"q": …}` and `X-CSRF-Token`.
+pub async fn api_search(router: &Router, cookie: &str, csrf: &str, q: &str) -> Resp {
+    let body = serde_json::json!({ "q": q }).to_string();
+    send(
+        router,
+        Request::post("/api/v1/persons")
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-csrf-token", csrf)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
