@@ -93,11 +93,50 @@ impl Client {
     }
 
     async fn get(&mut self, uri: &str) -> (u16, Bytes) {
-        let req = Request::get(uri).header("host", "127.0.0.1").header("cookie", &self.cookie).body(Full::new(Bytes::new())).unwrap();
-        let (s, _, b) = self.request(req).await;
+        self.send_req(&Req { uri: uri.to_string(), form: None }).await
+    }
+
+    /// GET `r.uri`, or POST its form (searches go by POST so that no name or ID is in a URL).
+    async fn send_req(&mut self, r: &Req) -> (u16, Bytes) {
+        let req = match &r.form {
+            None => Request::get(&r.uri).header("host", "127.0.0.1").header("cookie", &self.cookie).body(Full::new(Bytes::new())),
+            Some(body) => Request::post(&r.uri)
+                .header("host", "127.0.0.1")
+                .header("cookie", &self.cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::new(Bytes::from(body.clone()))),
+        };
+        let (s, _, b) = self.request(req.unwrap()).await;
         (s, b)
     }
 }
+
+/// One request of a phase: a GET of `uri`, or a POST of `form` (url-encoded) to it.
+#[derive(Clone)]
+struct Req {
+    uri: String,
+    form: Option<String>,
+}
+
+impl std::fmt::Display for Req {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.form {
+            None => write!(f, "GET {}", self.uri),
+            Some(body) => write!(f, "POST {} {}", self.uri, body.split("&csrf=").next().unwrap_or("")),
+        }
+    }
+}
+
+/// The session's CSRF token, read from the search page's form.
+async fn csrf_token(addr: SocketAddr, cookie: &str) -> String {
+    let mut c = Client::connect(addr, cookie.to_string()).await;
+    let (_, body) = c.get("/persons").await;
+    let html = String::from_utf8_lossy(&body);
+    let key = "name=\"csrf\" value=\"";
+    let i = html.find(key).expect("search form has a csrf field") + key.len();
+    html[i..i + html[i..].find('"').unwrap()].to_string()
+}
+
 
 fn cookie_value(h: &hyper::HeaderMap, name: &str) -> Option<String> {
     h.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
@@ -134,7 +173,7 @@ fn ms(d: Duration) -> String {
 
 /// Runs `clients` connections, each requesting `per_client` URIs from `uris` (round robin from
 /// its own offset); prints the latency percentiles and the rate.
-async fn phase(name: &str, addr: SocketAddr, cookie: &str, clients: usize, per_client: usize, pace: Duration, uris: Arc<Vec<String>>) {
+async fn phase(name: &str, addr: SocketAddr, cookie: &str, clients: usize, per_client: usize, pace: Duration, uris: Arc<Vec<Req>>) {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -151,7 +190,7 @@ async fn phase(name: &str, addr: SocketAddr, cookie: &str, clients: usize, per_c
                 }
                 let uri = &uris[(c * per_client + i) % uris.len()];
                 let t = Instant::now();
-                let (status, body) = client.get(uri).await;
+                let (status, body) = client.send_req(uri).await;
                 times.push(t.elapsed());
                 assert!(status == 200, "{uri}: {status} {}", String::from_utf8_lossy(&body[..body.len().min(300)]));
             }
@@ -197,17 +236,20 @@ fn main() {
 
         // Search: names, pinyin initials, citizen-ID prefixes, household numbers.
         let v = villages();
+        let csrf = csrf_token(addr, &cookie).await;
+        let search = |q: String| Req { uri: "/persons".into(), form: Some(format!("q={}&csrf={csrf}", enc(&q))) };
         let mut searches = Vec::new();
         for (i, s) in COUNTY_CSV_SURNAMES.iter().enumerate() {
             let g = COUNTY_CSV_GIVEN_NAMES[i % COUNTY_CSV_GIVEN_NAMES.len()];
-            searches.push(format!("/persons?q={}", enc(&format!("{s}{g}"))));
-            searches.push(format!("/persons?q={}", enc(s)));
-            searches.push(format!("/persons?q={}", persons::name_initials(&format!("{s}{g}"))));
-            searches.push(format!("/persons?q=130131{}", 1930 + i * 4));
-            searches.push(format!("/persons?q={}{:05}", v[(i * 37) % v.len()].as_str(), i * 11));
+            searches.push(search(format!("{s}{g}")));
+            searches.push(search(s.to_string()));
+            searches.push(search(persons::name_initials(&format!("{s}{g}"))));
+            searches.push(search(format!("130131{}", 1930 + i * 4)));
+            searches.push(search(format!("{}{:05}", v[(i * 37) % v.len()].as_str(), i * 11)));
         }
+        let get = |uri: String| Req { uri, form: None };
         // Detail: persons spread over the register (ids are 1..=n after the import).
-        let details: Vec<String> = (0..997).map(|i| format!("/persons/{}", 1 + (i as i64 * 7919) % n.max(1))).collect();
+        let details: Vec<Req> = (0..997).map(|i| get(format!("/persons/{}", 1 + (i as i64 * 7919) % n.max(1)))).collect();
         // Dashboard: the county, its townships, some villages; the statistical year 2024-07 … 2025-06.
         let period = "from=2024-07-01&to=2025-06-30";
         let mut areas_list: Vec<String> = vec![COUNTY.to_string()];
@@ -218,7 +260,7 @@ fn main() {
             .collect();
         areas_list.extend(townships.iter().cloned());
         areas_list.extend(v.iter().take(20).map(|c| c.as_str().to_string()));
-        let dashboards: Vec<String> = areas_list.iter().map(|a| format!("/?area={a}&{period}")).collect();
+        let dashboards: Vec<Req> = areas_list.iter().map(|a| get(format!("/?area={a}&{period}"))).collect();
 
         // Where an uncached county dashboard spends its time.
         {
@@ -247,16 +289,16 @@ fn main() {
         }
         // Warm the dashboards once (they are cached per area and period until the next change).
         for d in &dashboards {
-            one.get(d).await;
+            one.send_req(d).await;
         }
 
         // Each search once, alone: the slowest show which query plan needs work.
         let mut alone = Vec::new();
         for u in &searches {
             let t = Instant::now();
-            let (s, _) = one.get(u).await;
+            let (s, _) = one.send_req(u).await;
             assert_eq!(s, 200, "{u}");
-            alone.push((t.elapsed(), u.clone()));
+            alone.push((t.elapsed(), u.to_string()));
         }
         alone.sort();
         let slow: Vec<String> = alone.iter().rev().take(3).map(|(t, u)| format!("{} {}", ms(*t), u)).collect();
@@ -264,12 +306,12 @@ fn main() {
 
         let (searches, details, dashboards) = (Arc::new(searches), Arc::new(details), Arc::new(dashboards));
         println!("closed loop: each client sends its next request as soon as the answer arrives");
-        phase("person search (/persons?q=)", addr, &cookie, clients, per_client, Duration::ZERO, searches.clone()).await;
+        phase("person search (POST /persons)", addr, &cookie, clients, per_client, Duration::ZERO, searches.clone()).await;
         phase("person detail (/persons/{id})", addr, &cookie, clients, per_client, Duration::ZERO, details.clone()).await;
         phase("dashboard (/?area=…, cached)", addr, &cookie, clients, per_client, Duration::ZERO, dashboards.clone()).await;
         if !pace.is_zero() {
             println!("paced: each client sends one request every {} ms ({:.0} requests/s offered)", pace.as_millis(), clients as f64 / pace.as_secs_f64());
-            phase("person search (/persons?q=)", addr, &cookie, clients, per_client, pace, searches).await;
+            phase("person search (POST /persons)", addr, &cookie, clients, per_client, pace, searches).await;
             phase("person detail (/persons/{id})", addr, &cookie, clients, per_client, pace, details).await;
             phase("dashboard (/?area=…, cached)", addr, &cookie, clients, per_client, pace, dashboards).await;
         }
