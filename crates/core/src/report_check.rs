@@ -382,10 +382,8 @@ pub fn check_report_toml(text: &str) -> Result<ReportCheck, String> {
 mod tests {
     use super::*;
 
-    const SEED: &str = "[register]\nregistered_population = 30317\nwomen_of_childbearing_age = 7678\nmarried_women_of_childbearing_age = 5824\n\n\
-        [vital_statistics]\nbirths = 336\nbirths_policy_compliant = 286\nbirths_policy_noncompliant = 50\npolicy_compliance_rate_percent = 85.12\n\
-        crude_birth_rate_permille = 11.1\nbirths_male = 167\nbirths_female = 169\nsex_ratio_at_birth = 98.8\ndeaths = 178\n\
-        crude_death_rate_permille = 5.88\nnatural_growth_rate_permille = 5.22\n\n[floating_population]\ntotal = 2308\ninflow = 503\noutflow = 1805\n";
+    /// The seed report (shared/reference/seed-report.toml, copied into tests/data).
+    const SEED: &str = include_str!("../tests/data/seed-report.toml");
 
     fn finding<'a>(c: &'a ReportCheck, id: &str) -> &'a Finding {
         c.findings.iter().find(|f| f.id == id).unwrap_or_else(|| panic!("{id}: {:#?}", c.findings))

@@ -697,14 +697,15 @@ mod tests {
             ("A003", &[("floating_inflow", 503), ("floating_outflow", 1805), ("floating_total", 2307)], &[("floating_inflow", 503), ("floating_outflow", 1805), ("floating_total", 2308)]),
             (
                 "A004",
-                &[("women_of_childbearing_age", 7678), ("married_women_of_childbearing_age", 7679)],
-                &[("women_of_childbearing_age", 7678), ("married_women_of_childbearing_age", 5824)],
+                &[("women_of_childbearing_age", 700), ("married_women_of_childbearing_age", 701)],
+                &[("women_of_childbearing_age", 700), ("married_women_of_childbearing_age", 520)],
             ),
-            ("A005", &[("women_of_childbearing_age", 7678), ("population_end", 7000)], &[("women_of_childbearing_age", 7678), ("population_end", 30317)]),
+            ("A005", &[("women_of_childbearing_age", 700), ("population_end", 600)], &[("women_of_childbearing_age", 700), ("population_end", 3000)]),
             (
                 "A006",
-                &[("population_start", 30223), ("population_end", 30317), ("population_average", 30271)],
-                &[("population_start", 30223), ("population_end", 30317), ("population_average", 30270)],
+                // average = (3022 + 3032) / 2 = 3027
+                &[("population_start", 3022), ("population_end", 3032), ("population_average", 3028)],
+                &[("population_start", 3022), ("population_end", 3032), ("population_average", 3027)],
             ),
         ];
         let agg_checks: Vec<&str> = Catalogue::builtin().of_scope(Some(Scope::Aggregate)).map(|c| c.id.as_str()).collect();
