@@ -258,8 +258,9 @@ mod tests {
 
     #[test]
     fn exact_arithmetic() {
-        let a = Number::int(336).checked_mul(Number::int(1000)).unwrap();
-        let avg = Number::int(30223 + 30317).checked_div(Number::int(2)).unwrap();
+        // 111 × 1000 / ((9990 + 10010) / 2) = 111000 / 10000 = 11.1 exactly.
+        let a = Number::int(111).checked_mul(Number::int(1000)).unwrap();
+        let avg = Number::int(9990 + 10010).checked_div(Number::int(2)).unwrap();
         let r = a.checked_div(avg).unwrap();
         assert_eq!(r.rounded(1), "11.1");
         assert_eq!(Number::new(6, -4).unwrap(), Number::new(-3, 2).unwrap());
