@@ -352,6 +352,24 @@ fn open_registered(p: &PersonDetailRow) -> Option<&renkou_store::ResidenceRow> {
     p.residences.iter().find(|r| r.kind == "registered" && r.valid_to.is_none())
 }
 
+/// Writes an event about the stored person `p` (see [`write`]) and audits it as `action` with
+/// `old` as the old value (JSON) and the batch as the new one. Returns the person's id.
+#[allow(clippy::too_many_arguments)]
+async fn write_event(
+    store: &Store,
+    caller: &Caller,
+    action: &str,
+    p: &PersonDetailRow,
+    old: Option<String>,
+    batch: &RegisterBatch,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    write(store, batch, today, "date").await?;
+    audit::record(store, caller, action, "person", Some(p.summary.id.to_string()), p.summary.area_code.as_deref(), old, to_json(batch), now).await?;
+    Ok(p.summary.id)
+}
+
 fn to_json<T: Serialize>(v: &T) -> Option<String> {
     serde_json::to_string(v).ok()
 }
@@ -523,10 +541,7 @@ pub async fn record_death(store: &Store, caller: &Caller, f: &DeathForm, today: 
         let spouse = m.spouse_id.map(PersonRef::Stored);
         batch.marriage_ends.push(MarriageEndEvent { person: pid, spouse, date, reason: MarriageEnd::Death });
     }
-    write(store, &batch, today, "date").await?;
-    audit::record(store, caller, "death.record", "person", Some(p.summary.id.to_string()), p.summary.area_code.as_deref(), to_json(&p.residences), to_json(&batch), now)
-        .await?;
-    Ok(p.summary.id)
+    write_event(store, caller, "death.record", &p, to_json(&p.residences), &batch, today, now).await
 }
 
 /// Records a marriage of a person with a registered spouse or one outside the register.
@@ -575,10 +590,7 @@ pub async fn record_marriage(store: &Store, caller: &Caller, f: &MarriageForm, t
         }],
         ..Default::default()
     };
-    write(store, &batch, today, "date").await?;
-    audit::record(store, caller, "marriage.record", "person", Some(p.summary.id.to_string()), p.summary.area_code.as_deref(), None, to_json(&batch), now)
-        .await?;
-    Ok(p.summary.id)
+    write_event(store, caller, "marriage.record", &p, None, &batch, today, now).await
 }
 
 /// Records a divorce: ends the person's open marriage. Audited as `divorce.record`.
@@ -603,13 +615,16 @@ pub async fn record_divorce(store: &Store, caller: &Caller, f: &DivorceForm, tod
     e.done()?;
     let p = p.expect("checked");
     let batch = RegisterBatch {
-        marriage_ends: vec![MarriageEndEvent { person: PersonRef::Stored(p.summary.id), spouse: None, date: date.expect("checked"), reason: MarriageEnd::Divorce }],
+        // Naming the spouse lets the divorce mark both persons 离婚.
+        marriage_ends: vec![MarriageEndEvent {
+            person: PersonRef::Stored(p.summary.id),
+            spouse: p.marriages.iter().find(|m| m.end_date.is_none()).and_then(|m| m.spouse_id).map(PersonRef::Stored),
+            date: date.expect("checked"),
+            reason: MarriageEnd::Divorce,
+        }],
         ..Default::default()
     };
-    write(store, &batch, today, "date").await?;
-    audit::record(store, caller, "divorce.record", "person", Some(p.summary.id.to_string()), p.summary.area_code.as_deref(), to_json(&p.marriages), to_json(&batch), now)
-        .await?;
-    Ok(p.summary.id)
+    write_event(store, caller, "divorce.record", &p, to_json(&p.marriages), &batch, today, now).await
 }
 
 /// Records a move out (迁出): the open registered episode ends on the date. Audited as
@@ -643,10 +658,7 @@ pub async fn record_move_out(store: &Store, caller: &Caller, f: &MoveOutForm, to
         episode_ends: vec![EpisodeEnd { person: PersonRef::Stored(p.summary.id), kind: ResidenceKind::Registered, area, date: date.expect("checked") }],
         ..Default::default()
     };
-    write(store, &batch, today, "date").await?;
-    audit::record(store, caller, "move_out.record", "person", Some(p.summary.id.to_string()), p.summary.area_code.as_deref(), to_json(&p.residences), to_json(&batch), now)
-        .await?;
-    Ok(p.summary.id)
+    write_event(store, caller, "move_out.record", &p, to_json(&p.residences), &batch, today, now).await
 }
 
 /// Records a move in (户籍迁入 or 流入) of a person new to the register, in an area inside the
