@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use renkou_app::{areas, demo, import, report};
-use renkou_core::area::{AreaCode, AreaLevel};
+use renkou_core::area::AreaCode;
 use renkou_core::period::Period;
 use renkou_store::Store;
 
@@ -61,11 +61,7 @@ fn main() {
         // 2. County import.
         let store = Store::open(&dir.path().join("county.db")).await.unwrap();
         areas::ensure_bundled_areas(&store).await.unwrap();
-        let villages: Vec<AreaCode> = areas::bundled_areas()
-            .into_iter()
-            .map(|a| a.code)
-            .filter(|c| c.level() == AreaLevel::Village && c.as_str().starts_with("130131"))
-            .collect();
+        let villages = demo::county_villages();
         let csv = dir.path().join("county.csv");
         demo::write_county_csv(std::fs::File::create(&csv).unwrap(), persons, &villages).unwrap();
         let size = std::fs::metadata(&csv).unwrap().len();

@@ -123,6 +123,16 @@ pub const COUNTY_CSV_SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "�
 /// The given names of the persons [`write_county_csv`] writes.
 pub const COUNTY_CSV_GIVEN_NAMES: &[&str] = &["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"];
 
+/// The 739 real villages of 平山县 (county 130131) from the bundled area table, in code order:
+/// the villages the benchmarks' generated county is spread over.
+pub fn county_villages() -> Vec<AreaCode> {
+    crate::areas::bundled_areas()
+        .into_iter()
+        .map(|a| a.code)
+        .filter(|c| c.level() == renkou_core::area::AreaLevel::Village && c.as_str().starts_with("130131"))
+        .collect()
+}
+
 /// Writes a generated county's persons CSV (the import format of docs/import-format.md, with
 /// its header line) of `persons` persons for benchmarks and load tests: spread evenly over
 /// `villages` in order, 4 to a household (户主, 配偶, 子, 女; household number = village code +

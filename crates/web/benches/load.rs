@@ -40,7 +40,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn villages() -> Vec<AreaCode> {
-    areas::bundled_areas().into_iter().map(|a| a.code).filter(|c| c.level() == AreaLevel::Village && c.as_str().starts_with(COUNTY)).collect()
+    renkou_app::demo::county_villages()
 }
 
 /// Opens (building if empty) the county register; returns it and the number of persons.
