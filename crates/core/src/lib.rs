@@ -17,6 +17,7 @@
 
 pub mod area;
 pub mod citizen_id;
+pub mod command;
 pub mod period;
 pub mod register;
 pub mod report_check;

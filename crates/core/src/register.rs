@@ -375,10 +375,81 @@ pub struct RegisterBatch {
     /// Ends of open marriages (applied after the inserts).
     #[serde(default)]
     pub marriage_ends: Vec<MarriageEndEvent>,
-    /// New recorded marital statuses (applied last). Usually filled by
-    /// [`RegisterBatch::add_implied_marital_statuses`] from the batch's marriage events.
+    /// New recorded marital statuses (applied last). Filled by the register engine
+    /// ([`crate::command`]) or by [`RegisterBatch::add_implied_marital_statuses`].
     #[serde(default)]
     pub marital_updates: Vec<(PersonRef, MaritalStatus)>,
+    /// Household memberships of stored persons set by household commands (applied after the
+    /// inserts, in order; a later entry for the same person wins).
+    #[serde(default)]
+    pub memberships: Vec<Membership>,
+    /// Open episodes of stored persons moved to another area of the same village (a villager
+    /// group assignment); not a move, so no dates change.
+    #[serde(default)]
+    pub regroupings: Vec<Regrouping>,
+    /// New areas of stored households (a household assigned to a villager group).
+    #[serde(default)]
+    pub household_areas: Vec<(i64, AreaCode)>,
+    /// Corrections of stored persons' own fields (更正).
+    #[serde(default)]
+    pub corrections: Vec<PersonCorrection>,
+    /// Pinyin initials of new or corrected names (computed by the app: core knows no pinyin).
+    #[serde(default)]
+    pub name_initials: Vec<(PersonRef, String)>,
+}
+
+/// A household of the batch or a stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HouseholdRef {
+    /// Index into [`RegisterBatch::households`].
+    Batch(usize),
+    /// Id of a stored household.
+    Stored(i64),
+}
+
+/// The household a person belongs to from now on (`None`: none), with the relationship to its
+/// head (one of [`RELATIONSHIPS_TO_HEAD`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// Who.
+    pub person: PersonRef,
+    /// Which household.
+    pub household: Option<HouseholdRef>,
+    /// 与户主关系.
+    pub relationship: Option<String>,
+}
+
+/// The open episode of `kind` of a stored person in area `from` is now in area `to` (same
+/// village).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Regrouping {
+    /// Whose episode.
+    pub person: PersonRef,
+    /// Registered or outflow.
+    pub kind: ResidenceKind,
+    /// Area of the open episode now.
+    pub from: AreaCode,
+    /// Its new area.
+    pub to: AreaCode,
+}
+
+/// The corrected own fields of a stored person (every field is the value after the correction).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonCorrection {
+    /// Whose record (a stored person).
+    pub person: PersonRef,
+    /// 姓名.
+    pub name: String,
+    /// 性别.
+    pub sex: Sex,
+    /// 出生日期.
+    pub birth_date: NaiveDate,
+    /// 民族.
+    pub ethnicity: String,
+    /// 婚姻状况.
+    pub marital_status: MaritalStatus,
+    /// 公民身份号码.
+    pub citizen_id: Option<CitizenId>,
 }
 
 /// A record of a batch that breaks a basic invariant, with the reason.

@@ -1,0 +1,1567 @@
+//! The register engine (登记引擎): the closed set of changes to the register, as commands, and
+//! what each one does, decided once and purely here.
+//!
+//! Every change to the register — an import row, a web form, a JSON API call, a reconciliation
+//! or campaign outcome — is a [`Command`]. An [`Engine`] holds the state of the persons and
+//! households the commands touch (loaded from the store by the app, plus what earlier commands
+//! created) and [`Engine::apply`] checks one command against that state and turns it into
+//! records of a [`RegisterBatch`]: which episodes and marriages end, what the recorded marital
+//! status becomes, who joins which household. A refused command changes nothing (every check
+//! runs before the first change). The app writes the resulting batch and its audit entries in
+//! one transaction (`renkou_app::register::apply`).
+//!
+//! Day conventions are those of [`crate::register::ResidenceEpisode`]: an episode ends on the day
+//! of departure and the next one starts on the same day (a move on day D: resident in the old
+//! area at 00:00 of D, in the new one from 00:00 of D+1).
+//!
+//! What is refused, for every command: a date after `today` or before the person's birth; any
+//! change to a person after their death (the death day itself is allowed: episodes and
+//! marriages end on it); a second open episode of one kind; an end of an episode or marriage
+//! that is not open or that ends before it began; a marriage while one is open (一夫一妻,
+//! 民法典 第1041条) or between persons of the same sex (民法典 第1046–1049条 as recorded in the
+//! register); a child born after the mother's death or before a parent's birth.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::area::{AreaCode, AreaLevel};
+use crate::citizen_id::CitizenId;
+use crate::register::*;
+
+/// Who a move-in or an inflow is about: a person known to the register (in any area of the
+/// database) or a person new to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Arrival {
+    /// A stored person or one created by an earlier command of the batch.
+    Known(PersonRef),
+    /// A person new to the register (`household`/`relationship_to_head` of the record are ignored:
+    /// the command's own fields say where the person lives).
+    New(Box<NewPerson>),
+}
+
+/// The spouse of a marriage: in the register, or named only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Spouse {
+    /// A person of the register.
+    Registered(PersonRef),
+    /// A spouse who is not in the register (name, and ID when known).
+    Outside {
+        /// 配偶姓名.
+        name: String,
+        /// 配偶公民身份号码.
+        citizen_id: Option<CitizenId>,
+    },
+}
+
+/// What a villager group assignment applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupTarget {
+    /// One person: the person's open registered (and outflow) episode.
+    Person(PersonRef),
+    /// A household: its area and the open episodes of every current member.
+    Household(HouseholdRef),
+}
+
+/// A change to the register (登记事项). Dates are days (`YYYY-MM-DD`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// 出生登记: a new person, the birth record, a registered episode from the birth date in
+    /// `area` (default: the mother's registered area) and membership of `household` (default:
+    /// the mother's, with the relationship derived from hers).
+    Birth {
+        /// The child (its `household` and `relationship_to_head` fields are ignored).
+        child: Box<NewPerson>,
+        /// Mother in the register.
+        mother: Option<PersonRef>,
+        /// Father in the register.
+        father: Option<PersonRef>,
+        /// 孩次 (default: the mother's recorded children + 1).
+        birth_order: Option<u8>,
+        /// 政策内 / 政策外 as recorded.
+        policy: Option<PolicyClass>,
+        /// Area of registration (default: the mother's).
+        area: Option<AreaCode>,
+        /// Household (default: the mother's).
+        household: Option<HouseholdRef>,
+    },
+    /// 死亡登记: the death; every open episode ends on the day; an open marriage ends (reason
+    /// death) and the surviving spouse becomes 丧偶.
+    Death {
+        /// Who died.
+        person: PersonRef,
+        /// Day of death.
+        date: NaiveDate,
+    },
+    /// 结婚登记: a new open marriage; both spouses in the register become 已婚.
+    Marriage {
+        /// One spouse (wife or husband by sex).
+        person: PersonRef,
+        /// The other.
+        spouse: Spouse,
+        /// Day of the marriage (`None`: before the records).
+        date: Option<NaiveDate>,
+    },
+    /// 离婚登记: the open marriage ends (reason divorce); both become 离婚.
+    Divorce {
+        /// One spouse.
+        person: PersonRef,
+        /// The other, when the marriage is with a registered spouse (default: the open one's).
+        spouse: Option<PersonRef>,
+        /// Day of the divorce.
+        date: NaiveDate,
+    },
+    /// 丧偶: the open marriage of `person` ends by the death of a spouse outside the register
+    /// (a registered spouse's death is [`Command::Death`]); the person becomes 丧偶.
+    Widowhood {
+        /// The survivor.
+        person: PersonRef,
+        /// Day of the spouse's death.
+        date: NaiveDate,
+    },
+    /// 户籍迁入: a registered episode from `date` in `area`. A known person must have no open
+    /// registered episode (the move-out from the other area is recorded first, or use
+    /// [`Command::Move`]).
+    MoveIn {
+        /// Who arrives.
+        person: Arrival,
+        /// Village or group.
+        area: AreaCode,
+        /// Day of arrival.
+        date: NaiveDate,
+        /// Household joined, when any.
+        household: Option<HouseholdRef>,
+        /// 与户主关系 in that household.
+        relationship: Option<String>,
+    },
+    /// 户籍迁出: the open registered episode (and an open outflow, which was counted from it)
+    /// ends; the person leaves the household.
+    MoveOut {
+        /// Who leaves.
+        person: PersonRef,
+        /// Day of departure.
+        date: NaiveDate,
+    },
+    /// 迁移 between villages or groups of the register (one command): the registered episode
+    /// ends on `date` and one starts in `to` on the same day; an open outflow ends.
+    Move {
+        /// Who moves.
+        person: PersonRef,
+        /// Destination village or group.
+        to: AreaCode,
+        /// Day of the move.
+        date: NaiveDate,
+        /// Household joined at the destination (default: none, unless the current one is in
+        /// the destination's village).
+        household: Option<HouseholdRef>,
+        /// 与户主关系 there.
+        relationship: Option<String>,
+    },
+    /// 流入: an inflow episode (lives here, registered elsewhere) from `date` in `area`.
+    InflowStart {
+        /// Who arrives.
+        person: Arrival,
+        /// Village or group.
+        area: AreaCode,
+        /// Day of arrival.
+        date: NaiveDate,
+    },
+    /// 流出: an outflow episode from `date` in the area of registration (or `area`, inside it).
+    OutflowStart {
+        /// Who leaves to live elsewhere.
+        person: PersonRef,
+        /// Day of departure.
+        date: NaiveDate,
+        /// Area of the outflow (default: the registered area).
+        area: Option<AreaCode>,
+    },
+    /// 流动结束: the open inflow or outflow episode ends (`kind` says which when both are open).
+    FloatingEnd {
+        /// Whose.
+        person: PersonRef,
+        /// Inflow or outflow (`None`: the only one open).
+        kind: Option<ResidenceKind>,
+        /// Day it ends.
+        date: NaiveDate,
+    },
+    /// 立户: a new household in `area`, with `head` (when given) as 户主.
+    HouseholdCreate {
+        /// 户号, unique in the register.
+        household_no: String,
+        /// Village or group.
+        area: AreaCode,
+        /// The head.
+        head: Option<PersonRef>,
+    },
+    /// 入户: `person` joins `household` with `relationship` (leaving any other one).
+    HouseholdJoin {
+        /// Who.
+        person: PersonRef,
+        /// Which household.
+        household: HouseholdRef,
+        /// 与户主关系.
+        relationship: String,
+    },
+    /// 离户: `person` leaves their household (a head must hand over first).
+    HouseholdLeave {
+        /// Who.
+        person: PersonRef,
+    },
+    /// 变更户主: `head` (a member) becomes 户主; the former head gets `former_head_relationship`.
+    HouseholdChangeHead {
+        /// Which household.
+        household: HouseholdRef,
+        /// The new head.
+        head: PersonRef,
+        /// The former head's relationship to the new head.
+        former_head_relationship: String,
+    },
+    /// 分户: `members` of `from` (not its head) form a new household `household_no` in the same
+    /// area, with `head` (one of them) as 户主.
+    HouseholdSplit {
+        /// The household split.
+        from: HouseholdRef,
+        /// 户号 of the new household.
+        household_no: String,
+        /// Who moves to it.
+        members: Vec<PersonRef>,
+        /// Its head.
+        head: PersonRef,
+    },
+    /// 分配村民小组: a person or a household is in villager group `group` (of the same village)
+    /// from now on. Not a move: no episode ends, no date.
+    AssignGroup {
+        /// Person or household.
+        target: GroupTarget,
+        /// A villager group (15-digit code).
+        group: AreaCode,
+    },
+    /// 更正: a stored person's own fields are corrected (every field is the value wanted).
+    Correction {
+        /// The corrected record.
+        fields: Box<PersonCorrection>,
+        /// 更正原因 (required).
+        reason: String,
+    },
+}
+
+impl Command {
+    /// The audit action of the command (`death.record`, `household.create`, …).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Command::Birth { .. } => "birth.record",
+            Command::Death { .. } => "death.record",
+            Command::Marriage { .. } => "marriage.record",
+            Command::Divorce { .. } => "divorce.record",
+            Command::Widowhood { .. } => "widowhood.record",
+            Command::MoveIn { .. } => "move_in.record",
+            Command::MoveOut { .. } => "move_out.record",
+            Command::Move { .. } => "move.record",
+            Command::InflowStart { .. } => "inflow.record",
+            Command::OutflowStart { .. } => "outflow.record",
+            Command::FloatingEnd { .. } => "floating_end.record",
+            Command::HouseholdCreate { .. } => "household.create",
+            Command::HouseholdJoin { .. } => "household.join",
+            Command::HouseholdLeave { .. } => "household.leave",
+            Command::HouseholdChangeHead { .. } => "household.change_head",
+            Command::HouseholdSplit { .. } => "household.split",
+            Command::AssignGroup { .. } => "group.assign",
+            Command::Correction { .. } => "person.correct",
+        }
+    }
+
+    /// The stored persons the command names (the app loads their state before applying).
+    pub fn stored_persons(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut add = |r: &PersonRef| {
+            if let PersonRef::Stored(id) = r {
+                out.push(*id)
+            }
+        };
+        match self {
+            Command::Birth { mother, father, .. } => {
+                mother.iter().chain(father.iter()).for_each(&mut add);
+            }
+            Command::Death { person, .. }
+            | Command::Divorce { person, spouse: None, .. }
+            | Command::Widowhood { person, .. }
+            | Command::MoveOut { person, .. }
+            | Command::Move { person, .. }
+            | Command::OutflowStart { person, .. }
+            | Command::FloatingEnd { person, .. }
+            | Command::HouseholdJoin { person, .. }
+            | Command::HouseholdLeave { person } => add(person),
+            Command::Divorce { person, spouse: Some(s), .. } => {
+                add(person);
+                add(s);
+            }
+            Command::Marriage { person, spouse, .. } => {
+                add(person);
+                if let Spouse::Registered(s) = spouse {
+                    add(s);
+                }
+            }
+            Command::MoveIn { person: Arrival::Known(p), .. } | Command::InflowStart { person: Arrival::Known(p), .. } => add(p),
+            Command::MoveIn { .. } | Command::InflowStart { .. } => {}
+            Command::HouseholdCreate { head, .. } => head.iter().for_each(&mut add),
+            Command::HouseholdChangeHead { head, .. } => add(head),
+            Command::HouseholdSplit { members, head, .. } => {
+                members.iter().for_each(&mut add);
+                add(head);
+            }
+            Command::AssignGroup {
+                target: GroupTarget::Person(p),
+                ..
+            } => add(p),
+            Command::AssignGroup { .. } => {}
+            Command::Correction { fields, .. } => add(&fields.person),
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The stored households the command names.
+    pub fn stored_households(&self) -> Vec<i64> {
+        let h = match self {
+            Command::Birth { household, .. } | Command::MoveIn { household, .. } | Command::Move { household, .. } => *household,
+            Command::HouseholdJoin { household, .. } | Command::HouseholdChangeHead { household, .. } => Some(*household),
+            Command::HouseholdSplit { from, .. } => Some(*from),
+            Command::AssignGroup {
+                target: GroupTarget::Household(h),
+                ..
+            } => Some(*h),
+            _ => None,
+        };
+        match h {
+            Some(HouseholdRef::Stored(id)) => vec![id],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The areas the command names (the app checks that they exist and lie in the caller's scope).
+    pub fn areas(&self) -> Vec<&AreaCode> {
+        match self {
+            Command::Birth { area, .. } => area.iter().collect(),
+            Command::MoveIn { area, .. } | Command::InflowStart { area, .. } | Command::HouseholdCreate { area, .. } => vec![area],
+            Command::Move { to, .. } => vec![to],
+            Command::OutflowStart { area, .. } => area.iter().collect(),
+            Command::AssignGroup { group, .. } => vec![group],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// An open residence episode as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenEpisode {
+    /// Registered, inflow or outflow.
+    pub kind: ResidenceKind,
+    /// Where.
+    pub area: AreaCode,
+    /// Day of arrival (`None`: before the records).
+    pub from: Option<NaiveDate>,
+    /// Index into the batch's `residences` when the episode was created by this batch.
+    pub batch: Option<usize>,
+}
+
+/// An open marriage as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenMarriage {
+    /// The registered spouse.
+    pub spouse: Option<PersonRef>,
+    /// Day of marriage.
+    pub start: Option<NaiveDate>,
+    /// Index into the batch's `marriages` when created by this batch.
+    pub batch: Option<usize>,
+}
+
+/// The state of one person that commands are checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonState {
+    /// Name (for messages).
+    pub name: String,
+    /// Sex.
+    pub sex: Sex,
+    /// Birth date.
+    pub birth_date: NaiveDate,
+    /// Death date.
+    pub death: Option<NaiveDate>,
+    /// Recorded marital status.
+    pub marital_status: MaritalStatus,
+    /// Open episodes.
+    pub open: Vec<OpenEpisode>,
+    /// Latest end of a closed episode, by kind.
+    pub last_end: Vec<(ResidenceKind, NaiveDate)>,
+    /// Open marriages (at most one unless the stored register says otherwise).
+    pub marriages: Vec<OpenMarriage>,
+    /// Latest end of a closed marriage.
+    pub last_marriage_end: Option<NaiveDate>,
+    /// Current household.
+    pub household: Option<HouseholdRef>,
+    /// 与户主关系.
+    pub relationship: Option<String>,
+    /// Recorded children (births with this person as mother).
+    pub children: u32,
+    /// Latest day the person's own fields constrain a correction: earliest child birth, earliest
+    /// episode start (a corrected birth date must lie before them).
+    pub earliest_child_birth: Option<NaiveDate>,
+    /// Earliest episode start.
+    pub earliest_episode_start: Option<NaiveDate>,
+}
+
+/// A household as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseholdState {
+    /// 户号.
+    pub household_no: String,
+    /// Area.
+    pub area: AreaCode,
+    /// Current members (the app loads every member of a stored household named by a command).
+    pub members: Vec<PersonRef>,
+}
+
+/// Why a command was refused: the field it is about (form field names: `person`, `date`,
+/// `area`, `spouse`, `mother`, `father`, `household`, `household_no`, `head`, `group`,
+/// `citizen_id`, `birth_date`, `reason`, …) and the reason, in Chinese with the English in
+/// brackets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[error("{field}: {reason}")]
+pub struct Refusal {
+    /// The field.
+    pub field: &'static str,
+    /// The reason.
+    pub reason: String,
+}
+
+fn refuse<T>(field: &'static str, reason: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal { field, reason: reason.into() })
+}
+
+/// What an applied command created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Applied {
+    /// The person created (birth, arrival of a new person).
+    pub person: Option<PersonRef>,
+    /// The household created (create, split).
+    pub household: Option<HouseholdRef>,
+}
+
+/// The register engine: state of the touched persons and households, and the batch the applied
+/// commands have produced so far.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    today: NaiveDate,
+    batch: RegisterBatch,
+    persons: HashMap<PersonRef, PersonState>,
+    households: HashMap<HouseholdRef, HouseholdState>,
+    /// Household numbers known to exist (stored ones named by the app, and the batch's).
+    taken_household_nos: HashSet<String>,
+}
+
+/// The relationship to the head of a child born to a mother with relationship `mother` in the
+/// household (GB/T 4761-2008 terms).
+pub fn child_relationship(mother: Option<&str>, sex: Sex) -> &'static str {
+    match (mother, sex) {
+        (Some("户主" | "配偶"), Sex::Male) => "子",
+        (Some("户主" | "配偶"), Sex::Female) => "女",
+        (Some("儿媳" | "子"), Sex::Male) => "孙子",
+        (Some("儿媳" | "子"), Sex::Female) => "孙女",
+        (Some("女" | "女婿"), Sex::Male) => "外孙子",
+        (Some("女" | "女婿"), Sex::Female) => "外孙女",
+        _ => "其他亲属",
+    }
+}
+
+fn village_of(a: &AreaCode) -> Option<AreaCode> {
+    a.ancestor_at(AreaLevel::Village)
+}
+
+fn check_relationship(field: &'static str, r: &str) -> Result<(), Refusal> {
+    if RELATIONSHIPS_TO_HEAD.contains(&r) {
+        Ok(())
+    } else {
+        refuse(
+            field,
+            format!("与户主关系 {r:?} 应为 {} 之一 (GB/T 4761-2008)", RELATIONSHIPS_TO_HEAD.join("、")),
+        )
+    }
+}
+
+impl Engine {
+    /// An engine over `persons` and `households` (the stored state the app loaded), applying
+    /// to a batch that starts as `batch` (an import's persons file: its persons and households
+    /// get a state from their records). `taken_household_nos`: household numbers already stored
+    /// among those the commands will create.
+    pub fn new(
+        today: NaiveDate,
+        batch: RegisterBatch,
+        persons: HashMap<PersonRef, PersonState>,
+        households: HashMap<HouseholdRef, HouseholdState>,
+        taken_household_nos: HashSet<String>,
+    ) -> Engine {
+        let mut e = Engine {
+            today,
+            batch,
+            persons,
+            households,
+            taken_household_nos,
+        };
+        for (i, h) in e.batch.households.iter().enumerate() {
+            e.taken_household_nos.insert(h.household_no.clone());
+            e.households.insert(
+                HouseholdRef::Batch(i),
+                HouseholdState {
+                    household_no: h.household_no.clone(),
+                    area: h.area.clone(),
+                    members: Vec::new(),
+                },
+            );
+        }
+        for (i, p) in e.batch.persons.iter().enumerate() {
+            let me = PersonRef::Batch(i);
+            let household = p.household.map(HouseholdRef::Batch);
+            if let Some(h) = household.and_then(|h| e.households.get_mut(&h)) {
+                h.members.push(me);
+            }
+            e.persons.insert(me, new_state(p, household));
+        }
+        for (i, r) in e.batch.residences.iter().enumerate() {
+            let Some(s) = e.persons.get_mut(&r.person) else { continue };
+            if r.from.is_some_and(|f| s.earliest_episode_start.is_none_or(|x| f < x)) {
+                s.earliest_episode_start = r.from;
+            }
+            match r.to {
+                None => s.open.push(OpenEpisode {
+                    kind: r.kind,
+                    area: r.area.clone(),
+                    from: r.from,
+                    batch: Some(i),
+                }),
+                Some(t) => set_last_end(&mut s.last_end, r.kind, t),
+            }
+        }
+        for (i, m) in e.batch.marriages.iter().enumerate() {
+            for (me, other) in [(m.wife, m.husband), (m.husband, m.wife)] {
+                let Some(s) = me.and_then(|me| e.persons.get_mut(&me)) else { continue };
+                match m.end {
+                    None => s.marriages.push(OpenMarriage {
+                        spouse: other,
+                        start: m.start,
+                        batch: Some(i),
+                    }),
+                    Some(end) => s.last_marriage_end = Some(s.last_marriage_end.map_or(end, |x| x.max(end))),
+                }
+            }
+        }
+        for b in &e.batch.births {
+            if let Some(s) = b.mother.and_then(|m| e.persons.get_mut(&m)) {
+                s.children += 1;
+            }
+        }
+        let deaths: Vec<(PersonRef, NaiveDate)> = e.batch.deaths.iter().map(|d| (d.person, d.date)).collect();
+        for (p, d) in deaths {
+            if let Some(s) = e.persons.get_mut(&p) {
+                s.death = Some(d);
+            }
+        }
+        e
+    }
+
+    /// The state of a person, when known to the engine.
+    pub fn person(&self, p: PersonRef) -> Option<&PersonState> {
+        self.persons.get(&p)
+    }
+
+    /// The batch produced so far.
+    pub fn batch(&self) -> &RegisterBatch {
+        &self.batch
+    }
+
+    /// The batch of every applied command (the app writes it in one transaction).
+    pub fn finish(self) -> RegisterBatch {
+        self.batch
+    }
+
+    fn state(&self, field: &'static str, p: PersonRef) -> Result<&PersonState, Refusal> {
+        match self.persons.get(&p) {
+            Some(s) => Ok(s),
+            None => refuse(field, "人员不存在或不在您的管辖范围内 (no such person)"),
+        }
+    }
+
+    fn household_state(&self, field: &'static str, h: HouseholdRef) -> Result<&HouseholdState, Refusal> {
+        match self.households.get(&h) {
+            Some(s) => Ok(s),
+            None => refuse(field, "户不存在或不在您的管辖范围内 (no such household)"),
+        }
+    }
+
+    fn check_date(&self, field: &'static str, s: &PersonState, date: NaiveDate) -> Result<(), Refusal> {
+        if date > self.today {
+            return refuse(field, format!("日期 {date} 晚于今天 {} (date in the future)", self.today));
+        }
+        if date < s.birth_date {
+            return refuse(field, format!("日期 {date} 早于{}的出生日期 {} (before birth)", s.name, s.birth_date));
+        }
+        if let Some(d) = s.death {
+            if date > d {
+                return refuse(field, format!("{}已于 {d} 死亡 (person died on {d})", s.name));
+            }
+        }
+        Ok(())
+    }
+
+    fn alive(&self, field: &'static str, s: &PersonState) -> Result<(), Refusal> {
+        match s.death {
+            Some(d) => refuse(field, format!("{}已于 {d} 死亡 (person died on {d})", s.name)),
+            None => Ok(()),
+        }
+    }
+
+    fn open_of<'a>(s: &'a PersonState, kind: ResidenceKind) -> Vec<&'a OpenEpisode> {
+        s.open.iter().filter(|e| e.kind == kind).collect()
+    }
+
+    /// The one open episode of `kind` (refused when none or several).
+    fn one_open<'a>(field: &'static str, s: &'a PersonState, kind: ResidenceKind) -> Result<&'a OpenEpisode, Refusal> {
+        match Self::open_of(s, kind).as_slice() {
+            [e] => Ok(e),
+            [] => refuse(field, format!("{}没有未结束的{}记录 (no open {} episode)", s.name, kind.name_zh(), kind.code())),
+            many => refuse(
+                field,
+                format!(
+                    "{}有 {} 条未结束的{}记录, 请先更正 (several open {} episodes)",
+                    s.name,
+                    many.len(),
+                    kind.name_zh(),
+                    kind.code()
+                ),
+            ),
+        }
+    }
+
+    fn check_start(field: &'static str, s: &PersonState, kind: ResidenceKind, date: NaiveDate) -> Result<(), Refusal> {
+        if let Some(e) = Self::open_of(s, kind).first() {
+            return refuse(
+                field,
+                format!(
+                    "{}已有未结束的{}记录 (在 {}), 请先结束 (an open {} episode exists)",
+                    s.name,
+                    kind.name_zh(),
+                    e.area,
+                    kind.code()
+                ),
+            );
+        }
+        if let Some((_, end)) = s.last_end.iter().find(|(k, _)| *k == kind) {
+            if date < *end {
+                return refuse(
+                    "date",
+                    format!(
+                        "日期 {date} 早于上一条{}记录的结束日期 {end} (starts before the previous episode ended)",
+                        kind.name_zh()
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn check_end(field: &'static str, e: &OpenEpisode, date: NaiveDate) -> Result<(), Refusal> {
+        match e.from {
+            Some(f) if date < f => refuse(
+                field,
+                format!("日期 {date} 早于该{}记录的开始日期 {f} (episode ends before it starts)", e.kind.name_zh()),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    // --- changes (called only after every check of a command passed) ---
+
+    fn end_episode(&mut self, p: PersonRef, kind: ResidenceKind, date: NaiveDate) {
+        let s = self.persons.get_mut(&p).expect("checked");
+        let Some(pos) = s.open.iter().position(|e| e.kind == kind) else { return };
+        let e = s.open.remove(pos);
+        set_last_end(&mut s.last_end, kind, date);
+        match e.batch {
+            Some(i) => self.batch.residences[i].to = Some(date),
+            None => self.batch.episode_ends.push(EpisodeEnd {
+                person: p,
+                kind,
+                area: Some(e.area),
+                date,
+            }),
+        }
+    }
+
+    fn start_episode(&mut self, p: PersonRef, kind: ResidenceKind, area: AreaCode, date: Option<NaiveDate>) {
+        let i = self.batch.residences.len();
+        self.batch.residences.push(ResidenceEpisode {
+            person: p,
+            area: area.clone(),
+            kind,
+            from: date,
+            to: None,
+        });
+        let s = self.persons.get_mut(&p).expect("checked");
+        s.open.push(OpenEpisode {
+            kind,
+            area,
+            from: date,
+            batch: Some(i),
+        });
+        if date.is_some_and(|d| s.earliest_episode_start.is_none_or(|x| d < x)) {
+            s.earliest_episode_start = date;
+        }
+    }
+
+    fn set_marital(&mut self, p: PersonRef, m: MaritalStatus) {
+        let s = self.persons.get_mut(&p).expect("checked");
+        s.marital_status = m;
+        match p {
+            PersonRef::Batch(i) => self.batch.persons[i].marital_status = m,
+            PersonRef::Stored(_) => self.batch.marital_updates.push((p, m)),
+        }
+    }
+
+    fn end_marriage(&mut self, p: PersonRef, date: NaiveDate, reason: MarriageEnd) {
+        let s = self.persons.get_mut(&p).expect("checked");
+        let Some(m) = s.marriages.pop() else { return };
+        s.last_marriage_end = Some(date);
+        if let Some(sp) = m.spouse {
+            if let Some(o) = self.persons.get_mut(&sp) {
+                o.marriages.retain(|x| x.spouse != Some(p));
+                o.last_marriage_end = Some(date);
+            }
+        }
+        match m.batch {
+            Some(i) => {
+                self.batch.marriages[i].end = Some(date);
+                self.batch.marriages[i].end_reason = Some(reason);
+            }
+            None => self.batch.marriage_ends.push(MarriageEndEvent {
+                person: p,
+                spouse: m.spouse,
+                date,
+                reason,
+            }),
+        }
+    }
+
+    fn set_household(&mut self, p: PersonRef, h: Option<HouseholdRef>, relationship: Option<String>) {
+        let s = self.persons.get_mut(&p).expect("checked");
+        let old = s.household;
+        s.household = h;
+        s.relationship = relationship.clone();
+        if let Some(o) = old.and_then(|o| self.households.get_mut(&o)) {
+            o.members.retain(|m| *m != p);
+        }
+        if let Some(n) = h.and_then(|h| self.households.get_mut(&h)) {
+            n.members.push(p);
+        }
+        if let PersonRef::Batch(i) = p {
+            let rec = &mut self.batch.persons[i];
+            rec.household = match h {
+                Some(HouseholdRef::Batch(hi)) => Some(hi),
+                _ => None,
+            };
+            rec.relationship_to_head = if rec.household.is_some() { relationship.clone() } else { None };
+        }
+        // Applied last, in order: the final membership wins whatever the batch records say.
+        self.batch.memberships.push(Membership {
+            person: p,
+            household: h,
+            relationship,
+        });
+    }
+
+    fn new_person(&mut self, p: &NewPerson) -> PersonRef {
+        let i = self.batch.persons.len();
+        let mut rec = p.clone();
+        rec.household = None;
+        rec.relationship_to_head = None;
+        self.batch.persons.push(rec);
+        let me = PersonRef::Batch(i);
+        self.persons.insert(me, new_state(&self.batch.persons[i], None));
+        me
+    }
+
+    fn check_new_person(&self, field: &'static str, p: &NewPerson) -> Result<(), Refusal> {
+        if p.name.trim().is_empty() {
+            return refuse("name", "请填写姓名 (name is empty)");
+        }
+        if p.birth_date > self.today {
+            return refuse(field, format!("出生日期 {} 晚于今天 {} (birth date in the future)", p.birth_date, self.today));
+        }
+        if let Some(id) = &p.citizen_id {
+            let taken = self.batch.persons.iter().any(|q| q.citizen_id.as_ref() == Some(id));
+            if taken {
+                return refuse("citizen_id", format!("公民身份号码 {id} 已在册 (citizen ID already in the register)"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_household_fits(&self, field: &'static str, h: &HouseholdState, area: &AreaCode) -> Result<(), Refusal> {
+        if village_of(&h.area) != village_of(area) || village_of(area).is_none() && h.area != *area {
+            return refuse(
+                field,
+                format!(
+                    "户 {} 在 {}, 与户籍地 {area} 不在同一村 (household is in another village)",
+                    h.household_no, h.area
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn registered_area(s: &PersonState) -> Option<&AreaCode> {
+        Self::open_of(s, ResidenceKind::Registered).first().map(|e| &e.area)
+    }
+
+    fn end_marriage_cmd(&mut self, person: PersonRef, spouse: Option<PersonRef>, date: NaiveDate, widowhood: bool) -> Result<(), Refusal> {
+        let (person, date) = (&person, &date);
+        let s = self.state("person", *person)?;
+        self.check_date("date", s, *date)?;
+        let m = match s.marriages.as_slice() {
+            [] => return refuse("person", format!("{} 没有未结束的婚姻 (no open marriage)", s.name)),
+            [m] => m,
+            _ => return refuse("person", format!("{} 有多段未结束的婚姻, 请先更正 (several open marriages)", s.name)),
+        };
+        if let Some(sp) = spouse {
+            if m.spouse != Some(sp) {
+                return refuse("spouse", "所填配偶与登记的婚姻不符 (not the recorded spouse)");
+            }
+        }
+        if widowhood && m.spouse.is_some() {
+            return refuse("person", "配偶在册: 请登记配偶的死亡 (the spouse is in the register: record the death)");
+        }
+        if let Some(st) = m.start.filter(|st| *date < *st) {
+            return refuse("date", format!("日期 {date} 早于结婚日期 {st} (before the marriage)"));
+        }
+        let other = m.spouse;
+        if let Some(o) = other {
+            self.check_date("date", self.state("spouse", o)?, *date)?;
+        }
+        let reason = if widowhood { MarriageEnd::Death } else { MarriageEnd::Divorce };
+        self.end_marriage(*person, *date, reason);
+        if widowhood {
+            self.set_marital(*person, MaritalStatus::Widowed);
+        } else {
+            self.set_marital(*person, MaritalStatus::Divorced);
+            if let Some(o) = other {
+                self.set_marital(o, MaritalStatus::Divorced);
+            }
+        }
+        Ok(())
+    }
+
+    fn arrival(
+        &mut self,
+        person: &Arrival,
+        area: &AreaCode,
+        date: NaiveDate,
+        kind: ResidenceKind,
+        household: Option<HouseholdRef>,
+        relationship: Option<String>,
+    ) -> Result<PersonRef, Refusal> {
+        let date = &date;
+        if let Some(r) = &relationship {
+            check_relationship("relationship", r)?;
+        }
+        if let Some(h) = household {
+            self.check_household_fits("household", self.household_state("household", h)?, area)?;
+        }
+        let me = match person {
+            Arrival::Known(p) => {
+                let s = self.state("person", *p)?;
+                self.alive("person", s)?;
+                self.check_date("date", s, *date)?;
+                if kind == ResidenceKind::Registered {
+                    if let Some(e) = Self::open_of(s, kind).first() {
+                        let _ = e;
+                        return refuse(
+                            "citizen_id",
+                            "此人在原户籍地的迁出尚未登记: 请原户籍地先登记迁出, 或登记迁移 (the move-out from the previous area is not recorded yet)",
+                        );
+                    }
+                }
+                Self::check_start("person", s, kind, *date)?;
+                *p
+            }
+            Arrival::New(np) => {
+                self.check_new_person("citizen_id", np)?;
+                if *date > self.today {
+                    return refuse("date", format!("日期 {date} 晚于今天 {} (date in the future)", self.today));
+                }
+                if *date < np.birth_date {
+                    return refuse("date", format!("日期 {date} 早于出生日期 {} (before birth)", np.birth_date));
+                }
+                self.new_person(np)
+            }
+        };
+        self.start_episode(me, kind, area.clone(), Some(*date));
+        if household.is_some() {
+            self.set_household(me, household, relationship.or(Some("其他亲属".into())));
+        }
+        Ok(me)
+    }
+
+    /// Checks `cmd` against the state and applies it; a refused command changes nothing.
+    ///
+    /// Errors: [`Refusal`] naming the field and the reason.
+    pub fn apply(&mut self, cmd: &Command) -> Result<Applied, Refusal> {
+        let mut out = Applied::default();
+        match cmd {
+            Command::Birth {
+                child,
+                mother,
+                father,
+                birth_order,
+                policy,
+                area,
+                household,
+            } => {
+                self.check_new_person("birth_date", child)?;
+                let b = child.birth_date;
+                let m = match mother {
+                    Some(m) => Some(self.state("mother", *m)?),
+                    None => None,
+                };
+                if let Some(m) = m {
+                    if m.sex != Sex::Female {
+                        return refuse("mother", format!("{} 不是女性 (mother is not female)", m.name));
+                    }
+                    if m.birth_date >= b {
+                        return refuse(
+                            "birth_date",
+                            format!("出生日期 {b} 不晚于母亲的出生日期 {} (mother born after child)", m.birth_date),
+                        );
+                    }
+                    if let Some(d) = m.death.filter(|d| b > *d) {
+                        return refuse("birth_date", format!("母亲已于 {d} 死亡 (mother died before the birth)"));
+                    }
+                }
+                if let Some(f) = father {
+                    let f = self.state("father", *f)?;
+                    if f.sex != Sex::Male {
+                        return refuse("father", format!("{} 不是男性 (father is not male)", f.name));
+                    }
+                    if f.birth_date >= b {
+                        return refuse(
+                            "birth_date",
+                            format!("出生日期 {b} 不晚于父亲的出生日期 {} (father born after child)", f.birth_date),
+                        );
+                    }
+                }
+                let area = match (area, m.and_then(Self::registered_area)) {
+                    (Some(a), _) => a.clone(),
+                    (None, Some(a)) => a.clone(),
+                    (None, None) => {
+                        return refuse(
+                            "mother",
+                            "母亲没有有效的户籍, 请填写孩子的户籍地 (mother has no open registration: give the area)",
+                        )
+                    }
+                };
+                let household = household.or(m.and_then(|m| m.household));
+                if let Some(h) = household {
+                    self.check_household_fits("household", self.household_state("household", h)?, &area)?;
+                }
+                if birth_order == &Some(0) {
+                    return refuse("birth_order", "孩次必须从1开始 (birth order starts at 1)");
+                }
+                let order = birth_order.or(m.map(|m| (m.children + 1).min(u8::MAX as u32) as u8));
+                let relationship = household.map(|_| child_relationship(m.and_then(|m| m.relationship.as_deref()), child.sex).to_string());
+                let me = self.new_person(child);
+                self.start_episode(me, ResidenceKind::Registered, area, Some(b));
+                self.batch.births.push(Birth {
+                    child: me,
+                    mother: *mother,
+                    father: *father,
+                    birth_order: order,
+                    policy: *policy,
+                });
+                if let Some(m) = mother {
+                    let s = self.persons.get_mut(m).expect("checked");
+                    s.children += 1;
+                    if s.earliest_child_birth.is_none_or(|x| b < x) {
+                        s.earliest_child_birth = Some(b);
+                    }
+                }
+                if let Some(f) = father {
+                    let s = self.persons.get_mut(f).expect("checked");
+                    if s.earliest_child_birth.is_none_or(|x| b < x) {
+                        s.earliest_child_birth = Some(b);
+                    }
+                }
+                if household.is_some() {
+                    self.set_household(me, household, relationship);
+                }
+                out.person = Some(me);
+            }
+            Command::Death { person, date } => {
+                let s = self.state("person", *person)?;
+                if let Some(d) = s.death {
+                    return refuse("person", format!("{}已于 {d} 登记死亡 (death already recorded)", s.name));
+                }
+                self.check_date("date", s, *date)?;
+                for e in &s.open {
+                    Self::check_end("date", e, *date)?;
+                }
+                if let Some(m) = s.marriages.last() {
+                    if m.start.is_some_and(|st| *date < st) {
+                        return refuse(
+                            "date",
+                            format!("死亡日期 {date} 早于结婚日期 {} (death before the marriage)", m.start.expect("some")),
+                        );
+                    }
+                }
+                let kinds: Vec<ResidenceKind> = s.open.iter().map(|e| e.kind).collect();
+                let spouse = s.marriages.last().map(|m| m.spouse);
+                for k in kinds {
+                    self.end_episode(*person, k, *date);
+                }
+                if let Some(spouse) = spouse {
+                    self.end_marriage(*person, *date, MarriageEnd::Death);
+                    if let Some(sp) = spouse.filter(|sp| self.persons.get(sp).is_some_and(|x| x.death.is_none())) {
+                        self.set_marital(sp, MaritalStatus::Widowed);
+                    }
+                }
+                self.batch.deaths.push(Death { person: *person, date: *date });
+                self.persons.get_mut(person).expect("checked").death = Some(*date);
+            }
+            Command::Marriage { person, spouse, date } => {
+                let s = self.state("person", *person)?;
+                self.alive("person", s)?;
+                if let Some(d) = date {
+                    self.check_date("date", s, *d)?;
+                }
+                if !s.marriages.is_empty() {
+                    return refuse("person", format!("{} 已有未结束的婚姻 (already married: 民法典第1041条)", s.name));
+                }
+                if let (Some(d), Some(e)) = (date, s.last_marriage_end) {
+                    if *d < e {
+                        return refuse(
+                            "date",
+                            format!("结婚日期 {d} 早于上一段婚姻的结束日期 {e} (before the previous marriage ended)"),
+                        );
+                    }
+                }
+                let my_sex = s.sex;
+                let (other, outside_name, outside_id) = match spouse {
+                    Spouse::Registered(o) => {
+                        if o == person {
+                            return refuse("spouse", "配偶不能是本人 (spouse is the person)");
+                        }
+                        let t = self.state("spouse", *o)?;
+                        self.alive("spouse", t)?;
+                        if let Some(d) = date {
+                            self.check_date("date", t, *d)?;
+                        }
+                        if !t.marriages.is_empty() {
+                            return refuse("spouse", format!("{} 已有未结束的婚姻 (already married: 民法典第1041条)", t.name));
+                        }
+                        if let (Some(d), Some(e)) = (date, t.last_marriage_end) {
+                            if *d < e {
+                                return refuse(
+                                    "date",
+                                    format!("结婚日期 {d} 早于配偶上一段婚姻的结束日期 {e} (before the spouse's previous marriage ended)"),
+                                );
+                            }
+                        }
+                        if t.sex == my_sex {
+                            return refuse("spouse", "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)");
+                        }
+                        (Some(*o), None, None)
+                    }
+                    Spouse::Outside { name, citizen_id } => {
+                        if name.trim().is_empty() {
+                            return refuse("spouse_name", "请填写配偶姓名 (spouse name required)");
+                        }
+                        if citizen_id.as_ref().is_some_and(|c| c.sex() == my_sex) {
+                            return refuse("spouse_citizen_id", "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)");
+                        }
+                        (None, Some(name.trim().to_string()), citizen_id.clone())
+                    }
+                };
+                let me = Some(*person);
+                let (wife, husband) = if my_sex == Sex::Female { (me, other) } else { (other, me) };
+                let i = self.batch.marriages.len();
+                self.batch.marriages.push(Marriage {
+                    wife,
+                    husband,
+                    outside_spouse_name: outside_name,
+                    outside_spouse_citizen_id: outside_id,
+                    start: *date,
+                    end: None,
+                    end_reason: None,
+                });
+                self.persons.get_mut(person).expect("checked").marriages.push(OpenMarriage {
+                    spouse: other,
+                    start: *date,
+                    batch: Some(i),
+                });
+                self.set_marital(*person, MaritalStatus::Married);
+                if let Some(o) = other {
+                    self.persons.get_mut(&o).expect("checked").marriages.push(OpenMarriage {
+                        spouse: me,
+                        start: *date,
+                        batch: Some(i),
+                    });
+                    self.set_marital(o, MaritalStatus::Married);
+                }
+            }
+            Command::Divorce { person, spouse, date } => self.end_marriage_cmd(*person, *spouse, *date, false)?,
+            Command::Widowhood { person, date } => self.end_marriage_cmd(*person, None, *date, true)?,
+            Command::MoveIn {
+                person,
+                area,
+                date,
+                household,
+                relationship,
+            } => out.person = Some(self.arrival(person, area, *date, ResidenceKind::Registered, *household, relationship.clone())?),
+            Command::InflowStart { person, area, date } => out.person = Some(self.arrival(person, area, *date, ResidenceKind::Inflow, None, None)?),
+            Command::MoveOut { person, date } => {
+                let s = self.state("person", *person)?;
+                self.check_date("date", s, *date)?;
+                let e = Self::one_open("person", s, ResidenceKind::Registered)?;
+                Self::check_end("date", e, *date)?;
+                let outflow = Self::open_of(s, ResidenceKind::Outflow).first().map(|e| (*e).clone());
+                if let Some(o) = &outflow {
+                    Self::check_end("date", o, *date)?;
+                }
+                let in_household = s.household.is_some();
+                self.end_episode(*person, ResidenceKind::Registered, *date);
+                if outflow.is_some() {
+                    self.end_episode(*person, ResidenceKind::Outflow, *date);
+                }
+                if in_household {
+                    self.set_household(*person, None, None);
+                }
+            }
+            Command::Move {
+                person,
+                to,
+                date,
+                household,
+                relationship,
+            } => {
+                let s = self.state("person", *person)?;
+                self.check_date("date", s, *date)?;
+                let e = Self::one_open("person", s, ResidenceKind::Registered)?;
+                Self::check_end("date", e, *date)?;
+                if e.area == *to {
+                    return refuse("area", format!("{}的户籍已在 {to} (already registered there)", s.name));
+                }
+                let outflow = Self::open_of(s, ResidenceKind::Outflow).first().map(|e| (*e).clone());
+                if let Some(o) = &outflow {
+                    Self::check_end("date", o, *date)?;
+                }
+                if let Some(r) = relationship {
+                    check_relationship("relationship", r)?;
+                }
+                if let Some(h) = household {
+                    self.check_household_fits("household", self.household_state("household", *h)?, to)?;
+                }
+                // The current household stays only when it is in the destination's village.
+                let keep = s
+                    .household
+                    .and_then(|h| self.households.get(&h))
+                    .is_some_and(|h| village_of(&h.area) == village_of(to));
+                let current = s.household;
+                if let Some(cur) = current.filter(|_| !keep || household.is_some()) {
+                    if let Some(h) = self.households.get(&cur) {
+                        if s.relationship.as_deref() == Some("户主") && h.members.len() > 1 && household != &Some(cur) {
+                            return refuse(
+                                "person",
+                                format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, h.household_no),
+                            );
+                        }
+                    }
+                }
+                self.end_episode(*person, ResidenceKind::Registered, *date);
+                if outflow.is_some() {
+                    self.end_episode(*person, ResidenceKind::Outflow, *date);
+                }
+                self.start_episode(*person, ResidenceKind::Registered, to.clone(), Some(*date));
+                match household {
+                    Some(h) => self.set_household(*person, Some(*h), relationship.clone().or(Some("其他亲属".into()))),
+                    None if current.is_some() && !keep => self.set_household(*person, None, None),
+                    None => {}
+                }
+            }
+            Command::OutflowStart { person, date, area } => {
+                let s = self.state("person", *person)?;
+                self.check_date("date", s, *date)?;
+                let reg = Self::one_open("person", s, ResidenceKind::Registered)?;
+                let area = match area {
+                    Some(a) if !reg.area.contains(a) && !a.contains(&reg.area) => {
+                        return refuse(
+                            "area",
+                            format!("流出地区 {a} 不是此人的户籍地 {} (outflow must be from the area of registration)", reg.area),
+                        )
+                    }
+                    Some(a) => a.clone(),
+                    None => reg.area.clone(),
+                };
+                Self::check_start("person", s, ResidenceKind::Outflow, *date)?;
+                self.start_episode(*person, ResidenceKind::Outflow, area, Some(*date));
+            }
+            Command::FloatingEnd { person, kind, date } => {
+                let s = self.state("person", *person)?;
+                self.check_date("date", s, *date)?;
+                let kind = match kind {
+                    Some(k @ (ResidenceKind::Inflow | ResidenceKind::Outflow)) => *k,
+                    Some(ResidenceKind::Registered) => return refuse("kind", "流动结束只适用于流入或流出 (floating end applies to inflow or outflow)"),
+                    None => {
+                        let i = !Self::open_of(s, ResidenceKind::Inflow).is_empty();
+                        let o = !Self::open_of(s, ResidenceKind::Outflow).is_empty();
+                        match (i, o) {
+                            (true, false) => ResidenceKind::Inflow,
+                            (false, true) => ResidenceKind::Outflow,
+                            (false, false) => return refuse("person", format!("{}没有未结束的流入或流出记录 (no open floating episode)", s.name)),
+                            (true, true) => return refuse("kind", "此人同时有流入和流出记录, 请注明 流入结束 或 流出结束 (say which)"),
+                        }
+                    }
+                };
+                let e = Self::one_open("person", s, kind)?;
+                Self::check_end("date", e, *date)?;
+                self.end_episode(*person, kind, *date);
+            }
+            Command::HouseholdCreate { household_no, area, head } => {
+                let no = household_no.trim();
+                if no.is_empty() || no.chars().count() > 30 || no.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    return refuse("household_no", "请填写户号 (不超过30个字符, 不含空格) (household number required)");
+                }
+                if self.taken_household_nos.contains(no) {
+                    return refuse("household_no", format!("户号 {no} 已存在 (household number already exists)"));
+                }
+                if let Some(h) = head {
+                    let s = self.state("head", *h)?;
+                    self.alive("head", s)?;
+                    let reg = Self::one_open("head", s, ResidenceKind::Registered)?;
+                    if village_of(&reg.area) != village_of(area) {
+                        return refuse(
+                            "head",
+                            format!("{}的户籍在 {}, 不在 {area} 所在村 (head registered in another village)", s.name, reg.area),
+                        );
+                    }
+                    if let Some(cur) = s.household.and_then(|c| self.households.get(&c)) {
+                        if s.relationship.as_deref() == Some("户主") && cur.members.len() > 1 {
+                            return refuse(
+                                "head",
+                                format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, cur.household_no),
+                            );
+                        }
+                    }
+                }
+                let i = self.batch.households.len();
+                self.batch.households.push(NewHousehold {
+                    household_no: no.to_string(),
+                    area: area.clone(),
+                });
+                self.taken_household_nos.insert(no.to_string());
+                let hr = HouseholdRef::Batch(i);
+                self.households.insert(
+                    hr,
+                    HouseholdState {
+                        household_no: no.to_string(),
+                        area: area.clone(),
+                        members: Vec::new(),
+                    },
+                );
+                if let Some(h) = head {
+                    self.set_household(*h, Some(hr), Some("户主".into()));
+                }
+                out.household = Some(hr);
+            }
+            Command::HouseholdJoin {
+                person,
+                household,
+                relationship,
+            } => {
+                check_relationship("relationship", relationship)?;
+                let s = self.state("person", *person)?;
+                self.alive("person", s)?;
+                let h = self.household_state("household", *household)?;
+                if s.household == Some(*household) {
+                    return refuse("household", format!("{}已在户 {} (already a member)", s.name, h.household_no));
+                }
+                let reg = Self::one_open("person", s, ResidenceKind::Registered)?;
+                self.check_household_fits("household", h, &reg.area)?;
+                if relationship == "户主"
+                    && h.members
+                        .iter()
+                        .any(|m| self.persons.get(m).is_some_and(|x| x.relationship.as_deref() == Some("户主")))
+                {
+                    return refuse(
+                        "relationship",
+                        format!("户 {} 已有户主: 请用 变更户主 (the household has a head)", h.household_no),
+                    );
+                }
+                if let Some(cur) = s.household.and_then(|c| self.households.get(&c)) {
+                    if s.relationship.as_deref() == Some("户主") && cur.members.len() > 1 {
+                        return refuse(
+                            "person",
+                            format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, cur.household_no),
+                        );
+                    }
+                }
+                self.set_household(*person, Some(*household), Some(relationship.clone()));
+            }
+            Command::HouseholdLeave { person } => {
+                let s = self.state("person", *person)?;
+                let Some(cur) = s.household else {
+                    return refuse("person", format!("{}不属于任何户 (not in a household)", s.name));
+                };
+                if let Some(h) = self.households.get(&cur) {
+                    if s.relationship.as_deref() == Some("户主") && h.members.len() > 1 {
+                        return refuse(
+                            "person",
+                            format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, h.household_no),
+                        );
+                    }
+                }
+                self.set_household(*person, None, None);
+            }
+            Command::HouseholdChangeHead {
+                household,
+                head,
+                former_head_relationship,
+            } => {
+                check_relationship("former_head_relationship", former_head_relationship)?;
+                if former_head_relationship == "户主" {
+                    return refuse(
+                        "former_head_relationship",
+                        "原户主的新关系不能是 户主 (the former head needs another relationship)",
+                    );
+                }
+                let h = self.household_state("household", *household)?;
+                let s = self.state("head", *head)?;
+                self.alive("head", s)?;
+                if s.household != Some(*household) {
+                    return refuse("head", format!("{}不是户 {} 的成员 (not a member)", s.name, h.household_no));
+                }
+                if s.relationship.as_deref() == Some("户主") {
+                    return refuse("head", format!("{}已是户主 (already the head)", s.name));
+                }
+                let former: Vec<PersonRef> = h
+                    .members
+                    .iter()
+                    .copied()
+                    .filter(|m| self.persons.get(m).is_some_and(|x| x.relationship.as_deref() == Some("户主")))
+                    .collect();
+                for f in former {
+                    self.set_household(f, Some(*household), Some(former_head_relationship.clone()));
+                }
+                self.set_household(*head, Some(*household), Some("户主".into()));
+            }
+            Command::HouseholdSplit {
+                from,
+                household_no,
+                members,
+                head,
+            } => {
+                let h = self.household_state("household", *from)?.clone();
+                if members.is_empty() || !members.contains(head) {
+                    return refuse("head", "新户主必须是分出的成员之一 (the head must be one of the members)");
+                }
+                for m in members {
+                    let s = self.state("members", *m)?;
+                    if s.household != Some(*from) {
+                        return refuse("members", format!("{}不是户 {} 的成员 (not a member)", s.name, h.household_no));
+                    }
+                    if s.relationship.as_deref() == Some("户主") {
+                        return refuse("members", format!("{}是原户的户主, 不能分出 (the head stays)", s.name));
+                    }
+                    self.alive("members", s)?;
+                }
+                let no = household_no.trim();
+                if no.is_empty() || no.chars().count() > 30 || no.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    return refuse("household_no", "请填写户号 (不超过30个字符, 不含空格) (household number required)");
+                }
+                if self.taken_household_nos.contains(no) {
+                    return refuse("household_no", format!("户号 {no} 已存在 (household number already exists)"));
+                }
+                let i = self.batch.households.len();
+                self.batch.households.push(NewHousehold {
+                    household_no: no.to_string(),
+                    area: h.area.clone(),
+                });
+                self.taken_household_nos.insert(no.to_string());
+                let hr = HouseholdRef::Batch(i);
+                self.households.insert(
+                    hr,
+                    HouseholdState {
+                        household_no: no.to_string(),
+                        area: h.area.clone(),
+                        members: Vec::new(),
+                    },
+                );
+                for m in members {
+                    let rel = if m == head {
+                        "户主".to_string()
+                    } else {
+                        self.persons[m].relationship.clone().unwrap_or_else(|| "其他亲属".into())
+                    };
+                    self.set_household(*m, Some(hr), Some(rel));
+                }
+                out.household = Some(hr);
+            }
+            Command::AssignGroup { target, group } => {
+                if group.level() != AreaLevel::Group {
+                    return refuse("group", format!("{group} 不是村民小组代码 (15位) (not a villager group)"));
+                }
+                let village = village_of(group);
+                let persons: Vec<PersonRef> = match target {
+                    GroupTarget::Person(p) => vec![*p],
+                    GroupTarget::Household(h) => {
+                        let hs = self.household_state("household", *h)?;
+                        if village_of(&hs.area) != village {
+                            return refuse(
+                                "group",
+                                format!("户 {} 在 {}, 小组 {group} 在另一村 (group of another village)", hs.household_no, hs.area),
+                            );
+                        }
+                        hs.members.clone()
+                    }
+                };
+                let mut moves = Vec::new();
+                for p in &persons {
+                    let s = self.state("person", *p)?;
+                    for e in &s.open {
+                        if e.kind == ResidenceKind::Inflow && matches!(target, GroupTarget::Household(_)) {
+                            continue;
+                        }
+                        if village_of(&e.area) != village {
+                            if matches!(target, GroupTarget::Person(_)) && e.kind != ResidenceKind::Outflow {
+                                return refuse(
+                                    "group",
+                                    format!(
+                                        "{}的{}记录在 {}, 小组 {group} 在另一村: 请登记迁移 (another village: record a move)",
+                                        s.name,
+                                        e.kind.name_zh(),
+                                        e.area
+                                    ),
+                                );
+                            }
+                            continue;
+                        }
+                        if e.area != *group {
+                            moves.push((*p, e.kind, e.area.clone()));
+                        }
+                    }
+                    if matches!(target, GroupTarget::Person(_)) && s.open.is_empty() {
+                        return refuse("person", format!("{}没有未结束的户籍或流入记录 (no open episode)", s.name));
+                    }
+                }
+                for (p, kind, from) in moves {
+                    let s = self.persons.get_mut(&p).expect("checked");
+                    let e = s.open.iter_mut().find(|e| e.kind == kind && e.area == from).expect("found above");
+                    e.area = group.clone();
+                    match e.batch {
+                        Some(i) => self.batch.residences[i].area = group.clone(),
+                        None => self.batch.regroupings.push(Regrouping {
+                            person: p,
+                            kind,
+                            from,
+                            to: group.clone(),
+                        }),
+                    }
+                }
+                if let GroupTarget::Household(h) = target {
+                    self.households.get_mut(h).expect("checked").area = group.clone();
+                    match h {
+                        HouseholdRef::Batch(i) => self.batch.households[*i].area = group.clone(),
+                        HouseholdRef::Stored(id) => self.batch.household_areas.push((*id, group.clone())),
+                    }
+                }
+            }
+            Command::Correction { fields, reason } => {
+                let r = reason.trim();
+                if r.is_empty() {
+                    return refuse("reason", "请填写更正原因 (reason required)");
+                }
+                if r.chars().count() > 200 {
+                    return refuse("reason", "更正原因不超过200字 (reason too long)");
+                }
+                let PersonRef::Stored(_) = fields.person else {
+                    return refuse("person", "只能更正已在册的人员 (only stored persons are corrected)");
+                };
+                let s = self.state("person", fields.person)?;
+                if fields.name.trim().is_empty() {
+                    return refuse("name", "请填写姓名 (name is empty)");
+                }
+                let b = fields.birth_date;
+                if b > self.today {
+                    return refuse("birth_date", format!("出生日期 {b} 晚于今天 {} (birth date in the future)", self.today));
+                }
+                if let Some(d) = s.death.filter(|d| *d < b) {
+                    return refuse("birth_date", format!("出生日期晚于死亡日期 {d} (born after death)"));
+                }
+                if let Some(c) = s.earliest_child_birth.filter(|c| *c <= b) {
+                    return refuse("birth_date", format!("出生日期不能晚于子女的出生日期 {c} (born after a child)"));
+                }
+                if let Some(e) = s.earliest_episode_start.filter(|e| *e < b) {
+                    return refuse("birth_date", format!("出生日期晚于最早的居住记录起始日 {e} (born after an episode began)"));
+                }
+                if let Some(c) = &fields.citizen_id {
+                    if c.birth_date() != b {
+                        return refuse(
+                            "citizen_id",
+                            format!("身份号码中的出生日期 {} 与出生日期 {b} 不符 (ID and birth date disagree)", c.birth_date()),
+                        );
+                    }
+                    if c.sex() != fields.sex {
+                        return refuse(
+                            "citizen_id",
+                            format!(
+                                "身份号码中的性别({})与所填性别({})不符 (ID and sex disagree)",
+                                c.sex().name_zh(),
+                                fields.sex.name_zh()
+                            ),
+                        );
+                    }
+                }
+                let st = self.persons.get_mut(&fields.person).expect("checked");
+                st.name = fields.name.clone();
+                st.sex = fields.sex;
+                st.birth_date = b;
+                st.marital_status = fields.marital_status;
+                self.batch.corrections.push((**fields).clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn set_last_end(v: &mut Vec<(ResidenceKind, NaiveDate)>, kind: ResidenceKind, date: NaiveDate) {
+    match v.iter_mut().find(|(k, _)| *k == kind) {
+        Some((_, d)) => *d = (*d).max(date),
+        None => v.push((kind, date)),
+    }
+}
+
+fn new_state(p: &NewPerson, household: Option<HouseholdRef>) -> PersonState {
+    PersonState {
+        name: p.name.clone(),
+        sex: p.sex,
+        birth_date: p.birth_date,
+        death: None,
+        marital_status: p.marital_status,
+        open: Vec::new(),
+        last_end: Vec::new(),
+        marriages: Vec::new(),
+        last_marriage_end: None,
+        household,
+        relationship: p.relationship_to_head.clone(),
+        children: 0,
+        earliest_child_birth: None,
+        earliest_episode_start: None,
+    }
+}
