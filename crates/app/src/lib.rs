@@ -17,9 +17,11 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod form_stash;
+pub mod forms;
 pub mod import;
 pub mod monthly;
 pub mod persons;
+pub mod register;
 pub mod report;
 
 pub use error::AppError;

@@ -50,22 +50,8 @@ pub struct AuditFilter {
 impl Store {
     /// Appends an entry to the audit log; returns its id.
     pub async fn insert_audit(&self, e: &AuditEntry) -> Result<i64> {
-        let r = sqlx::query(
-            "INSERT INTO audit_log (at, username, action, entity, entity_id, area_code, remote_addr, old_value, new_value)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&e.at)
-        .bind(&e.username)
-        .bind(&e.action)
-        .bind(&e.entity)
-        .bind(&e.entity_id)
-        .bind(&e.area_code)
-        .bind(&e.remote_addr)
-        .bind(&e.old_value)
-        .bind(&e.new_value)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.last_insert_rowid())
+        let mut conn = self.pool.acquire().await?;
+        insert_audit_in(&mut conn, e).await
     }
 
     /// Audit entries inside `scope` (entries with an area inside it, and entries with no area
@@ -114,4 +100,24 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Appends an entry on a connection or inside a transaction; returns its id.
+pub(crate) async fn insert_audit_in(conn: &mut sqlx::SqliteConnection, e: &AuditEntry) -> Result<i64> {
+    let r = sqlx::query(
+            "INSERT INTO audit_log (at, username, action, entity, entity_id, area_code, remote_addr, old_value, new_value)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&e.at)
+        .bind(&e.username)
+        .bind(&e.action)
+        .bind(&e.entity)
+        .bind(&e.entity_id)
+        .bind(&e.area_code)
+        .bind(&e.remote_addr)
+        .bind(&e.old_value)
+        .bind(&e.new_value)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.last_insert_rowid())
 }

@@ -13,6 +13,7 @@
 
 mod audit;
 mod counts;
+mod engine_state;
 mod facts;
 mod form_stash;
 mod monthly;
@@ -25,7 +26,8 @@ mod write;
 pub use counts::{ExplainRow, Explain};
 pub use facts::{DuplicateIdRow, FactsChunks, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};
 pub use user_rules::UserRulesRow;
-pub use write::BatchIds;
+pub use engine_state::EngineState;
+pub use write::{AuditTarget, BatchIds, PendingAudit};
 pub use form_stash::NewFormStash;
 pub use monthly::{GroupEventRow, MonthlyReportRow};
 pub use audit::{AuditEntry, AuditFilter};

@@ -203,7 +203,7 @@ fn summary_of(row: &sqlx::sqlite::SqliteRow) -> PersonSummary {
 }
 
 /// Pushes ` AND (person p is inside the scope)`.
-fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &AreaCode) {
+pub(crate) fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &AreaCode) {
     let (lo, hi) = scope.code_range();
     qb.push(
         " AND (EXISTS (SELECT 1 FROM residence rs WHERE rs.person_id = p.id AND rs.kind IN ('registered', 'inflow') AND rs.area_code >= ",

@@ -1,6 +1,6 @@
 //! Batch writes: a [`RegisterBatch`] is written in one transaction, all or nothing.
 
-use renkou_core::register::{PersonRef, RegisterBatch};
+use renkou_core::register::{HouseholdRef, PersonRef, RegisterBatch};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::{Result, Store, StoreError};
@@ -33,6 +33,16 @@ impl Store {
     /// Errors: [`crate::StoreError::Sql`] (e.g. a unique or foreign-key violation); nothing is
     /// written then.
     pub async fn insert_batch(&self, batch: &RegisterBatch, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<BatchIds> {
+        self.write_batch(batch, &[], progress).await
+    }
+
+    /// Writes `batch` and the audit entries of the commands that produced it in one transaction
+    /// (the register engine's write: a change and its audit entry land together or not at all).
+    /// An entry's `entity_id` is filled from its [`AuditTarget`] once the batch's ids are known.
+    ///
+    /// Errors: as [`Store::insert_batch`]; [`StoreError::Conflict`] when an update of a stored
+    /// record finds nothing to apply to (a person gone from the household meanwhile).
+    pub async fn write_batch(&self, batch: &RegisterBatch, audit: &[PendingAudit], progress: &(dyn Fn(u64, u64) + Sync)) -> Result<BatchIds> {
         let total = (batch.persons.len()
             + batch.households.len()
             + batch.residences.len()
@@ -199,6 +209,71 @@ impl Store {
             }
             done += 1;
         }
+        let hid = |r: &HouseholdRef| match r {
+            HouseholdRef::Batch(i) => ids.households[*i],
+            HouseholdRef::Stored(id) => *id,
+        };
+        for (i, m) in batch.memberships.iter().enumerate() {
+            let n = sqlx::query("UPDATE person SET household_id = $1, relationship_to_head = $2 WHERE id = $3")
+                .bind(m.household.as_ref().map(hid))
+                .bind(m.relationship.as_deref())
+                .bind(pid(&m.person))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n != 1 {
+                return Err(StoreError::Conflict(format!("memberships[{i}]: 人员不存在 (no such person)")));
+            }
+        }
+        for (i, g) in batch.regroupings.iter().enumerate() {
+            let n = sqlx::query("UPDATE residence SET area_code = $1 WHERE person_id = $2 AND kind = $3 AND area_code = $4 AND valid_to IS NULL")
+                .bind(g.to.as_str())
+                .bind(pid(&g.person))
+                .bind(g.kind.code())
+                .bind(g.from.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "regroupings[{i}]: 找到 {n} 条未结束的{}记录, 应为1条 (expected exactly one open episode)",
+                    g.kind.name_zh()
+                )));
+            }
+        }
+        for (id, area) in &batch.household_areas {
+            sqlx::query("UPDATE household SET area_code = $1 WHERE id = $2").bind(area.as_str()).bind(id).execute(&mut *tx).await?;
+        }
+        for c in &batch.corrections {
+            let n = sqlx::query(
+                "UPDATE person SET name = $1, sex = $2, birth_date = $3, ethnicity = $4, marital_status = $5, citizen_id = $6 WHERE id = $7",
+            )
+            .bind(&c.name)
+            .bind(c.sex.code())
+            .bind(c.birth_date)
+            .bind(&c.ethnicity)
+            .bind(c.marital_status.code())
+            .bind(c.citizen_id.as_ref().map(|c| c.as_str()))
+            .bind(pid(&c.person))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n != 1 {
+                return Err(StoreError::Conflict("corrections: 人员不存在 (no such person)".into()));
+            }
+        }
+        for (who, ini) in &batch.name_initials {
+            sqlx::query("UPDATE person SET name_initials = $1 WHERE id = $2").bind(ini).bind(pid(who)).execute(&mut *tx).await?;
+        }
+        for a in audit {
+            let mut e = a.entry.clone();
+            match a.target {
+                AuditTarget::None => {}
+                AuditTarget::Person(p) => e.entity_id = Some(pid(&p).to_string()),
+                AuditTarget::Household(h) => e.entity_id = Some(hid(&h).to_string()),
+            }
+            crate::audit::insert_audit_in(&mut tx, &e).await?;
+        }
         for (who, status) in &batch.marital_updates {
             sqlx::query("UPDATE person SET marital_status = $1 WHERE id = $2")
                 .bind(status.code())
@@ -210,4 +285,24 @@ impl Store {
         tx.commit().await?;
         Ok(ids)
     }
+}
+
+/// What an audit entry written with a batch is about, resolved to a store id in the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditTarget {
+    /// The entry's own `entity_id` stands.
+    None,
+    /// A person of the batch or a stored one.
+    Person(PersonRef),
+    /// A household of the batch or a stored one.
+    Household(HouseholdRef),
+}
+
+/// An audit entry written in the same transaction as a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAudit {
+    /// The entry (`entity_id` is replaced when `target` names a record).
+    pub entry: crate::AuditEntry,
+    /// The record it is about.
+    pub target: AuditTarget,
 }

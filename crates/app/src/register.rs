@@ -1,0 +1,294 @@
+//! The one function through which the register changes: [`apply`] (and [`plan`] for imports that
+//! apply many commands at once).
+//!
+//! **Invariant:** every change to the register is a [`Command`] applied here, whoever asks
+//! (an import row, a web form, the JSON API, a reconciliation or campaign outcome). What a
+//! command does is decided once in [`renkou_core::command::Engine`]; this module scopes it to
+//! the caller, loads the state it is checked against, and writes the records and the audit
+//! entry in one transaction ([`Store::write_batch`]).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use renkou_core::area::AreaCode;
+use renkou_core::command::{Applied, Arrival, Command, Engine, GroupTarget, Refusal};
+use renkou_core::register::{HouseholdRef, PersonRef, RegisterBatch};
+use renkou_store::{AuditEntry, AuditTarget, BatchIds, PendingAudit, Store};
+
+use crate::auth::{authorize, stamp, Action, Caller};
+use crate::persons::name_initials;
+use crate::AppError;
+
+/// The outcome of [`plan`]: the batch of every command that was accepted, and one result per
+/// command (a refused command contributed nothing).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Records to write.
+    pub batch: RegisterBatch,
+    /// Per command, in order: what it created, or why it was refused.
+    pub results: Vec<Result<Applied, Refusal>>,
+}
+
+impl Plan {
+    /// The refusals, with the index of their command.
+    pub fn refusals(&self) -> Vec<(usize, &Refusal)> {
+        self.results.iter().enumerate().filter_map(|(i, r)| r.as_ref().err().map(|e| (i, e))).collect()
+    }
+}
+
+fn out_of_scope(field: &'static str) -> Refusal {
+    Refusal { field, reason: "人员或户不存在或不在您的管辖范围内 (not found or outside your area)".into() }
+}
+
+/// Checks `commands` in order against the stored register (and the records already in
+/// `batch`, an import's persons file) and returns the records they produce.
+///
+/// `scope`: the caller's area; `None` is the CLI operator (the whole database). Inside a scope,
+/// every stored person and household a command names must lie in it, except the person of a
+/// move-in or inflow named by citizen ID (the receiving office learns only whether the move-out
+/// is recorded) and the destination of a move (another township of the same database); areas of
+/// registration must lie in it and exist.
+///
+/// Errors: [`AppError::Store`] when the look-ups fail. Refusals are per command in the plan.
+pub async fn plan(store: &Store, scope: Option<&AreaCode>, batch: RegisterBatch, commands: &[Command], today: NaiveDate) -> Result<Plan, AppError> {
+    let mut persons: Vec<i64> = Vec::new();
+    let mut households: Vec<i64> = Vec::new();
+    let mut area_codes: Vec<String> = Vec::new();
+    for c in commands {
+        persons.extend(c.stored_persons());
+        if let Command::MoveIn { person: Arrival::Known(PersonRef::Stored(p)), .. } | Command::InflowStart { person: Arrival::Known(PersonRef::Stored(p)), .. } = c {
+            persons.push(*p);
+        }
+        households.extend(c.stored_households());
+        area_codes.extend(c.areas().into_iter().map(|a| a.as_str().to_string()));
+    }
+    persons.sort_unstable();
+    persons.dedup();
+    households.sort_unstable();
+    households.dedup();
+    area_codes.sort_unstable();
+    area_codes.dedup();
+    let in_scope: Option<(HashSet<i64>, HashSet<i64>)> = match scope {
+        Some(s) => Some((store.persons_in_scope(s, &persons).await?, store.households_in_scope(s, &households).await?)),
+        None => None,
+    };
+    let existing = store.existing_areas(&area_codes).await?;
+    let (pstates, hstates) = store.engine_state(&persons, &households).await?;
+    let new_nos: Vec<String> = commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::HouseholdCreate { household_no, .. } | Command::HouseholdSplit { household_no, .. } => Some(household_no.trim().to_string()),
+            _ => None,
+        })
+        .collect();
+    let taken: HashSet<String> = store.household_ids(&new_nos).await?.into_keys().collect();
+    let new_ids: Vec<String> = commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Birth { child, .. } => child.citizen_id.as_ref().map(|c| c.as_str().to_string()),
+            Command::MoveIn { person: Arrival::New(p), .. } | Command::InflowStart { person: Arrival::New(p), .. } => {
+                p.citizen_id.as_ref().map(|c| c.as_str().to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    let taken_ids: HashMap<String, i64> = store.person_ids_by_citizen_id(&new_ids).await?;
+    let mut engine = Engine::new(today, batch, pstates, hstates, taken);
+    let mut results = Vec::with_capacity(commands.len());
+    for c in commands {
+        let r = check_scope(c, scope, in_scope.as_ref(), &existing, &taken_ids).and_then(|()| engine.apply(c));
+        results.push(r);
+    }
+    let mut batch = engine.finish();
+    for (i, p) in batch.persons.iter().enumerate() {
+        batch.name_initials.push((PersonRef::Batch(i), name_initials(&p.name)));
+    }
+    let corrected: Vec<(PersonRef, String)> = batch.corrections.iter().map(|c| (c.person, name_initials(&c.name))).collect();
+    batch.name_initials.extend(corrected);
+    Ok(Plan { batch, results })
+}
+
+fn check_scope(
+    c: &Command,
+    scope: Option<&AreaCode>,
+    in_scope: Option<&(HashSet<i64>, HashSet<i64>)>,
+    existing: &HashSet<String>,
+    taken_ids: &HashMap<String, i64>,
+) -> Result<(), Refusal> {
+    for a in c.areas() {
+        if !existing.contains(a.as_str()) {
+            return Err(Refusal { field: area_field(c), reason: format!("地区 {a} 不存在 (no such area)") });
+        }
+        let destination = matches!(c, Command::Move { .. });
+        if let (Some(s), false) = (scope, destination) {
+            if !s.contains(a) {
+                return Err(Refusal { field: area_field(c), reason: format!("地区 {a} 不在您的管辖范围内 (outside your area)") });
+            }
+        }
+    }
+    let new_id = match c {
+        Command::Birth { child, .. } => child.citizen_id.as_ref(),
+        Command::MoveIn { person: Arrival::New(p), .. } | Command::InflowStart { person: Arrival::New(p), .. } => p.citizen_id.as_ref(),
+        _ => None,
+    };
+    if let Some(id) = new_id {
+        if taken_ids.contains_key(id.as_str()) {
+            return Err(Refusal {
+                field: "citizen_id",
+                reason: format!("公民身份号码 {id} 已在册: 迁入请按身份号码登记在册人员 (citizen ID already in the register)"),
+            });
+        }
+    }
+    let Some((persons, households)) = in_scope else { return Ok(()) };
+    for p in c.stored_persons() {
+        if !persons.contains(&p) {
+            return Err(out_of_scope(person_field(c)));
+        }
+    }
+    let destination_household = matches!(c, Command::Move { .. });
+    for h in c.stored_households() {
+        if !households.contains(&h) && !destination_household {
+            return Err(out_of_scope("household"));
+        }
+    }
+    Ok(())
+}
+
+fn area_field(c: &Command) -> &'static str {
+    match c {
+        Command::AssignGroup { .. } => "group",
+        _ => "area",
+    }
+}
+
+fn person_field(c: &Command) -> &'static str {
+    match c {
+        Command::Birth { .. } => "mother_id",
+        Command::HouseholdChangeHead { .. } | Command::HouseholdCreate { .. } => "head",
+        _ => "person_id",
+    }
+}
+
+/// What [`apply`] wrote: the store ids of what the command created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Written {
+    /// The person created, or the person the command is about.
+    pub person: Option<i64>,
+    /// The household created, or the one the command is about.
+    pub household: Option<i64>,
+}
+
+fn form_field(f: &'static str) -> String {
+    match f {
+        "person" => "person_id".into(),
+        "mother" => "mother_id".into(),
+        "father" => "father_id".into(),
+        "spouse" => "spouse_id".into(),
+        "head" => "head_id".into(),
+        "household" => "household_id".into(),
+        other => other.into(),
+    }
+}
+
+/// Applies one command for `caller`: scoped, checked by the engine, written with its audit
+/// entry (`Command::action`, the command as the new value, `old_value` as the old one) in one
+/// transaction.
+///
+/// Errors: [`AppError::Forbidden`] for roles that may not record events; [`AppError::Fields`]
+/// with the refused field (form field names: `person_id`, `date`, `area`, …) and the reason;
+/// [`AppError::Store`].
+pub async fn apply(store: &Store, caller: &Caller, command: Command, old_value: Option<String>, today: NaiveDate, now: DateTime<Utc>) -> Result<Written, AppError> {
+    authorize(&caller.user, Action::RecordEvents, None)?;
+    let plan = plan(store, Some(&caller.user.area), RegisterBatch::default(), std::slice::from_ref(&command), today).await?;
+    let applied = match plan.results.into_iter().next().expect("one command") {
+        Ok(a) => a,
+        Err(r) => return Err(AppError::Fields(vec![(form_field(r.field), r.reason)])),
+    };
+    let target = match (applied.person, applied.household) {
+        (Some(p), _) => AuditTarget::Person(p),
+        (None, Some(h)) => AuditTarget::Household(h),
+        (None, None) => subject(&command).map_or(AuditTarget::None, |s| s),
+    };
+    let area = audit_area(&command, &plan.batch);
+    let entry = AuditEntry {
+        id: 0,
+        at: stamp(now),
+        username: caller.user.username.clone(),
+        action: command.action().into(),
+        entity: if matches!(target, AuditTarget::Household(_)) { "household".into() } else { "person".into() },
+        entity_id: None,
+        area_code: area,
+        remote_addr: Some(caller.remote_addr.clone()),
+        old_value,
+        new_value: serde_json::to_string(&command).ok(),
+    };
+    let ids = write(store, &plan.batch, &[PendingAudit { entry, target }]).await?;
+    let resolve_p = |r: PersonRef| match r {
+        PersonRef::Batch(i) => ids.persons[i],
+        PersonRef::Stored(id) => id,
+    };
+    let resolve_h = |r: HouseholdRef| match r {
+        HouseholdRef::Batch(i) => ids.households[i],
+        HouseholdRef::Stored(id) => id,
+    };
+    let person = applied.person.map(resolve_p).or(match subject(&command) {
+        Some(AuditTarget::Person(p)) => Some(resolve_p(p)),
+        _ => None,
+    });
+    let household = applied.household.map(resolve_h).or(match subject(&command) {
+        Some(AuditTarget::Household(h)) => Some(resolve_h(h)),
+        _ => None,
+    });
+    Ok(Written { person, household })
+}
+
+/// Writes a planned batch (and its audit entries) in one transaction; a store conflict or a
+/// duplicate citizen ID becomes a form error.
+pub async fn write(store: &Store, batch: &RegisterBatch, audit: &[PendingAudit]) -> Result<BatchIds, AppError> {
+    match store.write_batch(batch, audit, &|_, _| {}).await {
+        Ok(ids) => Ok(ids),
+        Err(renkou_store::StoreError::Conflict(m)) => Err(AppError::Fields(vec![("date".into(), m)])),
+        Err(renkou_store::StoreError::Sql(e)) if e.to_string().contains("UNIQUE") => {
+            Err(AppError::Fields(vec![("citizen_id".into(), "公民身份号码或户号已在册 (citizen ID or household number already in the register)".into())]))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The record a command is about (for the audit entry and the returned id).
+fn subject(c: &Command) -> Option<AuditTarget> {
+    Some(match c {
+        Command::Death { person, .. }
+        | Command::Marriage { person, .. }
+        | Command::Divorce { person, .. }
+        | Command::Widowhood { person, .. }
+        | Command::MoveOut { person, .. }
+        | Command::Move { person, .. }
+        | Command::OutflowStart { person, .. }
+        | Command::FloatingEnd { person, .. }
+        | Command::HouseholdJoin { person, .. }
+        | Command::HouseholdLeave { person } => AuditTarget::Person(*person),
+        Command::MoveIn { person: Arrival::Known(p), .. } | Command::InflowStart { person: Arrival::Known(p), .. } => AuditTarget::Person(*p),
+        Command::HouseholdChangeHead { household, .. } => AuditTarget::Household(*household),
+        Command::HouseholdSplit { from, .. } => AuditTarget::Household(*from),
+        Command::AssignGroup { target: GroupTarget::Person(p), .. } => AuditTarget::Person(*p),
+        Command::AssignGroup { target: GroupTarget::Household(h), .. } => AuditTarget::Household(*h),
+        Command::Correction { fields, .. } => AuditTarget::Person(fields.person),
+        _ => return None,
+    })
+}
+
+/// The area an audit entry is filed under: the command's area, else the area of the first
+/// episode the batch touches.
+fn audit_area(c: &Command, batch: &RegisterBatch) -> Option<String> {
+    if let Some(a) = c.areas().first() {
+        return Some(a.as_str().to_string());
+    }
+    batch
+        .episode_ends
+        .first()
+        .and_then(|e| e.area.as_ref())
+        .or(batch.residences.first().map(|r| &r.area))
+        .or(batch.regroupings.first().map(|g| &g.from))
+        .map(|a| a.as_str().to_string())
+}
