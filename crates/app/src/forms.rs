@@ -114,6 +114,17 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
 }
 
+/// A field error when the person `id` does not exist inside the caller's area (checked with
+/// the other fields, so that a form shows every error at once; the engine checks again).
+async fn exists(store: &Store, caller: &Caller, e: &mut Errors, field: &str, id: Option<i64>) -> Result<(), AppError> {
+    if let Some(id) = id {
+        if !store.persons_in_scope(&caller.user.area, &[id]).await?.contains(&id) {
+            e.add(field, format!("人员 {id} 不存在或不在您的管辖范围内"));
+        }
+    }
+    Ok(())
+}
+
 fn stored(id: Option<i64>) -> Option<PersonRef> {
     id.map(PersonRef::Stored)
 }
@@ -187,6 +198,8 @@ pub async fn record_birth(store: &Store, caller: &Caller, f: &BirthForm, today: 
             p
         }
     };
+    exists(store, caller, &mut e, "mother_id", mother).await?;
+    exists(store, caller, &mut e, "father_id", father).await?;
     e.done()?;
     let child = NewPerson {
         citizen_id,
@@ -301,6 +314,8 @@ pub async fn record_marriage(store: &Store, caller: &Caller, f: &MarriageForm, t
         }
         None => e.name("spouse_name", &f.spouse_name).map(|name| Spouse::Outside { name, citizen_id: outside_id }),
     };
+    exists(store, caller, &mut e, "person_id", person).await?;
+    exists(store, caller, &mut e, "spouse_id", spouse_id).await?;
     e.done()?;
     let cmd = Command::Marriage { person: PersonRef::Stored(person.expect("checked")), spouse: spouse.expect("checked"), date };
     run(store, caller, cmd, today, now).await

@@ -179,37 +179,13 @@ async fn import_inner(
             })
             .collect()
     };
-    // What the stored persons the rows name have open (episodes, marriages) and their deaths:
-    // events apply to it, and every new record is checked against it below.
-    if !stored.is_empty() {
-        let ids: Vec<i64> = stored.values().copied().collect();
-        builder.stored_state = store.stored_state(&ids).await?;
-    }
     builder.resolve(&stored, &mut problems);
 
-    let numbers: Vec<String> = builder
-        .batch
-        .households
-        .iter()
-        .map(|h| h.household_no.clone())
-        .collect();
-    let existing = if empty {
-        HashMap::new()
-    } else {
-        store.household_ids(&numbers).await?
-    };
+    // 户号 already stored: the rows' persons join that household (added by 户号).
+    let numbers: Vec<String> = builder.batch.households.iter().map(|h| h.household_no.clone()).collect();
+    let existing = if empty { HashMap::new() } else { store.household_ids(&numbers).await? };
     if !existing.is_empty() {
-        for (h, src) in builder.batch.households.iter().zip(&builder.household_src) {
-            if existing.contains_key(&h.household_no) {
-                problems.push(at(
-                    SrcCol { src: *src, field: fields::Field::HouseholdNo },
-                    format!(
-                        "户号 {} 已在数据库中; 暂不支持向已有的户添加人员 (household number already stored: adding to a stored household is not supported yet)",
-                        h.household_no
-                    ),
-                ));
-            }
-        }
+        builder.redirect_stored_households(&existing);
     }
 
     let known = known_areas(store, builder.areas.iter().map(|(c, _)| c)).await?;
@@ -222,17 +198,21 @@ async fn import_inner(
         }
     }
 
+    // The persons file's records on their own, then against the stored persons they name
+    // (spouses, parents): loaded here, also to scope them.
+    builder.batch.add_implied_marital_statuses();
+    let refs = crate::consistency::stored_refs(&builder.batch);
+    if !refs.is_empty() {
+        builder.stored_state = store.stored_state(&refs).await?;
+    }
     if let Some(scope) = scope {
         for (code, first) in &builder.areas {
             if !scope.contains(code) {
                 problems.push(at(*first, format!("区划代码 {code} 不在您的管辖范围 {scope} 内 (area outside your scope)")));
             }
         }
-        let mut outside: Vec<&renkou_store::StoredState> = builder
-            .stored_state
-            .values()
-            .filter(|st| !st.open_episodes.iter().any(|e| AreaCode::parse(&e.area).is_ok_and(|a| scope.contains(&a))))
-            .collect();
+        let inside = store.persons_in_scope(scope, &refs).await?;
+        let mut outside: Vec<&renkou_store::StoredState> = builder.stored_state.values().filter(|st| !inside.contains(&st.id)).collect();
         outside.sort_by_key(|st| st.id);
         for st in outside {
             problems.push(Problem {
@@ -243,9 +223,6 @@ async fn import_inner(
             });
         }
     }
-
-    // The batch on its own, then against the stored register (the check the web forms run too).
-    builder.batch.add_implied_marital_statuses();
     let mut record_errors = builder.batch.validate(today);
     let consistency = crate::consistency::check_with(&builder.stored_state, &builder.batch);
     record_errors.extend(consistency.errors);
@@ -256,6 +233,19 @@ async fn import_inner(
         return Err(AppError::Rejected(format_problems(&sheets, problems)));
     }
     let consistency_warnings: Vec<Problem> = consistency.warnings.iter().map(|e| problem_of(&builder, e)).collect();
+
+    // The events files' rows are register commands: the engine applies them in date order to
+    // the persons file's records and the stored register (the same engine as the web forms).
+    let commands = std::mem::take(&mut builder.commands);
+    let persons_file_batch = std::mem::take(&mut builder.batch);
+    let plan = crate::register::plan(store, scope, persons_file_batch, &commands, today).await?;
+    for (i, r) in plan.refusals() {
+        problems.push(at(SrcCol { src: builder.command_src[i].src, field: field_of_refusal(r.field) }, r.reason.clone()));
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Rejected(format_problems(&sheets, problems)));
+    }
+    builder.batch = plan.batch;
 
     // 3. Write.
     let write_progress = |done: u64, total: u64| progress(ImportProgress::Writing { done, total });
@@ -324,7 +314,7 @@ async fn import_inner(
         persons: batch.persons.len() as u64,
         households: batch.households.len() as u64,
         episodes: batch.residences.len() as u64,
-        episodes_ended: batch.episode_ends.len() as u64 + t.ended_in_batch,
+        episodes_ended: batch.episode_ends.len() as u64 + batch.residences.iter().filter(|r| r.to.is_some()).count() as u64,
         marriages: batch.marriages.len() as u64,
         marriages_ended: batch.marriage_ends.len() as u64
             + batch.marriages.iter().filter(|m| m.end.is_some()).count() as u64,
@@ -481,4 +471,21 @@ fn tally_warnings(sheets: &[SheetInfo], t: &build::Tally) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The column of an events row that a register refusal is about.
+fn field_of_refusal(f: &str) -> fields::Field {
+    use fields::Field;
+    match f {
+        "date" | "birth_date" => Field::Date,
+        "person" | "person_id" | "citizen_id" | "head" | "members" => Field::CitizenId,
+        "area" | "group" => Field::Area,
+        "spouse" | "spouse_id" | "spouse_citizen_id" => Field::SpouseId,
+        "spouse_name" => Field::SpouseName,
+        "kind" => Field::FlowKind,
+        "household" | "household_no" => Field::HouseholdNo,
+        "relationship" => Field::Relationship,
+        "name" => Field::Name,
+        _ => Field::EventType,
+    }
 }

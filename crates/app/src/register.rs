@@ -36,8 +36,8 @@ impl Plan {
     }
 }
 
-fn out_of_scope(field: &'static str) -> Refusal {
-    Refusal { field, reason: "人员或户不存在或不在您的管辖范围内 (not found or outside your area)".into() }
+fn out_of_scope(field: &'static str, what: &str) -> Refusal {
+    Refusal { field, reason: format!("{what} 不存在或不在您的管辖范围内 (not found or outside your area)") }
 }
 
 /// Checks `commands` in order against the stored register (and the records already in
@@ -142,13 +142,13 @@ fn check_scope(
     let Some((persons, households)) = in_scope else { return Ok(()) };
     for p in c.stored_persons() {
         if !persons.contains(&p) {
-            return Err(out_of_scope(person_field(c)));
+            return Err(out_of_scope(person_field(c), &format!("人员 {p}")));
         }
     }
     let destination_household = matches!(c, Command::Move { .. });
     for h in c.stored_households() {
         if !households.contains(&h) && !destination_household {
-            return Err(out_of_scope("household"));
+            return Err(out_of_scope("household", &format!("户 {h}")));
         }
     }
     Ok(())

@@ -15,7 +15,7 @@ pub struct BatchIds {
 }
 
 /// Rows per multi-row INSERT: large enough to amortize statement overhead, small enough to stay
-/// under SQLite's 32766 bound parameters with the widest table (9 columns).
+/// under SQLite's 32766 bound parameters with the widest table (10 columns).
 const CHUNK: usize = 1000;
 
 /// Batches with at least this many new persons, into a register holding fewer persons than the
@@ -92,9 +92,16 @@ impl Store {
             done += chunk.len() as u64;
             progress(done, total);
         }
+        // Initials of new persons go in with the row; those of stored persons are updates.
+        let mut initials: Vec<Option<&str>> = vec![None; batch.persons.len()];
+        for (r, ini) in &batch.name_initials {
+            if let PersonRef::Batch(i) = r {
+                initials[*i] = Some(ini.as_str());
+            }
+        }
         for (c, chunk) in batch.persons.chunks(CHUNK).enumerate() {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO person (id, citizen_id, name, sex, birth_date, ethnicity, marital_status, household_id, relationship_to_head) ",
+                "INSERT INTO person (id, citizen_id, name, sex, birth_date, ethnicity, marital_status, household_id, relationship_to_head, name_initials) ",
             );
             qb.push_values(chunk.iter().enumerate(), |mut b, (i, p)| {
                 b.push_bind(ids.persons[c * CHUNK + i])
@@ -105,7 +112,8 @@ impl Store {
                     .push_bind(&p.ethnicity)
                     .push_bind(p.marital_status.code())
                     .push_bind(p.household.map(|h| ids.households[h]))
-                    .push_bind(p.relationship_to_head.as_deref());
+                    .push_bind(p.relationship_to_head.as_deref())
+                    .push_bind(initials[c * CHUNK + i]);
             });
             qb.build().execute(&mut *tx).await?;
             done += chunk.len() as u64;
@@ -262,7 +270,7 @@ impl Store {
                 return Err(StoreError::Conflict("corrections: 人员不存在 (no such person)".into()));
             }
         }
-        for (who, ini) in &batch.name_initials {
+        for (who, ini) in batch.name_initials.iter().filter(|(r, _)| matches!(r, PersonRef::Stored(_))) {
             sqlx::query("UPDATE person SET name_initials = $1 WHERE id = $2").bind(ini).bind(pid(who)).execute(&mut *tx).await?;
         }
         for a in audit {

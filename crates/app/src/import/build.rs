@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use renkou_core::area::AreaCode;
 use renkou_core::citizen_id::CitizenId;
+use renkou_core::command::{Arrival, Command, Spouse};
 use renkou_core::register::{
-    Birth, Death, EpisodeEnd, MaritalStatus, Marriage, MarriageEnd, MarriageEndEvent, NewHousehold, NewPerson,
-    PersonRef, PolicyClass, RegisterBatch, ResidenceEpisode, ResidenceKind, Sex,
+    Birth, HouseholdRef, MaritalStatus, Marriage, NewHousehold, NewPerson, PersonRef, PolicyClass, RegisterBatch, ResidenceEpisode, ResidenceKind, Sex,
 };
 
 use renkou_store::StoredState;
@@ -117,26 +117,6 @@ struct EventRow {
     newcomer: Option<Box<NewcomerData>>,
 }
 
-/// State of one kind of residence episode of a person while events are applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ep {
-    /// None open.
-    None,
-    /// Open in the batch (index into `residences`).
-    Open(usize),
-    /// The person is stored: the store may hold an open episode (ended by an [`EpisodeEnd`]).
-    Stored,
-}
-
-#[derive(Debug, Clone)]
-struct PState {
-    reg: Ep,
-    inflow: Ep,
-    outflow: Ep,
-    reg_area: Option<AreaCode>,
-    died: Option<NaiveDate>,
-}
-
 /// Counts of warnings that are summarized instead of listed row by row.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
@@ -145,7 +125,6 @@ pub(crate) struct Tally {
     pub birth_differs: Vec<Src>,
     pub mother_outside: Vec<Src>,
     pub father_outside: Vec<Src>,
-    pub ended_in_batch: u64,
 }
 
 /// The batch under construction and where each record came from.
@@ -173,6 +152,9 @@ pub(crate) struct Builder {
     pub episode_end_src: Vec<SrcCol>,
     pub marriage_end_src: Vec<SrcCol>,
     pub tally: Tally,
+    /// Register commands of the events files, in date order, and the row of each.
+    pub commands: Vec<Command>,
+    pub command_src: Vec<SrcCol>,
     /// The stored state of the stored persons the rows refer to (set before [`Builder::resolve`]):
     /// which episodes are open, where the person is registered, the death.
     pub stored_state: HashMap<i64, StoredState>,
@@ -724,21 +706,19 @@ impl Builder {
                 });
             }
         }
-        // Events, in date order (rows of the same day in file order).
+        // Events, in date order (rows of the same day in file order), as register commands
+        // that the engine applies after the persons file (crate::register::plan).
         let mut events = std::mem::take(&mut self.events);
         events.sort_by_key(|e| (e.date, e.src.sheet, e.src.row));
         // Newcomers: the first 迁入/流入 row of an ID that is neither in the files nor stored.
         let mut arrivals: HashMap<u64, usize> = HashMap::new();
         for (i, ev) in events.iter().enumerate() {
             let k = id_key(&ev.id);
-            if matches!(ev.kind, EventKind::MoveIn | EventKind::InflowStart)
-                && !self.id_index.contains_key(&k)
-                && !stored.contains_key(&k)
-            {
+            if matches!(ev.kind, EventKind::MoveIn | EventKind::InflowStart) && !self.id_index.contains_key(&k) && !stored.contains_key(&k) {
                 arrivals.entry(k).or_insert(i);
             }
         }
-        let mut states: HashMap<i64, PState> = HashMap::new();
+        let mut couples: std::collections::HashSet<(i64, i64)> = std::collections::HashSet::new();
         for (i, ev) in events.iter().enumerate() {
             let k = id_key(&ev.id);
             if let Some(&a) = arrivals.get(&k) {
@@ -752,73 +732,154 @@ impl Builder {
                             "日期 {} 早于此人在第{}行的{} ({}), 此前此人不在册 (event before the person's arrival)",
                             ev.date,
                             first.src.row,
-                            if first.kind == EventKind::MoveIn {
-                                "迁入"
-                            } else {
-                                "流入"
-                            },
+                            if first.kind == EventKind::MoveIn { "迁入" } else { "流入" },
                             first.date
                         ),
                     );
                     continue;
                 }
             }
-            self.apply_event(ev, stored, &mut states, &mut couples, &mut by_person, out);
+            self.command_of(ev, stored, &mut couples, out);
         }
     }
 
-    fn state_of<'a>(&self, states: &'a mut HashMap<i64, PState>, p: PersonRef) -> &'a mut PState {
-        states.entry(enc(p)).or_insert_with(|| match p {
-            PersonRef::Stored(id) => match self.stored_state.get(&id) {
-                // What is open in the store: ends apply to it, 流出 defaults to its area.
-                Some(s) => {
-                    let open = |k: ResidenceKind| {
-                        if s.open_episodes.iter().any(|e| e.kind == k) {
-                            Ep::Stored
-                        } else {
-                            Ep::None
-                        }
-                    };
-                    let reg_areas: Vec<&str> = s
-                        .open_episodes
-                        .iter()
-                        .filter(|e| e.kind == ResidenceKind::Registered)
-                        .map(|e| e.area.as_str())
-                        .collect();
-                    PState {
-                        reg: open(ResidenceKind::Registered),
-                        inflow: open(ResidenceKind::Inflow),
-                        outflow: open(ResidenceKind::Outflow),
-                        reg_area: match reg_areas.as_slice() {
-                            [a] => AreaCode::parse(a).ok(),
-                            _ => None,
-                        },
-                        died: s.death_date,
+    /// Households of the files whose 户号 is already stored: their persons join the stored
+    /// household (a membership after the inserts) and the batch household is dropped; every
+    /// index into the batch's households (persons, commands) is renumbered.
+    pub(crate) fn redirect_stored_households(&mut self, existing: &HashMap<String, i64>) {
+        let mut map: Vec<Result<usize, i64>> = Vec::with_capacity(self.batch.households.len());
+        let mut kept = Vec::new();
+        let mut kept_src = Vec::new();
+        for (h, src) in std::mem::take(&mut self.batch.households).into_iter().zip(std::mem::take(&mut self.household_src)) {
+            match existing.get(&h.household_no) {
+                Some(id) => map.push(Err(*id)),
+                None => {
+                    map.push(Ok(kept.len()));
+                    kept.push(h);
+                    kept_src.push(src);
+                }
+            }
+        }
+        self.household_index = kept.iter().enumerate().map(|(i, h)| (h.household_no.clone(), i as u32)).collect();
+        self.batch.households = kept;
+        self.household_src = kept_src;
+        for (i, p) in self.batch.persons.iter_mut().enumerate() {
+            if let Some(h) = p.household {
+                match map[h] {
+                    Ok(n) => p.household = Some(n),
+                    Err(id) => {
+                        p.household = None;
+                        let relationship = p.relationship_to_head.take();
+                        self.batch.memberships.push(renkou_core::register::Membership {
+                            person: PersonRef::Batch(i),
+                            household: Some(HouseholdRef::Stored(id)),
+                            relationship,
+                        });
                     }
                 }
-                None => PState {
-                    reg: Ep::Stored,
-                    inflow: Ep::Stored,
-                    outflow: Ep::Stored,
-                    reg_area: None,
-                    died: None,
-                },
-            },
-            PersonRef::Batch(i) if i < self.extras.len() => PState {
-                reg: Ep::Open(i),
-                inflow: Ep::None,
-                outflow: Ep::None,
-                reg_area: Some(self.batch.residences[i].area.clone()),
-                died: None,
-            },
-            PersonRef::Batch(_) => PState {
-                reg: Ep::None,
-                inflow: Ep::None,
-                outflow: Ep::None,
-                reg_area: None,
-                died: None,
-            },
-        })
+            }
+        }
+        for c in &mut self.commands {
+            if let Command::MoveIn { household: Some(HouseholdRef::Batch(h)), .. } = c {
+                let new = match map[*h] {
+                    Ok(n) => HouseholdRef::Batch(n),
+                    Err(id) => HouseholdRef::Stored(id),
+                };
+                if let Command::MoveIn { household, .. } = c {
+                    *household = Some(new);
+                }
+            }
+        }
+    }
+
+    /// Turns an event row into a register command (kept with its source row).
+    fn command_of(&mut self, ev: &EventRow, stored: &HashMap<u64, i64>, couples: &mut std::collections::HashSet<(i64, i64)>, out: &mut Problems) {
+        let lookup = |b: &Builder, id: &CitizenId| -> Option<PersonRef> {
+            let k = id_key(id);
+            b.id_index.get(&k).map(|&i| PersonRef::Batch(i as usize)).or_else(|| stored.get(&k).map(|&s| PersonRef::Stored(s)))
+        };
+        let area = ev.area.map(|a| self.areas[a as usize].0.clone());
+        let found = lookup(self, &ev.id);
+        let at = SrcCol { src: ev.src, field: Field::Date };
+        let p = match found {
+            Some(p) => p,
+            None if matches!(ev.kind, EventKind::MoveIn | EventKind::InflowStart) => {
+                // A newcomer: the row must name them; the person is created here so that later
+                // rows refer to the same batch person, and arrives by the command below.
+                let nc = ev.newcomer.as_ref().expect("parsed for 迁入/流入");
+                let Some(name) = nc.name.clone() else {
+                    problem(out, ev.src, Field::Name, format!("公民身份号码 {} 不在册, 新登记人员需要填写姓名 (new person: name required)", ev.id));
+                    return;
+                };
+                let i = self.batch.persons.len();
+                let sex = nc.sex.unwrap_or_else(|| ev.id.sex());
+                let birth = nc.birth.unwrap_or_else(|| ev.id.birth_date());
+                if sex != ev.id.sex() {
+                    self.tally.sex_differs.push(ev.src);
+                }
+                if birth != ev.id.birth_date() {
+                    self.tally.birth_differs.push(ev.src);
+                }
+                self.batch.persons.push(NewPerson {
+                    citizen_id: Some(ev.id.clone()),
+                    name,
+                    sex,
+                    birth_date: birth,
+                    ethnicity: nc.ethnicity.clone(),
+                    marital_status: nc.marital,
+                    household: None,
+                    relationship_to_head: None,
+                });
+                self.person_src.push(ev.src);
+                self.id_index.insert(id_key(&ev.id), i as u32);
+                PersonRef::Batch(i)
+            }
+            None => {
+                problem(out, ev.src, Field::CitizenId, format!("公民身份号码 {} 不在册 (person not in the register)", ev.id));
+                return;
+            }
+        };
+        let spouse = ev.spouse_id.as_ref().and_then(|s| lookup(self, s));
+        let cmd = match ev.kind {
+            EventKind::Death => Command::Death { person: p, date: ev.date },
+            EventKind::MoveIn => {
+                let area = area.expect("checked in phase 1");
+                let nc = ev.newcomer.as_ref().expect("parsed for 迁入/流入");
+                let household = match &nc.household {
+                    Some(no) => match self.household(no.clone(), ev.area.expect("checked"), ev.src, out) {
+                        Some(h) => Some(HouseholdRef::Batch(h)),
+                        None => return,
+                    },
+                    None => None,
+                };
+                let relationship = household.map(|_| nc.relationship.clone().unwrap_or_else(|| "其他亲属".into()));
+                Command::MoveIn { person: Arrival::Known(p), area, date: ev.date, household, relationship }
+            }
+            EventKind::MoveOut => Command::MoveOut { person: p, date: ev.date },
+            EventKind::InflowStart => Command::InflowStart { person: Arrival::Known(p), area: area.expect("checked in phase 1"), date: ev.date },
+            EventKind::OutflowStart => Command::OutflowStart { person: p, date: ev.date, area },
+            EventKind::FlowEnd => Command::FloatingEnd { person: p, kind: ev.flow, date: ev.date },
+            EventKind::Marry => {
+                // The same couple on two rows (one per spouse) is one marriage.
+                let key = match (spouse, &ev.spouse_id) {
+                    (Some(s), _) => (enc(p).min(enc(s)), enc(p).max(enc(s))),
+                    (None, Some(sid)) => (enc(p), -(id_key(sid) as i64) - (1 << 62)),
+                    (None, None) => (enc(p), i64::MIN + ev.src.row as i64),
+                };
+                if !couples.insert(key) {
+                    return;
+                }
+                let spouse = match spouse {
+                    Some(s) => Spouse::Registered(s),
+                    None => Spouse::Outside { name: ev.spouse_name.clone().unwrap_or_default(), citizen_id: ev.spouse_id.clone() },
+                };
+                Command::Marriage { person: p, spouse, date: Some(ev.date) }
+            }
+            EventKind::Divorce => Command::Divorce { person: p, spouse, date: ev.date },
+            EventKind::Widowed => Command::Widowhood { person: p, date: ev.date },
+        };
+        self.commands.push(cmd);
+        self.command_src.push(at);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -926,510 +987,4 @@ impl Builder {
         }
     }
 
-    /// Ends the episode `ep` of `p` on `date`; returns the new state.
-    fn end_episode(
-        &mut self,
-        p: PersonRef,
-        kind: ResidenceKind,
-        ep: Ep,
-        area: Option<&AreaCode>,
-        ev: &EventRow,
-        out: &mut Problems,
-    ) -> Ep {
-        match ep {
-            Ep::Open(idx) => {
-                let e = &mut self.batch.residences[idx];
-                if let Some(a) = area {
-                    if !a.contains(&e.area) {
-                        problem(
-                            out,
-                            ev.src,
-                            Field::Area,
-                            format!(
-                                "此人未结束的{}记录在 {}, 不在 {a} (open episode is in another area)",
-                                kind.name_zh(),
-                                e.area
-                            ),
-                        );
-                        return ep;
-                    }
-                }
-                if let Some(f) = e.from {
-                    if ev.date < f {
-                        problem(
-                            out,
-                            ev.src,
-                            Field::Date,
-                            format!(
-                                "日期 {} 早于该{}记录的开始日期 {f} (episode ends before it starts)",
-                                ev.date,
-                                kind.name_zh()
-                            ),
-                        );
-                        return ep;
-                    }
-                }
-                e.to = Some(ev.date);
-                self.tally.ended_in_batch += 1;
-                Ep::None
-            }
-            Ep::Stored => {
-                // The stored open episode's own area, when the row gives none: the store then
-                // ends exactly that one (not a new one of the same day elsewhere).
-                let stored_area = || match p {
-                    PersonRef::Stored(id) => {
-                        let areas: Vec<&str> = self
-                            .stored_state
-                            .get(&id)?
-                            .open_episodes
-                            .iter()
-                            .filter(|e| e.kind == kind)
-                            .map(|e| e.area.as_str())
-                            .collect();
-                        match areas.as_slice() {
-                            [a] => AreaCode::parse(a).ok(),
-                            _ => None,
-                        }
-                    }
-                    PersonRef::Batch(_) => None,
-                };
-                let area = area.cloned().or_else(stored_area);
-                self.batch.episode_ends.push(EpisodeEnd {
-                    person: p,
-                    kind,
-                    area,
-                    date: ev.date,
-                });
-                self.episode_end_src.push(SrcCol {
-                    src: ev.src,
-                    field: Field::Date,
-                });
-                Ep::None
-            }
-            Ep::None => {
-                problem(
-                    out,
-                    ev.src,
-                    Field::EventType,
-                    format!(
-                        "此人没有未结束的{}记录 (no open {} episode)",
-                        kind.name_zh(),
-                        kind.code()
-                    ),
-                );
-                ep
-            }
-        }
-    }
-
-    fn start_episode(
-        &mut self,
-        p: PersonRef,
-        kind: ResidenceKind,
-        ep: Ep,
-        area: AreaCode,
-        ev: &EventRow,
-        out: &mut Problems,
-    ) -> Ep {
-        if let Ep::Open(idx) = ep {
-            let e = &self.batch.residences[idx];
-            problem(
-                out,
-                ev.src,
-                Field::EventType,
-                format!(
-                    "此人已有未结束的{}记录 (在 {}), 请先结束 (an open {} episode exists)",
-                    kind.name_zh(),
-                    e.area,
-                    kind.code()
-                ),
-            );
-            return ep;
-        }
-        let idx = self.batch.residences.len();
-        self.batch.residences.push(ResidenceEpisode {
-            person: p,
-            area,
-            kind,
-            from: Some(ev.date),
-            to: None,
-        });
-        self.residence_src.push(SrcCol {
-            src: ev.src,
-            field: Field::Date,
-        });
-        Ep::Open(idx)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn apply_event(
-        &mut self,
-        ev: &EventRow,
-        stored: &HashMap<u64, i64>,
-        states: &mut HashMap<i64, PState>,
-        couples: &mut HashMap<(i64, i64), usize>,
-        by_person: &mut HashMap<i64, Vec<usize>>,
-        out: &mut Problems,
-    ) {
-        let key = id_key(&ev.id);
-        let found = self
-            .id_index
-            .get(&key)
-            .map(|&i| PersonRef::Batch(i as usize))
-            .or_else(|| stored.get(&key).map(|&s| PersonRef::Stored(s)));
-        let area = ev.area.map(|a| self.areas[a as usize].0.clone());
-        let p = match found {
-            Some(p) => p,
-            None if matches!(ev.kind, EventKind::MoveIn | EventKind::InflowStart) => {
-                // A newcomer: the row must name them.
-                let nc = ev.newcomer.as_ref().expect("parsed for 迁入/流入");
-                let Some(name) = nc.name.clone() else {
-                    problem(
-                        out,
-                        ev.src,
-                        Field::Name,
-                        format!(
-                            "公民身份号码 {} 不在册, 新登记人员需要填写姓名 (new person: name required)",
-                            ev.id
-                        ),
-                    );
-                    return;
-                };
-                let household = match (&nc.household, ev.kind, ev.area) {
-                    (Some(no), EventKind::MoveIn, Some(a)) => match self.household(no.clone(), a, ev.src, out) {
-                        Some(h) => Some(h),
-                        None => return,
-                    },
-                    _ => None,
-                };
-                let i = self.batch.persons.len();
-                let sex = nc.sex.unwrap_or_else(|| ev.id.sex());
-                let birth = nc.birth.unwrap_or_else(|| ev.id.birth_date());
-                if sex != ev.id.sex() {
-                    self.tally.sex_differs.push(ev.src);
-                }
-                if birth != ev.id.birth_date() {
-                    self.tally.birth_differs.push(ev.src);
-                }
-                self.batch.persons.push(NewPerson {
-                    citizen_id: Some(ev.id.clone()),
-                    name,
-                    sex,
-                    birth_date: birth,
-                    ethnicity: nc.ethnicity.clone(),
-                    marital_status: nc.marital,
-                    household,
-                    relationship_to_head: if household.is_some() {
-                        nc.relationship.clone()
-                    } else {
-                        None
-                    },
-                });
-                self.person_src.push(ev.src);
-                self.id_index.insert(key, i as u32);
-                PersonRef::Batch(i)
-            }
-            None => {
-                problem(
-                    out,
-                    ev.src,
-                    Field::CitizenId,
-                    format!("公民身份号码 {} 不在册 (person not in the register)", ev.id),
-                );
-                return;
-            }
-        };
-        let mut st = self.state_of(states, p).clone();
-        if let Some(d) = st.died {
-            if ev.kind == EventKind::Death {
-                problem(
-                    out,
-                    ev.src,
-                    Field::EventType,
-                    format!("此人已于 {d} 登记死亡, 不能再次登记 (death already recorded on {d})"),
-                );
-                return;
-            }
-            if ev.date > d {
-                problem(
-                    out,
-                    ev.src,
-                    Field::Date,
-                    format!("此人已于 {d} 死亡 (person died on {d})"),
-                );
-                return;
-            }
-        }
-        match ev.kind {
-            EventKind::Death => {
-                // Without the stored state (never in an import) only the kind named is ended.
-                let kind = ev.flow.unwrap_or(ResidenceKind::Registered);
-                let known = matches!(p, PersonRef::Stored(id) if self.stored_state.contains_key(&id));
-                self.batch.deaths.push(Death {
-                    person: p,
-                    date: ev.date,
-                });
-                self.death_src.push(SrcCol {
-                    src: ev.src,
-                    field: Field::Date,
-                });
-                for k in [ResidenceKind::Registered, ResidenceKind::Inflow, ResidenceKind::Outflow] {
-                    let slot = match k {
-                        ResidenceKind::Registered => &mut st.reg,
-                        ResidenceKind::Inflow => &mut st.inflow,
-                        ResidenceKind::Outflow => &mut st.outflow,
-                    };
-                    let cur = *slot;
-                    match cur {
-                        Ep::Open(_) => *slot = self.end_episode(p, k, cur, None, ev, out),
-                        Ep::Stored if known || k == kind => *slot = self.end_episode(p, k, cur, None, ev, out),
-                        _ => {}
-                    }
-                }
-                st.died = Some(ev.date);
-            }
-            EventKind::MoveIn => {
-                let area = area.expect("checked in phase 1");
-                st.reg = self.start_episode(p, ResidenceKind::Registered, st.reg, area.clone(), ev, out);
-                st.reg_area = Some(area);
-            }
-            EventKind::MoveOut => {
-                st.reg = self.end_episode(p, ResidenceKind::Registered, st.reg, area.as_ref(), ev, out);
-            }
-            EventKind::InflowStart => {
-                let area = area.expect("checked in phase 1");
-                st.inflow = self.start_episode(p, ResidenceKind::Inflow, st.inflow, area, ev, out);
-            }
-            EventKind::OutflowStart => {
-                // Default: where the person is registered (in the files, or in the store).
-                let reg_area = if matches!(st.reg, Ep::None) { None } else { st.reg_area.clone() };
-                let Some(area) = area.or(reg_area) else {
-                    problem(
-                        out,
-                        ev.src,
-                        Field::Area,
-                        "此人没有未结束的户籍记录, 流出需要填写地区 (area required: no open registered episode)",
-                    );
-                    return;
-                };
-                st.outflow = self.start_episode(p, ResidenceKind::Outflow, st.outflow, area, ev, out);
-            }
-            EventKind::FlowEnd => {
-                let open_in = !matches!(st.inflow, Ep::None);
-                let open_out = !matches!(st.outflow, Ep::None);
-                let kind = match ev.flow {
-                    Some(k @ (ResidenceKind::Inflow | ResidenceKind::Outflow)) => k,
-                    Some(ResidenceKind::Registered) => {
-                        problem(
-                            out,
-                            ev.src,
-                            Field::FlowKind,
-                            "流动结束的流动类型应为 流入 或 流出 (flow kind must be 流入 or 流出)",
-                        );
-                        return;
-                    }
-                    None if open_in && !open_out => ResidenceKind::Inflow,
-                    None if open_out && !open_in => ResidenceKind::Outflow,
-                    None => {
-                        problem(
-                            out,
-                            ev.src,
-                            Field::FlowKind,
-                            "无法判断结束的是流入还是流出, 请填写流动类型 (flow kind required: 流入 or 流出)",
-                        );
-                        return;
-                    }
-                };
-                if kind == ResidenceKind::Inflow {
-                    st.inflow = self.end_episode(p, kind, st.inflow, area.as_ref(), ev, out);
-                } else {
-                    st.outflow = self.end_episode(p, kind, st.outflow, area.as_ref(), ev, out);
-                }
-            }
-            EventKind::Marry => {
-                let spouse = ev.spouse_id.as_ref().and_then(|s| {
-                    let k = id_key(s);
-                    self.id_index
-                        .get(&k)
-                        .map(|&i| PersonRef::Batch(i as usize))
-                        .or_else(|| stored.get(&k).map(|&x| PersonRef::Stored(x)))
-                });
-                if let PersonRef::Stored(_) = p {
-                    self.marry_stored(p, &ev.id, spouse, ev, couples, by_person, out);
-                } else {
-                    let at = SrcCol {
-                        src: ev.src,
-                        field: Field::Date,
-                    };
-                    self.marry(
-                        p,
-                        spouse,
-                        ev.spouse_id.clone(),
-                        ev.spouse_name.clone(),
-                        Some(ev.date),
-                        at,
-                        couples,
-                        by_person,
-                        out,
-                    );
-                }
-            }
-            EventKind::Divorce | EventKind::Widowed => {
-                let reason = if ev.kind == EventKind::Divorce {
-                    MarriageEnd::Divorce
-                } else {
-                    MarriageEnd::Death
-                };
-                let spouse = ev.spouse_id.as_ref().and_then(|s| {
-                    let k = id_key(s);
-                    self.id_index
-                        .get(&k)
-                        .map(|&i| PersonRef::Batch(i as usize))
-                        .or_else(|| stored.get(&k).map(|&x| PersonRef::Stored(x)))
-                });
-                let open: Vec<usize> = by_person
-                    .get(&enc(p))
-                    .map(|v| {
-                        v.iter()
-                            .copied()
-                            .filter(|&m| {
-                                let mm = &self.batch.marriages[m];
-                                mm.end.is_none()
-                                    && match (spouse, &ev.spouse_id) {
-                                        (Some(s), _) => mm.wife == Some(s) || mm.husband == Some(s),
-                                        (None, Some(sid)) => mm.outside_spouse_citizen_id.as_ref() == Some(sid),
-                                        (None, None) => true,
-                                    }
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                match (open.as_slice(), p) {
-                    ([m], _) => {
-                        let mm = &mut self.batch.marriages[*m];
-                        if let Some(s) = mm.start {
-                            if ev.date < s {
-                                problem(
-                                    out,
-                                    ev.src,
-                                    Field::Date,
-                                    format!("日期 {} 早于结婚日期 {s} (marriage ends before it starts)", ev.date),
-                                );
-                                return;
-                            }
-                        }
-                        mm.end = Some(ev.date);
-                        mm.end_reason = Some(reason);
-                    }
-                    ([], PersonRef::Stored(_)) => {
-                        self.batch.marriage_ends.push(MarriageEndEvent {
-                            person: p,
-                            spouse,
-                            date: ev.date,
-                            reason,
-                        });
-                        self.marriage_end_src.push(SrcCol {
-                            src: ev.src,
-                            field: Field::Date,
-                        });
-                    }
-                    ([], PersonRef::Batch(_)) => {
-                        problem(out, ev.src, Field::EventType, "此人没有未结束的婚姻 (no open marriage)");
-                        return;
-                    }
-                    (_, _) => {
-                        problem(out, ev.src, Field::SpouseId, "此人有多段未结束的婚姻, 请填写配偶公民身份号码 (several open marriages: spouse ID required)");
-                        return;
-                    }
-                }
-            }
-        }
-        states.insert(enc(p), st);
-    }
-
-    /// A marriage of a stored person: sex from the citizen ID (the stored record is not read).
-    #[allow(clippy::too_many_arguments)]
-    fn marry_stored(
-        &mut self,
-        p: PersonRef,
-        id: &CitizenId,
-        spouse: Option<PersonRef>,
-        ev: &EventRow,
-        couples: &mut HashMap<(i64, i64), usize>,
-        by_person: &mut HashMap<i64, Vec<usize>>,
-        out: &mut Problems,
-    ) {
-        let at = SrcCol {
-            src: ev.src,
-            field: Field::Date,
-        };
-        match spouse {
-            Some(PersonRef::Batch(j)) => {
-                // Let the batch spouse own the marriage (its sex is known).
-                let _ = id;
-                self.marry(
-                    PersonRef::Batch(j),
-                    Some(p),
-                    Some(id.clone()),
-                    None,
-                    Some(ev.date),
-                    at,
-                    couples,
-                    by_person,
-                    out,
-                );
-            }
-            _ => {
-                let my_sex = id.sex();
-                if let Some(sid) = &ev.spouse_id {
-                    if sid.sex() == my_sex {
-                        problem(
-                            out,
-                            ev.src,
-                            Field::SpouseId,
-                            "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)",
-                        );
-                        return;
-                    }
-                }
-                let key = match spouse {
-                    Some(s) => (enc(p).min(enc(s)), enc(p).max(enc(s))),
-                    None => (
-                        enc(p),
-                        ev.spouse_id
-                            .as_ref()
-                            .map_or(i64::MIN + ev.src.row as i64, |s| -(id_key(s) as i64) - (1 << 62)),
-                    ),
-                };
-                if let Some(&m) = couples.get(&key) {
-                    if self.batch.marriages[m].start != Some(ev.date) {
-                        let first = self.marriage_src[m].src.row;
-                        problem(out, ev.src, Field::Date, format!("此二人的婚姻已在第{first}行登记, 日期不同 (marriage already recorded with another date)"));
-                    }
-                    return;
-                }
-                let (wife, husband) = if my_sex == Sex::Female {
-                    (Some(p), spouse)
-                } else {
-                    (spouse, Some(p))
-                };
-                let m = self.batch.marriages.len();
-                self.batch.marriages.push(Marriage {
-                    wife,
-                    husband,
-                    outside_spouse_name: if spouse.is_none() { ev.spouse_name.clone() } else { None },
-                    outside_spouse_citizen_id: if spouse.is_none() { ev.spouse_id.clone() } else { None },
-                    start: Some(ev.date),
-                    end: None,
-                    end_reason: None,
-                });
-                self.marriage_src.push(at);
-                couples.insert(key, m);
-                by_person.entry(enc(p)).or_default().push(m);
-                if let Some(s) = spouse {
-                    by_person.entry(enc(s)).or_default().push(m);
-                }
-            }
-        }
-    }
 }
