@@ -47,7 +47,7 @@ impl Gen<'_> {
                     self.villages[hh.village].as_str(),
                     serial[hh.village]
                 ),
-                area: self.villages[hh.village].clone(),
+                area: self.household_area(h),
             });
         }
         // Spouses (latest marriage) for relationships.
@@ -103,9 +103,11 @@ impl Gen<'_> {
         let mut residences = Vec::new();
         for (i, p) in self.p.iter().enumerate() {
             if let (false, Some(r)) = (p.dropped, p.reg) {
+                // Registered in the household's group (its village is always the episode's).
+                let group = p.household.filter(|&h| self.hh[h].village == r.village).and_then(|h| self.hh[h].group);
                 residences.push(ResidenceEpisode {
                     person: pr(i),
-                    area: self.villages[r.village].clone(),
+                    area: self.area_of(r.village, group),
                     kind: ResidenceKind::Registered,
                     from: r.from,
                     to: r.to,
@@ -115,7 +117,7 @@ impl Gen<'_> {
         for f in &self.floats {
             residences.push(ResidenceEpisode {
                 person: pr(f.person),
-                area: self.villages[f.village].clone(),
+                area: self.area_of(f.village, f.group),
                 kind: f.kind,
                 from: Some(f.from),
                 to: f.to,
@@ -230,6 +232,7 @@ impl Gen<'_> {
                 ..Default::default()
             },
             deliberate_errors,
+            groups: self.groups.areas(),
         }
     }
 

@@ -47,11 +47,14 @@ impl Gen<'_> {
                 lo = lo.max(f);
             }
             let village = p.reg.expect("registered").village;
+            // Living elsewhere, still a member of the household's group.
+            let group = p.household.filter(|&h| self.hh[h].village == village).and_then(|h| self.hh[h].group);
             if j < n {
                 let from = self.rng.date(lo.min(self.last), self.last);
                 self.floats.push(Float {
                     person: i,
                     village,
+                    group,
                     kind: ResidenceKind::Outflow,
                     from,
                     to: None,
@@ -65,6 +68,7 @@ impl Gen<'_> {
                 self.floats.push(Float {
                     person: i,
                     village,
+                    group,
                     kind: ResidenceKind::Outflow,
                     from,
                     to: Some(to),
@@ -79,6 +83,7 @@ impl Gen<'_> {
         let mut open = 0;
         while open < n {
             let village = self.village();
+            let group = self.groups.draw(village);
             let from = self.rng.date(
                 NaiveDate::from_ymd_opt(2006, 1, 1).expect("date"),
                 self.last,
@@ -109,6 +114,7 @@ impl Gen<'_> {
             self.floats.push(Float {
                 person: a,
                 village,
+                group,
                 kind: ResidenceKind::Inflow,
                 from: from.max(add_years(b, 16)),
                 to: None,
@@ -130,6 +136,7 @@ impl Gen<'_> {
                 self.floats.push(Float {
                     person: h,
                     village,
+                    group,
                     kind: ResidenceKind::Inflow,
                     from: from.max(add_years(hb, 16)),
                     to: None,
@@ -153,6 +160,7 @@ impl Gen<'_> {
         }
         for _ in 0..n / 6 {
             let village = self.village();
+            let group = self.groups.draw(village);
             let age = self.rng.int(20, 50) as i32;
             let b = self.birth_for_age(age);
             let addr = self.origin(0.45);
@@ -167,6 +175,7 @@ impl Gen<'_> {
             self.floats.push(Float {
                 person: i,
                 village,
+                group,
                 kind: ResidenceKind::Inflow,
                 from,
                 to: Some(to),

@@ -55,6 +55,7 @@ mod deliberate;
 mod emit;
 mod events;
 mod floating;
+mod groups;
 mod households;
 mod model;
 mod plan;
@@ -77,6 +78,9 @@ pub struct Demo {
     pub batch: RegisterBatch,
     /// The deliberate errors added, in the order of `data/deliberate-errors.md`.
     pub deliberate_errors: Vec<DeliberateError>,
+    /// The villager groups (村民小组) the households and episodes are in, in code order: areas
+    /// to create before writing the batch (empty when [`Design::villager_groups`] is 0).
+    pub groups: Vec<Area>,
 }
 
 /// Generates the township for `seed`: see the crate documentation. Deterministic: the same
@@ -150,7 +154,7 @@ pub fn generate_demo(
             "目标数字相互矛盾 (the targets contradict each other)".into(),
         ));
     }
-    let mut g = Gen::new(seed, t, vs, &names);
+    let mut g = Gen::new(seed, t, vs, &names)?;
     g.run()?;
     Ok(g.emit())
 }

@@ -9,7 +9,8 @@ use renkou_core::register::{MaritalStatus, MarriageEnd, PolicyClass, ResidenceKi
 use crate::data::Tables;
 use crate::deliberate::DeliberateError;
 use crate::rng::Rng;
-use crate::targets::Targets;
+use crate::groups::Groups;
+use crate::targets::{DemoError, Targets};
 
 /// A registered episode (one per registered person in the demo).
 #[derive(Clone, Copy)]
@@ -38,6 +39,8 @@ pub(crate) struct P {
 
 pub(crate) struct Household {
     pub(crate) village: usize,
+    /// Index into `Gen::groups` (`None` without groups).
+    pub(crate) group: Option<usize>,
     pub(crate) head: usize,
     pub(crate) ethnicity: &'static str,
 }
@@ -60,6 +63,8 @@ pub(crate) struct Couple {
 pub(crate) struct Float {
     pub(crate) person: usize,
     pub(crate) village: usize,
+    /// The group of the episode: the household's for an outflow, drawn for an inflow.
+    pub(crate) group: Option<usize>,
     pub(crate) kind: ResidenceKind,
     pub(crate) from: NaiveDate,
     pub(crate) to: Option<NaiveDate>,
@@ -80,6 +85,7 @@ pub(crate) struct Gen<'a> {
     pub(crate) tab: Tables,
     pub(crate) villages: Vec<AreaCode>,
     pub(crate) village_weights: Vec<f64>,
+    pub(crate) groups: Groups,
     pub(crate) clans: Vec<Option<String>>,
     pub(crate) p: Vec<P>,
     pub(crate) hh: Vec<Household>,
@@ -120,7 +126,7 @@ pub(crate) fn plus_days(d: NaiveDate, n: i64) -> NaiveDate {
 }
 
 impl<'a> Gen<'a> {
-    pub(crate) fn new(seed: u64, t: &'a Targets, villages: Vec<AreaCode>, names: &[String]) -> Gen<'a> {
+    pub(crate) fn new(seed: u64, t: &'a Targets, villages: Vec<AreaCode>, names: &[String]) -> Result<Gen<'a>, DemoError> {
         let mut rng = Rng::new(seed);
         let tab = Tables::load();
         // Village sizes: 600–2,500 residents in the seed report's township; weights spread
@@ -145,12 +151,14 @@ impl<'a> Gen<'a> {
             })
             .collect();
         let d = &t.design;
-        Gen {
+        let groups = Groups::new(seed, t.design.villager_groups as usize, &villages, &village_weights)?;
+        Ok(Gen {
             rng,
             t,
             tab,
             villages,
             village_weights,
+            groups,
             clans,
             p: Vec::with_capacity(40_000),
             hh: Vec::new(),
@@ -168,7 +176,7 @@ impl<'a> Gen<'a> {
             first: d.period_first,
             rec: d.records_from,
             end_x: d.period_last + Days::new(1),
-        }
+        })
     }
 
     // --- small helpers -----------------------------------------------------------------------
@@ -234,8 +242,10 @@ impl<'a> Gen<'a> {
             3..=4 => "满族",
             _ => "汉族",
         };
+        let group = self.groups.draw(village);
         self.hh.push(Household {
             village,
+            group,
             head,
             ethnicity,
         });

@@ -73,6 +73,10 @@ pub struct Design {
     pub population_start: u32,
     /// Add the documented deliberate errors.
     pub deliberate_errors: bool,
+    /// Villager groups (村民小组) of the township, shared out over the villages by size, at least
+    /// two each; 0 (the default) registers households to their villages.
+    #[serde(default)]
+    pub villager_groups: u32,
 }
 
 /// Why targets cannot be generated.
