@@ -40,7 +40,11 @@
 //!   couples for a second child); third and later births 政策外.
 //! - Names: surname by the national frequencies of `data/surnames.csv`, with a clan surname at
 //!   25 % in villages named after a family (李家庄 → 李); given names by sex and cohort.
-//! - Citizen IDs: [`CitizenId::from_parts`], address 130131 for natives, other Hebei and other
+//! - Villager groups: [`Design::villager_groups`] (94) groups, shared out over the villages by
+//!   size (at least 2 each) and named 一组, 二组, …; every household, its members' registered and
+//!   outflow episodes and every inflow person are in one ([`Demo::groups`] lists them). Their
+//!   draws have a stream of their own: the groups change areas only, never persons or figures.
+//! - Citizen IDs: [`CitizenId::from_parts`](renkou_core::citizen_id::CitizenId::from_parts), address 130131 for natives, other Hebei and other
 //!   provinces' counties (`data/origins.toml`) for many brides and every inflow person, unique
 //!   sequence numbers with the sex parity of GB 11643.
 //!
