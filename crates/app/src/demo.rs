@@ -6,9 +6,11 @@
 //! 30317 registered residents at the end, 336 births (167 boys, 169 girls; 286 政策内, 50 政策外),
 //! 178 deaths, 7678 women aged 15–49 of whom 5824 married, 503 inflow and 1805 outflow persons,
 //! and a start population of 30223 (so the average population 30270 gives the printed rates).
+//! The households are in 94 villager groups (村民小组, one per group leader of the seed office),
+//! 2 to 7 per village by size, named 一组, 二组, …
 
 use chrono::{Days, NaiveDate};
-use renkou_core::area::{AreaCode, AreaLevel};
+use renkou_core::area::{Area, AreaCode, AreaLevel};
 use renkou_core::citizen_id::CitizenId;
 use renkou_core::period::Period;
 use renkou_core::stats::PeriodCounts;
@@ -31,6 +33,8 @@ pub struct DemoSummary {
     pub township_name: String,
     /// Number of villages with registered residents.
     pub villages: usize,
+    /// Villager groups (村民小组) created, in code order: every household is in one.
+    pub groups: Vec<Area>,
     /// Persons written (registered, departed and floating).
     pub persons: usize,
     /// Households written.
@@ -52,7 +56,8 @@ pub struct DemoSummary {
 }
 
 /// Builds the demo township into `store`: loads the bundled areas, generates the township for
-/// `seed` from the bundled targets, writes it in one transaction (`progress(done, total)` after
+/// `seed` from the bundled targets, adds its 94 villager groups (村民小组) to the area table,
+/// writes the records in one transaction (`progress(done, total)` after
 /// each chunk of rows) and reads the statistical year's counts back.
 ///
 /// Errors: [`AppError::Invalid`] when the register already holds persons (the demo would mix
@@ -85,6 +90,8 @@ pub async fn build_demo(
     let targets = Targets::seed_report();
     let demo = generate_demo(seed, &targets, &township, &villages)
         .map_err(|e| AppError::Invalid(e.to_string()))?;
+    // The villager groups first: households and episodes refer to them.
+    store.upsert_areas(&demo.groups).await?;
     store.insert_batch(&demo.batch, progress).await?;
     let period = Period::new(targets.design.period_first, targets.design.period_last)
         .map_err(|e| AppError::Invalid(e.to_string()))?;
@@ -107,6 +114,7 @@ pub async fn build_demo(
         period,
         counts,
         deliberate_errors: demo.deliberate_errors,
+        groups: demo.groups,
     })
 }
 

@@ -264,3 +264,68 @@ async fn population_balances_in_the_year_before() {
     );
     assert!(c.births_policy_noncompliant > 20, "{c:?}");
 }
+
+#[tokio::test]
+async fn group_leaders_see_the_demo_register_events() {
+    use renkou_app::auth::{Caller, Role, User};
+    let (store, summary) = built(1).await;
+    let caller = |role: Role, area: &AreaCode| Caller {
+        user: User { id: 1, username: "u".into(), role, area: area.clone(), display_name: "u".into() },
+        remote_addr: "test".into(),
+    };
+    // The 94 villager groups are areas of the register, 2 or more in each of the 23 villages.
+    let groups = store.groups_in(&township()).await.unwrap();
+    assert_eq!(groups.len(), 94);
+    assert_eq!(groups, summary.groups);
+    let mut per_village: HashMap<AreaCode, usize> = HashMap::new();
+    for g in &groups {
+        assert_eq!(g.code.level(), AreaLevel::Group);
+        *per_village.entry(g.code.parent().unwrap()).or_default() += 1;
+    }
+    assert_eq!(per_village.len(), 23);
+    assert!(per_village.values().all(|&n| n >= 2), "{per_village:?}");
+
+    // Over the statistical year, the groups' register events add up to the township's births
+    // and deaths (every resident is in a group).
+    let (first, last) = (d("2013-07-01"), d("2014-06-30"));
+    let mut births = Vec::new();
+    let (mut all_births, mut all_deaths) = (0, 0);
+    for g in &groups {
+        let events = store.group_events(&g.code, first, last).await.unwrap();
+        let b = events.iter().filter(|e| e.kind == "birth").count();
+        all_births += b;
+        all_deaths += events.iter().filter(|e| e.kind == "death").count();
+        births.push((b, g.code.clone()));
+    }
+    assert_eq!(all_births, 336);
+    assert_eq!(all_deaths, 178);
+
+    // The monthly report page of the group with the most births, as its group leader: the
+    // register's births of the twelve months add up to the group's births of the year.
+    let (most, code) = births.iter().max().unwrap().clone();
+    assert!(most > 0);
+    let leader = caller(Role::GroupLeader, &code);
+    let today = d("2024-01-01");
+    let (mut sum, mut moves) = (0, 0);
+    let months = ["2013-07", "2013-08", "2013-09", "2013-10", "2013-11", "2013-12", "2014-01", "2014-02", "2014-03", "2014-04", "2014-05", "2014-06"];
+    for m in months {
+        let view = renkou_app::monthly::view(&store, &leader, code.as_str(), m, today).await.unwrap();
+        assert_eq!(view.group.code, code);
+        assert_eq!(view.village.as_ref().map(|v| v.code.clone()), code.parent());
+        assert!(view.can_edit);
+        sum += view.register.births;
+        moves += view.register.moves_in + view.register.moves_out;
+    }
+    assert_eq!(sum, most as i64);
+    assert!(moves > 0, "registered moves in or out of {code} during the year");
+
+    // Township staff see the same pages for every group: the births of all groups and months.
+    let staff = caller(Role::TownshipStaff, &township());
+    let mut total = 0;
+    for g in &groups {
+        for m in months {
+            total += renkou_app::monthly::view(&store, &staff, g.code.as_str(), m, today).await.unwrap().register.births;
+        }
+    }
+    assert_eq!(total, 336);
+}

@@ -159,3 +159,82 @@ fn same_seed_same_batch() {
     let c = generate(8, &targets, &t, &v);
     assert_ne!(a.persons[0].name, c.persons[0].name);
 }
+
+#[test]
+fn villager_groups_hold_every_household_and_episode() {
+    use renkou_core::area::AreaLevel;
+    use std::collections::BTreeMap;
+    let (t, v) = villages();
+    let demo = generate_demo(1, &Targets::seed_report(), &t, &v).unwrap();
+    let b = &demo.batch;
+
+    // 94 groups (one per group leader), each village at least 2, numbered 一组, 二组, … from 001.
+    assert_eq!(demo.groups.len(), 94);
+    let mut per_village: BTreeMap<AreaCode, Vec<&Area>> = BTreeMap::new();
+    for g in &demo.groups {
+        assert_eq!(g.code.level(), AreaLevel::Group, "{}", g.code);
+        per_village.entry(g.code.parent().unwrap()).or_default().push(g);
+    }
+    assert_eq!(per_village.len(), 23);
+    for (village, gs) in &per_village {
+        assert!(v.iter().any(|a| &a.code == village), "{village}");
+        assert!(gs.len() >= 2, "{village}: {}", gs.len());
+        for (k, g) in gs.iter().enumerate() {
+            assert_eq!(g.code, AreaCode::group(village, k as u16 + 1).unwrap());
+        }
+        assert_eq!(gs[0].name, "一组");
+        assert_eq!(gs[1].name, "二组");
+    }
+    let is_group = |a: &AreaCode| demo.groups.iter().any(|g| &g.code == a);
+
+    // Every household is in a group; members' registered and outflow episodes are in the
+    // household's group; inflow episodes are in a group too.
+    assert!(b.households.iter().all(|h| is_group(&h.area)));
+    for r in &b.residences {
+        assert!(is_group(&r.area), "{r:?}");
+        let p = &b.persons[idx(&r.person)];
+        match (r.kind, p.household) {
+            (ResidenceKind::Inflow, _) => {}
+            (_, Some(h)) => assert_eq!(r.area, b.households[h].area, "{r:?}"),
+            (_, None) => panic!("a registered or outflow person without a household: {p:?}"),
+        }
+    }
+    // Groups are sized roughly by their village: more groups, more residents.
+    let x = d("2014-07-01");
+    let mut residents: BTreeMap<AreaCode, (usize, i64)> = BTreeMap::new();
+    for (village, gs) in &per_village {
+        residents.insert(village.clone(), (gs.len(), 0));
+    }
+    for r in b.residences.iter().filter(|r| r.kind == ResidenceKind::Registered) {
+        if r.from.is_none_or(|f| f < x) && r.to.is_none_or(|t| t >= x) {
+            residents.get_mut(&r.area.parent().unwrap()).unwrap().1 += 1;
+        }
+    }
+    let per_group: Vec<f64> = residents.values().map(|&(n, p)| p as f64 / n as f64).collect();
+    let big = residents.values().filter(|(n, _)| *n > 2).map(|&(n, p)| p as f64 / n as f64);
+    assert!(big.clone().all(|x| (200.0..=500.0).contains(&x)), "{per_group:?}");
+    eprintln!("groups per village: {:?}", residents.values().collect::<Vec<_>>());
+}
+
+#[test]
+fn groups_change_only_areas() {
+    // Group draws use their own stream: without groups the same persons and events, registered
+    // to the villages.
+    let (t, v) = villages();
+    let mut targets = Targets::seed_report();
+    let with = generate_demo(5, &targets, &t, &v).unwrap();
+    targets.design.villager_groups = 0;
+    let without = generate_demo(5, &targets, &t, &v).unwrap();
+    assert!(without.groups.is_empty());
+    assert!(with.batch.persons == without.batch.persons);
+    assert!(with.batch.births == without.batch.births && with.batch.deaths == without.batch.deaths);
+    assert_eq!(with.batch.residences.len(), without.batch.residences.len());
+    for (a, b) in with.batch.residences.iter().zip(&without.batch.residences) {
+        assert_eq!(a.area.parent().as_ref(), Some(&b.area));
+        assert_eq!((a.person, a.kind, a.from, a.to), (b.person, b.kind, b.from, b.to));
+    }
+    assert_eq!(with.deliberate_errors, without.deliberate_errors);
+    // Too few groups for two per village is an error.
+    targets.design.villager_groups = 45;
+    assert!(generate_demo(5, &targets, &t, &v).is_err());
+}

@@ -77,8 +77,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         a.db.display()
     );
     println!(
-        "  {} 个村, {} 户, {} 人 (含已死亡、已迁出和流入人员), {} 条居住记录, {} 条婚姻, {} 条出生, {} 条死亡",
-        s.villages, s.households, s.persons, s.residences, s.marriages, s.births, s.deaths
+        "  {} 个村 ({} 个村民小组), {} 户, {} 人 (含已死亡、已迁出和流入人员), {} 条居住记录, {} 条婚姻, {} 条出生, {} 条死亡",
+        s.villages, s.groups.len(), s.households, s.persons, s.residences, s.marriages, s.births, s.deaths
     );
     println!("  统计期 {from} 至 {to}:");
     println!(
