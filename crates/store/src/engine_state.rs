@@ -68,7 +68,16 @@ impl Store {
         }
         all.sort_unstable();
         all.dedup();
-        let stored = self.stored_state(&all).await?;
+        let mut stored = self.stored_state(&all).await?;
+        // Spouses of open marriages: a death or divorce changes their recorded status too.
+        let mut spouses: Vec<i64> =
+            stored.values().flat_map(|s| s.open_marriages.iter().filter_map(|m| m.spouse)).filter(|id| !stored.contains_key(id)).collect();
+        spouses.sort_unstable();
+        spouses.dedup();
+        if !spouses.is_empty() {
+            stored.extend(self.stored_state(&spouses).await?);
+            all.extend(spouses);
+        }
         let mut out: HashMap<PersonRef, PersonState> = HashMap::with_capacity(stored.len());
         for (id, s) in stored {
             let open = s
