@@ -728,3 +728,75 @@ fn read_json(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64)
     }
     Ok(())
 }
+
+/// A village with its villager groups, for the groups page.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VillageGroups {
+    /// The village.
+    pub village: Area,
+    /// Its groups, by code.
+    pub groups: Vec<Area>,
+}
+
+/// The villages inside the caller's area (or the caller's own village or group's village) with
+/// their villager groups.
+///
+/// Errors: [`AppError::Forbidden`] for roles that may not see persons; [`AppError::Store`].
+pub async fn groups_of(store: &Store, caller: &crate::auth::Caller) -> Result<Vec<VillageGroups>, AppError> {
+    crate::auth::authorize(&caller.user, crate::auth::Action::ViewPersons, None)?;
+    let scope = &caller.user.area;
+    let villages: Vec<Area> = match scope.level() {
+        AreaLevel::Village => store.area(scope).await?.into_iter().collect(),
+        AreaLevel::Group => store.area(&scope.ancestor_at(AreaLevel::Village).expect("group has a village")).await?.into_iter().collect(),
+        AreaLevel::Township => store.children(scope).await?,
+        _ => {
+            let mut out = Vec::new();
+            for t in store.children(scope).await? {
+                if t.code.level() == AreaLevel::Township {
+                    out.extend(store.children(&t.code).await?);
+                }
+            }
+            out
+        }
+    };
+    let mut out = Vec::with_capacity(villages.len());
+    for v in villages.into_iter().filter(|v| v.code.level() == AreaLevel::Village) {
+        let groups = store.children(&v.code).await?;
+        out.push(VillageGroups { village: v, groups });
+    }
+    Ok(out)
+}
+
+/// Adds or renames a villager group for `caller` (township admin or staff for villages of their
+/// township, village specialist for their own village), audited as `group.add` / `group.rename`
+/// with the old name. See [`add_group`].
+///
+/// Errors: [`AppError::Forbidden`] for other roles and villages outside the caller's area;
+/// [`AppError::Invalid`] as [`add_group`].
+pub async fn add_group_for(
+    store: &Store,
+    caller: &crate::auth::Caller,
+    village: &AreaCode,
+    number: u16,
+    name: &str,
+    rename: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Area, AppError> {
+    use crate::auth::Role;
+    crate::auth::authorize(&caller.user, crate::auth::Action::RecordEvents, Some(village))?;
+    if !matches!(caller.user.role, Role::TownshipAdmin | Role::TownshipStaff | Role::VillageSpecialist) {
+        return Err(AppError::Forbidden("只有乡镇工作人员和村专干可以管理村民小组 (only township staff and village specialists manage groups)".into()));
+    }
+    let old = match AreaCode::group(village, number) {
+        Some(c) => store.area(&c).await?,
+        None => None,
+    };
+    let area = add_group(store, village, number, name, rename).await?;
+    let (action, old_value) = match &old {
+        Some(o) if o.name != area.name => ("group.rename", Some(serde_json::json!({"name": o.name}).to_string())),
+        Some(_) => return Ok(area),
+        None => ("group.add", None),
+    };
+    crate::audit::record(store, caller, action, "area", Some(area.code.as_str().to_string()), Some(area.code.as_str()), old_value, Some(serde_json::json!({"name": area.name}).to_string()), now).await?;
+    Ok(area)
+}

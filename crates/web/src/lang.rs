@@ -36,6 +36,7 @@ pub fn current() -> Lang {
 const DICTIONARY: &[(&str, &str)] = &[
     ("人口计生信息系统", "Population register"),
     ("统计概览", "Dashboard"),
+    ("村民小组", "Villager groups"),
     ("人员查询", "Persons"),
     ("事件登记", "Record events"),
     ("数据导入", "Import"),

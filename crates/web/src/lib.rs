@@ -21,6 +21,7 @@ mod api;
 mod assets;
 mod check;
 mod correct;
+mod groups;
 mod monthly;
 mod pages;
 mod view;
@@ -74,6 +75,7 @@ pub fn router(store: Store) -> Router {
         .route("/import/jobs/{id}", get(upload::job_page))
         .route("/import/jobs/{id}/progress", get(upload::job_progress))
         .route("/import/jobs/{id}/errors.csv", get(upload::job_errors_csv))
+        .route("/groups", get(groups::groups).post(groups::groups_submit))
         .route("/monthly", get(monthly::overview))
         .route("/monthly/{group}", get(monthly::group_months))
         .route("/monthly/{group}/{month}", get(monthly::month_page).post(monthly::month_submit))

@@ -333,6 +333,12 @@ pub async fn person(State(st): State<AppState>, a: Auth, Path(id): Path<i64>) ->
             a.button href={ "/events/marriage?person_id=" (p.id) } { "登记结婚" }
             a.button href={ "/events/divorce?person_id=" (p.id) } { "登记离婚" }
             a.button href={ "/events/move_out?person_id=" (p.id) } { "登记迁出" }
+            a.button #move-link href={ "/events/move?person_id=" (p.id) } { "迁移" }
+            a.button href={ "/events/outflow?person_id=" (p.id) } { "流出" }
+            a.button href={ "/events/floating_end?person_id=" (p.id) } { "流动结束" }
+            a.button #join-link href={ "/events/household_join?person_id=" (p.id) } { "入户" }
+            a.button href={ "/events/household_create?person_id=" (p.id) } { "立户" }
+            a.button #group-link href={ "/events/group?person_id=" (p.id) } { "分配小组" }
             a.button #correct-link href={ "/persons/" (p.id) "/correct" } { "更正" }
         }
         @if let Some(b) = &d.record.birth {
@@ -383,8 +389,13 @@ pub async fn household(State(st): State<AppState>, a: Auth, Path(id): Path<i64>)
     let h = persons::household(&st.store, &a.caller, id, Utc::now()).await?;
     let body = html! {
         h1 { "户号 " (h.household_no) }
-        p.sub { (h.area_name) " " (h.area_code) " · " (h.members.len()) " 人" }
+        p.sub { (h.area_name) " " (h.area_code) " · " (h.members.len()) " 人" " · 户编号 " span #household-id { (id) } }
         (members(&h))
+        p.actions {
+            a.button href={ "/events/household_join?household_id=" (id) } { "入户" }
+            a.button href={ "/events/household_head?household_id=" (id) } { "变更户主" }
+            a.button href={ "/events/household_split?household_id=" (id) } { "分户" }
+        }
     };
     Ok(page("户信息", Some((&a.caller.user, &a.csrf)), body))
 }
@@ -408,6 +419,12 @@ struct FieldSpec {
 const SEX: &[(&str, &str)] = &[("", "请选择"), ("男", "男"), ("女", "女")];
 const POLICY: &[(&str, &str)] = &[("", "(未填)"), ("政策内", "政策内"), ("政策外", "政策外")];
 const KIND: &[(&str, &str)] = &[("registered", "户籍迁入"), ("inflow", "流入")];
+const WHOLE: &[(&str, &str)] = &[("", "仅本人"), ("1", "整户")];
+const RELATIONSHIP: &[(&str, &str)] = &[
+    ("", "请选择"), ("户主", "户主"), ("配偶", "配偶"), ("子", "子"), ("女", "女"), ("儿媳", "儿媳"), ("女婿", "女婿"), ("孙子", "孙子"),
+    ("孙女", "孙女"), ("外孙子", "外孙子"), ("外孙女", "外孙女"), ("父亲", "父亲"), ("母亲", "母亲"), ("祖父", "祖父"), ("祖母", "祖母"),
+    ("兄弟", "兄弟"), ("姐妹", "姐妹"), ("其他亲属", "其他亲属"), ("非亲属", "非亲属"),
+];
 
 fn f(name: &'static str, label: &'static str, input: Input, hint: &'static str) -> FieldSpec {
     FieldSpec { name, label, input, hint }
@@ -437,24 +454,64 @@ fn event_spec(kind: &str) -> Option<(&'static str, Vec<FieldSpec>)> {
         "divorce" => ("离婚登记", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "离婚日期", Input::Date, "")]),
         "move_in" => ("迁入登记", vec![
             f("name", "姓名", Input::Text, ""),
-            f("citizen_id", "公民身份号码", Input::Text, "性别与出生日期由号码得出"),
+            f("citizen_id", "公民身份号码", Input::Text, "性别与出生日期由号码得出; 已在本库(他村迁出)的人按号码登记"),
             f("area", "迁入地区代码", Input::Text, "村(12位)或组(15位)"),
             f("kind", "类型", Input::Select(KIND), ""),
             f("date", "迁入日期", Input::Date, ""),
             f("ethnicity", "民族", Input::Text, "默认 汉族"),
+            f("household_id", "加入户编号", Input::Text, "可空"),
+            f("relationship", "与户主关系", Input::Select(RELATIONSHIP), "加入户时填写"),
         ]),
         "move_out" => ("迁出登记", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "迁出日期", Input::Date, "")]),
+        "move" => ("迁移登记", vec![
+            f("person_id", "人员编号", Input::Text, ""),
+            f("area", "迁入地区代码", Input::Text, "本库中的村(12位)或组(15位), 可为其他乡镇"),
+            f("date", "迁移日期", Input::Date, ""),
+            f("household_id", "迁入户编号", Input::Text, "可空; 在户信息页可见"),
+            f("relationship", "与户主关系", Input::Select(RELATIONSHIP), "加入户时填写"),
+        ]),
+        "outflow" => ("流出登记", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "流出日期", Input::Date, "")]),
+        "floating_end" => ("流动结束", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "结束日期", Input::Date, "")]),
+        "household_create" => ("立户", vec![
+            f("person_id", "户主人员编号", Input::Text, ""),
+            f("household_no", "户号", Input::Text, "本库中唯一"),
+            f("area", "户籍地区代码", Input::Text, "村(12位)或组(15位), 与户主户籍同村"),
+        ]),
+        "household_join" => ("入户", vec![
+            f("person_id", "人员编号", Input::Text, ""),
+            f("household_id", "户编号", Input::Text, "在户信息页可见"),
+            f("relationship", "与户主关系", Input::Select(RELATIONSHIP), ""),
+        ]),
+        "household_leave" => ("离户", vec![f("person_id", "人员编号", Input::Text, "户主须先变更户主")]),
+        "household_head" => ("变更户主", vec![
+            f("household_id", "户编号", Input::Text, ""),
+            f("person_id", "新户主人员编号", Input::Text, "须为本户成员"),
+            f("relationship", "原户主与新户主关系", Input::Select(RELATIONSHIP), ""),
+        ]),
+        "household_split" => ("分户", vec![
+            f("household_id", "原户编号", Input::Text, ""),
+            f("household_no", "新户号", Input::Text, ""),
+            f("person_id", "新户主人员编号", Input::Text, ""),
+            f("members", "分出成员人员编号", Input::Text, "多个用逗号分隔, 不含原户主"),
+        ]),
+        "group" => ("分配村民小组", vec![
+            f("person_id", "人员编号", Input::Text, ""),
+            f("group", "村民小组代码", Input::Text, "15位, 同村的小组; 见 村民小组 页"),
+            f("whole_household", "范围", Input::Select(WHOLE), ""),
+        ]),
         _ => return None,
     })
 }
 
-const EVENT_KINDS: &[&str] = &["birth", "death", "marriage", "divorce", "move_in", "move_out"];
+const EVENT_KINDS: &[&str] = &["birth", "death", "marriage", "divorce", "move_in", "move_out", "move", "outflow", "floating_end"];
+const HOUSEHOLD_KINDS: &[&str] = &["household_create", "household_join", "household_leave", "household_head", "household_split", "group"];
 
 fn event_page(kind: &str, values: &BTreeMap<String, String>, errors: &[(String, String)], a: &Auth) -> Markup {
     let (title, fields) = event_spec(kind).expect("known kind");
     let body = html! {
         h1 { (title) }
-        nav.tabs { @for k in EVENT_KINDS { a.active[*k == kind] href={ "/events/" (k) } { (event_spec(k).expect("kind").0) } } }
+        @let kinds = if HOUSEHOLD_KINDS.contains(&kind) { HOUSEHOLD_KINDS } else { EVENT_KINDS };
+        nav.tabs { @for k in kinds { a.active[*k == kind] href={ "/events/" (k) } { (event_spec(k).expect("kind").0) } } }
         @if !errors.is_empty() { p.error #form-errors { "请更正下列错误后再提交。" } }
         form.event method="post" action={ "/events/" (kind) } {
             input type="hidden" name="csrf" value=(a.csrf);
@@ -500,6 +557,15 @@ pub async fn submit_event(st: &AppState, caller: &Caller, kind: &str, values: &B
         "divorce" => persons::record_divorce(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
         "move_in" => persons::record_move_in(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
         "move_out" => persons::record_move_out(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "move" => persons::record_move(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "outflow" => persons::record_outflow(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "floating_end" => persons::record_floating_end(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "household_create" => persons::household_create(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "household_join" => persons::household_join(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "household_leave" => persons::household_leave(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "household_head" => persons::household_change_head(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "household_split" => persons::household_split(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "group" => persons::assign_group(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
         k => Err(AppError::NotFound(k.to_string())),
     }
 }

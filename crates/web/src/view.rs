@@ -79,6 +79,7 @@ pub fn page(title: &str, user: Option<(&User, &str)>, content: Markup) -> Markup
                                 a href="/events/birth" { (t("事件登记")) }
                                 a href="/check" { (t("逻辑校验")) }
                                 a href="/monthly" { (t("月报")) }
+                                a href="/groups" { (t("村民小组")) }
                             }
                             @if renkou_app::persons::authorize_import(&renkou_app::auth::Caller { user: u.clone(), remote_addr: String::new() }).is_ok() {
                                 a href="/import" { (t("数据导入")) }
