@@ -220,11 +220,14 @@ impl Store {
             None => Ok(()),
         };
         self.pool.close().await;
-        // `close` can return while a connection that was being given back to the pool is still
-        // closing; the last connection to close removes the -wal and -shm files, so wait for it.
+        // `close` can return while a connection is still being given back to the pool (sqlx
+        // returns it from a spawned task and may queue it as idle after `close` emptied the idle
+        // queue); close again until none is left, since the last connection to close removes the
+        // -wal and -shm files.
         let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
         while self.pool.size() > 0 && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(2)).await;
+            self.pool.close().await;
         }
         Ok(r?)
     }

@@ -54,6 +54,12 @@ pub fn remove_temp(tmp: &Path) {
 
 /// Fails unless the closed database `tmp` is complete in itself (no `-wal` left beside it).
 pub fn ensure_settled(tmp: &Path) -> anyhow::Result<()> {
+    // The file is this process's own: once its last connection has closed (sqlx may finish
+    // closing one just after the pool says it is closed), SQLite removes the -wal and -shm.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while renkou_store::companions(tmp).iter().any(|c| c.exists()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     if let Some(c) = renkou_store::companions(tmp).iter().find(|c| c.exists()) {
         bail!("临时数据库未能完整写入 {} (the temporary database was not checkpointed: {} remains)", tmp.display(), c.display());
     }
