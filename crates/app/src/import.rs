@@ -254,7 +254,7 @@ async fn import_inner(
         Ok(_) => {}
         // The checks above should leave the database nothing to refuse; should it still, the
         // refusal is reported once, at the row when it can be found.
-        Err(StoreError::Sql(e)) if e.as_database_error().is_some() => {
+        Err(StoreError::Sql(e)) if renkou_store::is_constraint(&e) => {
             let db = e.as_database_error().expect("checked");
             let msg = db.message().to_string();
             let list = msg.rsplit(' ').next().and_then(|t| t.split('.').next()).unwrap_or("");
@@ -265,7 +265,7 @@ async fn import_inner(
                 "birth" => &builder.birth_src,
                 _ => &[],
             };
-            let reason = format!("数据库拒绝写入: {msg} (database constraint failed)");
+            let reason = format!("数据库拒绝写入, 约束冲突 (constraint violated): {msg}");
             let p = match srcs {
                 [one] => at(*one, reason),
                 _ => Problem {

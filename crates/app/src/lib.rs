@@ -27,7 +27,14 @@ pub mod report;
 pub use error::AppError;
 pub use renkou_store::Store;
 
-/// Opens (or creates) a register database file and applies migrations.
+/// Opens (or creates) a register database file for writing and applies migrations; refuses a
+/// file that is not a renkou database or has a newer schema ([`Store::open`]).
 pub async fn open(path: &std::path::Path) -> Result<Store, AppError> {
     Ok(Store::open(path).await?)
+}
+
+/// Opens a register database file for reading only: never creates, migrates or changes it
+/// ([`Store::open_read_only`]).
+pub async fn open_read_only(path: &std::path::Path) -> Result<Store, AppError> {
+    Ok(Store::open_read_only(path).await?)
 }

@@ -34,6 +34,10 @@ pub enum Command {
     /// 用户管理 / Users of the web application
     #[command(subcommand)]
     User(UserCommand),
+    /// 备份数据库 (可在使用中进行) / Back up the database (online, while it is in use)
+    Backup(BackupArgs),
+    /// 从备份恢复数据库 (先停止 renkou serve) / Restore the database from a backup (stop renkou serve first)
+    Restore(RestoreArgs),
 }
 
 /// Output format of a report-like command.
@@ -255,4 +259,25 @@ pub struct CheckArgs {
     /// 汇总核对期间结束 / last day of that period
     #[arg(long)]
     pub to: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 备份文件, 或文件夹 (其中生成 renkou-日期-时间.db) / backup file, or a folder to write renkou-DATE-TIME.db into
+    pub out: PathBuf,
+    /// 覆盖已存在的备份文件 / replace an existing backup file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// 要替换的数据库文件 (原文件保留为 文件名.before-restore-时间) / database file to replace (the old one is kept as F.before-restore-TIME)
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 备份文件 (renkou backup 生成) / backup file (made by renkou backup)
+    pub backup: PathBuf,
 }

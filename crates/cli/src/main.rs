@@ -18,8 +18,25 @@ fn main() -> std::process::ExitCode {
     match cmd::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("错误 (error): {e:#}");
+            eprintln!("错误 (error): {}", message(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: a cause whose text the message already contains
+/// (sqlx and I/O errors repeat theirs down the chain) is left out.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

@@ -25,7 +25,8 @@ pub struct NewFormStash {
 impl Store {
     /// Keeps a form, and deletes every kept form expired at `now` (ISO 8601 UTC).
     pub async fn insert_form_stash(&self, f: &NewFormStash, now: &str) -> Result<()> {
-        sqlx::query("DELETE FROM form_stash WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM form_stash WHERE expires_at <= $1").bind(now).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO form_stash (token, browser_key, user_id, path, fields, expires_at)
              VALUES ($1, $2, (SELECT s.user_id FROM session s WHERE s.id = $3), $4, $5, $6)",
@@ -36,8 +37,9 @@ impl Store {
         .bind(&f.path)
         .bind(&f.fields)
         .bind(&f.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ mod audit;
 mod counts;
 mod engine_state;
 mod facts;
+mod file;
 mod form_stash;
 mod monthly;
 mod persons;
@@ -24,6 +25,7 @@ mod users;
 mod write;
 
 pub use counts::{ExplainRow, Explain};
+pub use file::{companions, inspect, is_constraint, schema_version, settle_file, FileSchema, BUSY_TIMEOUT, REGISTER_TABLES};
 pub use facts::{DuplicateIdRow, FactsChunks, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};
 pub use user_rules::UserRulesRow;
 pub use engine_state::EngineState;
@@ -38,28 +40,86 @@ pub use persons::{
 pub use stored::{OpenEpisode, OpenMarriage, StoredState, STATE_BATCH};
 pub use users::{NewUserRow, UserRow};
 
-use std::path::Path;
 use std::str::FromStr;
 
 use renkou_core::area::{Area, AreaCode, AreaLevel};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
 
-/// Errors of the store.
+/// Errors of the store. Each message says what happened, in Chinese with the English in brackets,
+/// once (no variant repeats its cause as a `source`).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be opened, read or written.
-    #[error("数据库错误 (database error): {0}")]
-    Sql(#[from] sqlx::Error),
+    /// Any other database error; a constraint violation (UNIQUE, FOREIGN KEY, …) is labelled
+    /// 约束冲突 (constraint violated) and keeps SQLite's message ("UNIQUE constraint failed: …").
+    #[error("{}", file::sql_label(.0))]
+    Sql(sqlx::Error),
+    /// Another connection held the write lock for longer than the busy timeout (SQLITE_BUSY/LOCKED).
+    #[error("数据库被占用, 请稍后再试 (database is locked/busy): {0}")]
+    Busy(String),
+    /// The disk is full (SQLITE_FULL); nothing of the failed transaction was written.
+    #[error("磁盘已满 (disk full): {0}")]
+    DiskFull(String),
+    /// The file or its folder cannot be written (SQLITE_READONLY).
+    #[error("数据库文件只读 (read-only database): {0}")]
+    ReadOnly(String),
+    /// The file does not exist (a read-only open never creates it).
+    #[error("数据库文件不存在 (database file not found): {}", .0.display())]
+    NotFound(std::path::PathBuf),
+    /// Not SQLite, an empty file where a register is needed, or another application's database.
+    #[error("不是 renkou 数据库 (not a renkou database): {}", .0.display())]
+    NotRenkou(std::path::PathBuf),
+    /// The file's schema is newer than this program; it was not changed.
+    #[error("数据库版本 {found} 比本程序支持的版本 {supported} 新, 请升级 renkou (database schema version {found} is newer than this program's {supported})")]
+    TooNew {
+        /// The file's schema version.
+        found: i64,
+        /// This program's schema version.
+        supported: i64,
+    },
+    /// A read-only open of an older schema (a writing command migrates it).
+    #[error("数据库版本 {found} 比本程序的版本 {supported} 旧; 运行一次写入命令 (如 renkou serve) 即可升级 (database schema version {found} is older than this program's {supported}; a writing command upgrades it)")]
+    TooOld {
+        /// The file's schema version.
+        found: i64,
+        /// This program's schema version.
+        supported: i64,
+    },
     /// A migration failed.
     #[error("数据库迁移失败 (migration failed): {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     /// A batch's update found no (or more than one) record to apply to; nothing was written.
     #[error("数据冲突 (conflict): {0}")]
     Conflict(String),
     /// A value read back from the database is not valid (e.g. an unknown code).
     #[error("数据库中的值无效 (invalid stored value): {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Busy, disk-full and read-only errors get their own variants; the rest is [`StoreError::Sql`].
+    fn from(e: sqlx::Error) -> Self {
+        file::classify(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        match e {
+            sqlx::migrate::MigrateError::Execute(e) => match file::classify(e) {
+                StoreError::Sql(e) => StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)),
+                other => other,
+            },
+            e => StoreError::Migrate(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether this is a UNIQUE (or primary key) violation, e.g. a citizen ID stored twice.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Sql(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()))
+    }
 }
 
 /// Result alias of the store.
@@ -69,43 +129,23 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// The file, when opened for writing (checkpointed on [`Store::close`]).
+    path: Option<std::path::PathBuf>,
 }
 
 impl Store {
-    /// Opens (creating if missing) the SQLite database at `path` and applies pending migrations.
-    ///
-    /// Errors: [`StoreError::Sql`] when the file cannot be opened, [`StoreError::Migrate`] when
-    /// the schema cannot be brought up to date.
-    pub async fn open(path: &Path) -> Result<Store> {
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            // 64 MiB page cache (default 2 MiB): bulk imports update several B-tree indexes in
-            // random key order, and a small cache turns each insert into disk reads.
-            .pragma("cache_size", "-65536")
-            .busy_timeout(std::time::Duration::from_secs(10));
-        Self::with_options(opts, 4).await
-    }
-
     /// An empty in-memory database (tests, benchmarks).
     pub async fn open_in_memory() -> Result<Store> {
         let opts = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection: every in-memory connection would be a separate database.
-        Self::with_options(opts, 1).await
-    }
-
-    async fn with_options(opts: SqliteConnectOptions, max: u32) -> Result<Store> {
-        let pool = SqlitePoolOptions::new().max_connections(max).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store { pool, path: None })
     }
 
     /// Inserts or renames areas (parents must come before children or already exist).
     pub async fn upsert_areas(&self, areas: &[Area]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in areas.chunks(500) {
             let mut qb = sqlx::QueryBuilder::new("INSERT INTO area (code, name, level, parent_code) ");
             qb.push_values(chunk, |mut b, a| {

@@ -450,7 +450,7 @@ impl Store {
 
     /// Stores the pinyin initials of persons, in one transaction.
     pub async fn set_name_initials(&self, rows: &[(i64, String)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (id, ini) in rows {
             sqlx::query("UPDATE person SET name_initials = $1 WHERE id = $2").bind(ini).bind(id).execute(&mut *tx).await?;
         }

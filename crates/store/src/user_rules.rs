@@ -77,7 +77,7 @@ impl Store {
     ///
     /// Errors: [`crate::StoreError::Sql`] (e.g. an area not in the area table).
     pub async fn save_user_rules(&self, area: &AreaCode, body: &str, saved_by: &str, saved_at: &str, audit: &AuditEntry) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM user_rules WHERE area_code = $1")
             .bind(area.as_str())
             .fetch_one(&mut *tx)

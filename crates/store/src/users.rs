@@ -112,20 +112,22 @@ impl Store {
 
     /// Replaces a user's password hash. Errors: [`StoreError::Conflict`] when there is no such user.
     pub async fn set_password_hash(&self, username: &str, hash: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE app_user SET password_hash = $1 WHERE username = $2")
             .bind(hash)
             .bind(username)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if n != 1 {
             return Err(StoreError::Conflict(format!("用户 {username} 不存在 (no such user)")));
         }
-        // A new password ends every session of the user.
+        // A new password ends every session of the user (in the same transaction).
         sqlx::query("DELETE FROM session WHERE user_id = (SELECT id FROM app_user WHERE username = $1)")
             .bind(username)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 

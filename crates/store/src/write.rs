@@ -52,7 +52,7 @@ impl Store {
             + batch.episode_ends.len()
             + batch.marriage_ends.len()) as u64;
         let mut done = 0u64;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let first_household: i64 =
             sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM household").fetch_one(&mut *tx).await?.get(0);
         let first_person: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM person").fetch_one(&mut *tx).await?.get(0);

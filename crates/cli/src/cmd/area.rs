@@ -27,7 +27,7 @@ pub fn run(cmd: AreaCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn open(path: &Path) -> anyhow::Result<Store> {
-    super::import::open_db(path).await
+    super::db::open_write(path).await
 }
 
 fn parse_code(s: &str) -> anyhow::Result<AreaCode> {
@@ -36,6 +36,15 @@ fn parse_code(s: &str) -> anyhow::Result<AreaCode> {
 
 async fn import(a: AreaImportArgs) -> anyhow::Result<ExitCode> {
     let store = open(&a.db).await?;
+    let r = import_into(&a, &store).await;
+    let closed = super::db::close(store).await;
+    let code = r?;
+    closed?;
+    Ok(code)
+}
+
+async fn import_into(a: &AreaImportArgs, store: &Store) -> anyhow::Result<ExitCode> {
+    let store = store.clone();
     // A fresh register gets the bundled national table first, so that a file of one
     // county's townships and villages finds its parents.
     if store.area_count().await? == 0 {
@@ -93,6 +102,15 @@ async fn import(a: AreaImportArgs) -> anyhow::Result<ExitCode> {
 
 async fn group(a: AddGroupArgs) -> anyhow::Result<ExitCode> {
     let store = open(&a.db).await?;
+    let r = group_into(&a, &store).await;
+    let closed = super::db::close(store).await;
+    let code = r?;
+    closed?;
+    Ok(code)
+}
+
+async fn group_into(a: &AddGroupArgs, store: &Store) -> anyhow::Result<ExitCode> {
+    let store = store.clone();
     let village = parse_code(&a.village)?;
     // Whether the group existed (for the message); add_group itself says what is wrong with
     // the village or the number.
@@ -122,7 +140,7 @@ async fn group(a: AddGroupArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn list(a: AreaListArgs) -> anyhow::Result<ExitCode> {
-    let store = open(&a.db).await?;
+    let store = super::db::open_read(&a.db).await?;
     let code = parse_code(&a.area)?;
     if store.area(&code).await?.is_none() {
         anyhow::bail!("区划 {code} 不在数据库 {} 中 (area not found)", a.db.display());

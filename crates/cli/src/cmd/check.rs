@@ -32,12 +32,12 @@ pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
         return report_file(&path.display().to_string(), &text, a.format);
     }
     if !a.db.exists() {
-        bail!("数据库文件 {} 不存在 (database not found); 先运行 renkou demo 或 renkou import", a.db.display());
+        bail!("数据库文件不存在 (database file not found): {}; 先运行 renkou demo 或 renkou import", a.db.display());
     }
     let today = a.today.unwrap_or_else(super::today);
     let rt = super::runtime()?;
     rt.block_on(async {
-        let store = renkou_app::open(&a.db).await?;
+        let store = super::db::open_read(&a.db).await?;
         let area = match &a.area {
             Some(code) => Some(renkou_app::report::resolve_area(&store, code).await?.code),
             None => renkou_app::auth::default_admin_area(&store).await?,

@@ -1,45 +1,27 @@
 //! `renkou demo`: builds the synthetic demo township 西大吾乡 into a database file
 //! (`renkou_app::demo::build_demo`), with a progress bar, a Chinese summary and the next step.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use renkou_app::demo::{build_demo, demo_period, DEMO_TOWNSHIP};
 
+use super::db;
 use crate::cli::DemoArgs;
 
-/// The database file and its SQLite WAL companions.
-fn db_files(db: &Path) -> [PathBuf; 3] {
-    let with = |suffix: &str| {
-        let mut s = db.as_os_str().to_owned();
-        s.push(suffix);
-        PathBuf::from(s)
-    };
-    [db.to_path_buf(), with("-wal"), with("-shm")]
-}
-
-/// Runs `renkou demo`.
+/// Runs `renkou demo`. The township is built under a temporary name beside `--db` and renamed
+/// into place when complete: a failed build leaves the old file as it was.
 pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let non_empty = std::fs::metadata(&a.db)
         .map(|m| m.len() > 0)
         .unwrap_or(false);
-    if non_empty {
-        if !a.force {
-            eprintln!(
-                "数据库文件 {} 已存在且不为空; 加 --force 删除后重建 (the database exists; use --force to replace it)",
-                a.db.display()
-            );
-            return Ok(ExitCode::from(2));
-        }
-        for f in db_files(&a.db) {
-            if f.exists() {
-                std::fs::remove_file(&f)
-                    .with_context(|| format!("删除 {} 失败 (cannot delete)", f.display()))?;
-            }
-        }
+    if non_empty && !a.force {
+        eprintln!(
+            "数据库文件 {} 已存在且不为空; 加 --force 删除后重建 (the database exists; use --force to replace it)",
+            a.db.display()
+        );
+        return Ok(ExitCode::from(2));
     }
 
     let bar = ProgressBar::new_spinner();
@@ -58,14 +40,47 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     };
 
     let rt = super::runtime()?;
+    let tmp = db::temp_beside(&a.db, "tmp");
+    db::remove_temp(&tmp);
     let summary = rt.block_on(async {
-        let store = super::import::open_db(&a.db).await?;
-        build_demo(&store, a.seed, &progress)
+        let store = db::open_write(&tmp).await?;
+        let r = build_demo(&store, a.seed, &progress)
             .await
-            .map_err(|e| anyhow::anyhow!("{}", e.to_string().lines().next().unwrap_or_default()))
+            .map_err(|e| anyhow::anyhow!("{}", e.to_string().lines().next().unwrap_or_default()));
+        let closed = db::close(store).await;
+        let s = r?;
+        closed?;
+        db::ensure_settled(&tmp)?;
+        // Replacing: the old file's WAL goes into it first (a stale -wal beside the new file
+        // would be read as part of it), and a file another program has open is not replaced.
+        if a.db.exists() {
+            db::settle_for_replace(&a.db).await?;
+        }
+        Ok(s)
     });
     bar.finish_and_clear();
-    let s = summary?;
+    let s = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            db::remove_temp(&tmp);
+            return Err(e);
+        }
+    };
+    let placed = if a.db.exists() {
+        std::fs::rename(&tmp, &a.db).map_err(|e| anyhow::anyhow!("无法替换 {} (cannot replace): {e}", a.db.display()))
+    } else {
+        db::place_new(&tmp, &a.db).map_err(|e| match e {
+            db::PlaceError::Exists => anyhow::anyhow!(
+                "数据库文件 {} 在生成期间已由其他程序创建, 未被改动; 加 --force 可替换 (the database file appeared meanwhile and was left unchanged; use --force to replace it)",
+                a.db.display()
+            ),
+            db::PlaceError::Io(e) => anyhow::anyhow!("无法创建数据库文件 {} (cannot create database file): {e}", a.db.display()),
+        })
+    };
+    if let Err(e) = placed {
+        db::remove_temp(&tmp);
+        return Err(e);
+    }
     let c = &s.counts;
     let (from, to) = demo_period();
 

@@ -4,7 +4,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL, Table};
 use renkou_app::areas::{check_citizen_ids, IdCheck, IdVerdict};
 use renkou_core::Sex;
@@ -62,21 +61,10 @@ pub fn run(args: IdArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     let checks = rt.block_on(async {
         let store = match &args.db {
-            Some(path) => {
-                anyhow::ensure!(
-                    path.exists(),
-                    "数据库文件 {} 不存在 (database file not found)",
-                    path.display()
-                );
-                Some(
-                    renkou_app::open(path)
-                        .await
-                        .with_context(|| format!("打开数据库 {} (open database)", path.display()))?,
-                )
-            }
+            Some(path) => Some(super::db::open_read(path).await?),
             None => None,
         };
-        Ok(check_citizen_ids(store.as_ref(), &args.numbers, today).await?)
+        anyhow::Ok(check_citizen_ids(store.as_ref(), &args.numbers, today).await?)
     })?;
 
     match args.format {

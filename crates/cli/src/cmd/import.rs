@@ -6,12 +6,13 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use renkou_app::import::{import_files, FileKind, ImportProgress};
 use renkou_app::AppError;
 
+use super::db;
 use crate::cli::ImportArgs;
 
 /// The innermost cause of an error, once (sqlx and I/O errors repeat their message down the
@@ -24,25 +25,17 @@ pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
-/// Opens (creating if missing) the register at `path`; the error names the path once.
+/// Opens (creating if missing) the register at `path` for writing; the error names the path once.
 pub(super) async fn open_db(path: &Path) -> anyhow::Result<renkou_app::Store> {
-    renkou_app::open(path).await.map_err(|e| {
-        anyhow::anyhow!("无法打开数据库 {} (cannot open database): {}", path.display(), root_cause(&e))
-    })
-}
-
-/// The database file and its SQLite WAL companions.
-fn db_files(db: &Path) -> [PathBuf; 3] {
-    let with = |suffix: &str| {
-        let mut s = db.as_os_str().to_owned();
-        s.push(suffix);
-        PathBuf::from(s)
-    };
-    [db.to_path_buf(), with("-wal"), with("-shm")]
+    db::open_write(path).await
 }
 
 /// Runs `renkou import`. Exit codes: 0 imported; 1 rejected (every problem listed), or a file
 /// or the database could not be read; 2 usage errors (clap).
+///
+/// A new database is built under a temporary name beside `--db` and moved into place only when
+/// the import succeeded, so that a failed import leaves nothing behind and never removes a file
+/// that another process wrote meanwhile.
 pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let today = a.today.unwrap_or_else(super::today);
     // Every file must be readable before the database is opened (or created).
@@ -58,31 +51,58 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("无法读取文件 {} (cannot read file): {}", f.display(), root_cause(&e));
         }
     }
-    // A database this import creates is removed again when the import fails: a rejected import
-    // leaves nothing behind.
-    let fresh = !a.db.exists();
     let rt = super::runtime()?;
+    if a.db.exists() {
+        return rt.block_on(async {
+            let store = open_db(&a.db).await?;
+            let r = import(&a, &store, today).await;
+            let closed = db::close(store).await;
+            let code = r?;
+            closed?;
+            Ok(code)
+        });
+    }
+    let tmp = db::temp_beside(&a.db, "tmp");
+    db::remove_temp(&tmp);
     let result = rt.block_on(async {
-        let store = open_db(&a.db).await?;
+        let store = open_db(&tmp).await?;
         let r = import(&a, &store, today).await;
-        if fresh && !matches!(r, Ok(ExitCode::SUCCESS)) {
-            store.pool().close().await;
-        }
-        r
+        let closed = db::close(store).await;
+        let code = r?;
+        closed?;
+        Ok(code)
     });
-    if fresh && !matches!(result, Ok(ExitCode::SUCCESS)) {
-        for f in db_files(&a.db) {
-            let _ = std::fs::remove_file(f);
+    match result {
+        Ok(ExitCode::SUCCESS) => {}
+        other => {
+            db::remove_temp(&tmp);
+            return other;
         }
     }
-    result
+    if let Err(e) = db::ensure_settled(&tmp) {
+        db::remove_temp(&tmp);
+        return Err(e);
+    }
+    match db::place_new(&tmp, &a.db) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            db::remove_temp(&tmp);
+            match e {
+                db::PlaceError::Exists => anyhow::bail!(
+                    "数据库文件 {} 在导入期间已由其他程序创建, 未被改动; 本次导入未写入, 请重新运行 (the database file appeared while importing and was left unchanged; this import was not written: run it again)",
+                    a.db.display()
+                ),
+                db::PlaceError::Io(e) => anyhow::bail!("无法创建数据库文件 {} (cannot create database file): {e}", a.db.display()),
+            }
+        }
+    }
 }
 
 async fn import(a: &ImportArgs, store: &renkou_app::Store, today: chrono::NaiveDate) -> anyhow::Result<ExitCode> {
     let store = store.clone();
     {
         // A fresh register gets the bundled area table, so that village codes resolve.
-        // (Said after a successful import only: a rejected import into a new file removes it.)
+        // (Said after a successful import only: a rejected import into a new file leaves none.)
         let bundled = if store.area_count().await? == 0 {
             Some(renkou_app::areas::ensure_bundled_areas(&store).await?)
         } else {

@@ -1,7 +1,9 @@
 //! One module per command. Each turns validated flags into app calls and prints the result.
 
 mod area;
+mod backup;
 mod check;
+mod db;
 mod demo;
 mod id;
 mod import;
@@ -24,6 +26,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => check::run(a),
         Command::Serve(a) => serve::run(a),
         Command::User(a) => user::run(a),
+        Command::Backup(a) => backup::backup(a),
+        Command::Restore(a) => backup::restore(a),
     }
 }
 

@@ -15,11 +15,11 @@ use crate::cli::{Format, ReportArgs};
 
 pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     if !a.db.exists() {
-        bail!("数据库文件 {} 不存在 (database not found); 先运行 renkou demo 或 renkou import", a.db.display());
+        bail!("数据库文件不存在 (database file not found): {}; 先运行 renkou demo 或 renkou import", a.db.display());
     }
     let rt = super::runtime()?;
     rt.block_on(async {
-        let store = renkou_app::open(&a.db).await?;
+        let store = super::db::open_read(&a.db).await?;
         let area = report::resolve_area(&store, &a.area).await?;
         let period = report::period(a.from, a.to)?;
         if period.last >= super::today() {
@@ -54,7 +54,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
 pub fn print_township_report(db: &Path, area: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> anyhow::Result<()> {
     let rt = super::runtime()?;
     rt.block_on(async {
-        let store = renkou_app::open(db).await?;
+        let store = super::db::open_read(db).await?;
         let area = report::resolve_area(&store, area).await?;
         let r = report::build(&store, &area.code, &report::period(from, to)?).await?;
         print_table(&r);

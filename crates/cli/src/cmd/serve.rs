@@ -10,7 +10,7 @@ use crate::cli::ServeArgs;
 pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(async {
-        let store = renkou_app::open(&a.db).await.with_context(|| format!("打开数据库 {} 失败", a.db.display()))?;
+        let store = super::db::open_write(&a.db).await?;
         let n = renkou_app::persons::backfill_initials(&store).await?;
         if n > 0 {
             eprintln!("已为 {n} 人生成拼音首字母索引 (pinyin initials filled)");

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use renkou_app::auth::{self, NewUser, Role};
 
 use crate::cli::{UserAddArgs, UserCommand, UserPasswdArgs};
@@ -23,19 +23,21 @@ fn add(a: UserAddArgs) -> anyhow::Result<ExitCode> {
         );
     };
     if !a.db.exists() {
-        bail!("数据库文件 {} 不存在 (database not found)", a.db.display());
+        bail!("数据库文件不存在 (database file not found): {}", a.db.display());
     }
     let generated = a.password.is_none();
     let password = a.password.unwrap_or_else(auth::generate_password);
     super::runtime()?.block_on(async {
-        let store = renkou_app::open(&a.db).await.context("打开数据库失败")?;
+        let store = super::db::open_write(&a.db).await?;
         let u = auth::add_user(
             &store,
             None,
             &NewUser { username: a.username, password: password.clone(), role, area: a.area, display_name: a.name },
             chrono::Utc::now(),
         )
-        .await?;
+        .await;
+        super::db::close(store).await?;
+        let u = u?;
         println!("已添加用户 (user added): {} · {} · {}", u.username, u.role.name_zh(), u.area);
         if generated {
             println!("密码 (password): {password}");
@@ -48,8 +50,13 @@ fn passwd(a: UserPasswdArgs) -> anyhow::Result<ExitCode> {
     let generated = a.password.is_none();
     let password = a.password.unwrap_or_else(auth::generate_password);
     super::runtime()?.block_on(async {
-        let store = renkou_app::open(&a.db).await.context("打开数据库失败")?;
-        auth::set_password(&store, &a.username, &password, chrono::Utc::now()).await?;
+        if !a.db.exists() {
+            bail!("数据库文件不存在 (database file not found): {}", a.db.display());
+        }
+        let store = super::db::open_write(&a.db).await?;
+        let r = auth::set_password(&store, &a.username, &password, chrono::Utc::now()).await;
+        super::db::close(store).await?;
+        r?;
         println!("已重设密码 (password set): {}", a.username);
         if generated {
             println!("密码 (password): {password}");
