@@ -201,6 +201,53 @@ await test('a group leader reports her month, township admin reviews it and it i
   expect(other.status() === 404, `another group: ${other.status()}`);
 });
 
+// The office's register work through the one engine: a move between villages in one form, a
+// person added to a household, a household assigned to a villager group.
+async function openPerson(page, name) {
+  await searchPersons(page, name);
+  await Promise.all([page.waitForURL(/\/persons\/\d+$/), page.click(`#results a:text("${name}")`)]);
+}
+async function submitEvent(page) {
+  await Promise.all([page.waitForLoadState('load'), page.click('form.event button[type=submit]')]);
+  await page.waitForSelector('#saved, #person-id, span.err');
+  expect(await page.locator('span.err').count() === 0, `form refused: ${await page.locator('span.err').allTextContents()}`);
+  if (await page.locator('#saved').count()) {
+    await Promise.all([page.waitForURL(/\/persons\/\d+$/), page.click('a:text("继续 → 人员页")')]);
+  }
+}
+
+await test('move a person between villages, add her to a household, assign a household to a group', async (page) => {
+  await login(page, 'admin');
+  // 陈静 (西大吾村, household V1-002) moves to 东小齐村.
+  await openPerson(page, '陈静');
+  await page.click('#move-link');
+  await page.fill('#area', '130131200202');
+  await page.fill('#date', '2024-03-01');
+  await submitEvent(page);
+  const kv = await page.textContent('table.kv');
+  expect(kv.includes('130131200202'), `registered in 东小齐村 now: ${kv}`);
+  // She joins 王强's household V2-001 as 其他亲属.
+  await openPerson(page, '王强');
+  await Promise.all([page.waitForURL(/\/households\/\d+$/), page.click('table.kv a:text("V2-001")')]);
+  const household = (await page.textContent('#household-id')).trim();
+  await openPerson(page, '陈静');
+  await page.click('#join-link');
+  await page.fill('#household_id', household);
+  await page.selectOption('#relationship', '其他亲属');
+  await submitEvent(page);
+  await page.goto(`${URL}/households/${household}`);
+  expect((await page.textContent('table.list')).includes('陈静'), 'member of V2-001');
+  // 张伟's whole household goes to 西大吾村一组 (130131200201001).
+  await openPerson(page, '张伟');
+  await page.click('#group-link');
+  await page.fill('#group', '130131200201001');
+  await page.selectOption('#whole_household', '1');
+  await submitEvent(page);
+  expect((await page.textContent('table.kv')).includes('130131200201001'), 'registered in the group');
+  await page.goto(`${URL}/groups`);
+  expect((await page.textContent('#groups')).includes('130131200201001'), 'groups page lists 一组');
+});
+
 await browser.close();
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

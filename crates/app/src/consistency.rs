@@ -467,6 +467,15 @@ fn check_person(s: &StoredState, batch: &RegisterBatch, list: &[(Option<NaiveDat
     }
 }
 
+/// Marriages below the legal age of their date (catalogue check `P018`), as warnings, for the
+/// marriages of `batch` from index `from` on (`state`: the stored spouses).
+pub fn marriage_age_warnings(state: &HashMap<i64, StoredState>, batch: &RegisterBatch, from: usize) -> Vec<RecordError> {
+    let mut out = Consistency::default();
+    legal_age_warnings(state, batch, &mut out);
+    out.warnings.retain(|w| w.record.strip_prefix("marriages[").and_then(|r| r.strip_suffix(']')).and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n >= from));
+    out.warnings
+}
+
 /// Marriages below the legal age of their date (catalogue check `P018`), as warnings.
 fn legal_age_warnings(state: &HashMap<i64, StoredState>, batch: &RegisterBatch, out: &mut Consistency) {
     let Some(check) = Catalogue::builtin().get("P018") else { return };

@@ -229,15 +229,13 @@ async fn import_inner(
     for e in record_errors {
         problems.push(problem_of(&builder, &e));
     }
-    if !problems.is_empty() {
-        return Err(AppError::Rejected(format_problems(&sheets, problems)));
-    }
-    let consistency_warnings: Vec<Problem> = consistency.warnings.iter().map(|e| problem_of(&builder, e)).collect();
+    let mut consistency_warnings: Vec<Problem> = consistency.warnings.iter().map(|e| problem_of(&builder, e)).collect();
 
     // The events files' rows are register commands: the engine applies them in date order to
     // the persons file's records and the stored register (the same engine as the web forms).
     let commands = std::mem::take(&mut builder.commands);
     let persons_file_batch = std::mem::take(&mut builder.batch);
+    builder.batch_marriages_before_events = persons_file_batch.marriages.len();
     let plan = crate::register::plan(store, scope, persons_file_batch, &commands, today).await?;
     for (i, r) in plan.refusals() {
         problems.push(at(SrcCol { src: builder.command_src[i].src, field: field_of_refusal(r.field) }, r.reason.clone()));
@@ -245,7 +243,22 @@ async fn import_inner(
     if !problems.is_empty() {
         return Err(AppError::Rejected(format_problems(&sheets, problems)));
     }
+    // Marriages of the events below the legal age: warnings at their rows.
+    let from = builder.batch_marriages_before_events;
+    builder.marriage_src.extend(plan.marriage_command[from..].iter().map(|c| builder.command_src[c.expect("made by a command")]));
+    let spouses: Vec<i64> = plan.batch.marriages[from..]
+        .iter()
+        .flat_map(|m| m.wife.iter().chain(m.husband.iter()))
+        .filter_map(|r| match r {
+            renkou_core::register::PersonRef::Stored(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let spouse_state = if spouses.is_empty() { HashMap::new() } else { store.stored_state(&spouses).await? };
     builder.batch = plan.batch;
+    for w in crate::consistency::marriage_age_warnings(&spouse_state, &builder.batch, from) {
+        consistency_warnings.push(problem_of(&builder, &w));
+    }
 
     // 3. Write.
     let write_progress = |done: u64, total: u64| progress(ImportProgress::Writing { done, total });

@@ -27,6 +27,9 @@ pub struct Plan {
     pub batch: RegisterBatch,
     /// Per command, in order: what it created, or why it was refused.
     pub results: Vec<Result<Applied, Refusal>>,
+    /// For each marriage of `batch` created by a command, the command's index (marriages of the
+    /// initial batch come first and have none).
+    pub marriage_command: Vec<Option<usize>>,
 }
 
 impl Plan {
@@ -93,11 +96,13 @@ pub async fn plan(store: &Store, scope: Option<&AreaCode>, batch: RegisterBatch,
         })
         .collect();
     let taken_ids: HashMap<String, i64> = store.person_ids_by_citizen_id(&new_ids).await?;
+    let mut marriage_command: Vec<Option<usize>> = vec![None; batch.marriages.len()];
     let mut engine = Engine::new(today, batch, pstates, hstates, taken);
     let mut results = Vec::with_capacity(commands.len());
-    for c in commands {
+    for (i, c) in commands.iter().enumerate() {
         let r = check_scope(c, scope, in_scope.as_ref(), &existing, &taken_ids).and_then(|()| engine.apply(c));
         results.push(r);
+        marriage_command.resize(engine.batch().marriages.len(), Some(i));
     }
     let mut batch = engine.finish();
     for (i, p) in batch.persons.iter().enumerate() {
@@ -105,7 +110,7 @@ pub async fn plan(store: &Store, scope: Option<&AreaCode>, batch: RegisterBatch,
     }
     let corrected: Vec<(PersonRef, String)> = batch.corrections.iter().map(|c| (c.person, name_initials(&c.name))).collect();
     batch.name_initials.extend(corrected);
-    Ok(Plan { batch, results })
+    Ok(Plan { batch, results, marriage_command })
 }
 
 fn check_scope(

@@ -101,15 +101,21 @@ async fn samples_import_and_count() {
 
     // The same files again: every person is already stored.
     let again = rejected(&store, &[samples().join("persons.csv")]).await;
-    assert_eq!(again.len(), 13, "10 persons and 3 households");
+    assert_eq!(again.len(), 10, "10 persons (stored household numbers are joined, not refused)");
     assert_eq!(
         again[0],
         "persons.csv:2:B列(公民身份号码): 公民身份号码 130131197503120110 已在数据库中 (citizen ID already stored)"
     );
-    assert_eq!(
-        again[1],
-        "persons.csv:2:H列(户号): 户号 1301312002010001 已在数据库中; 暂不支持向已有的户添加人员 (household number already stored: adding to a stored household is not supported yet)"
-    );
+    // A new person with a stored 户号 joins that household.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "more.csv", format!("{PERSONS_HEADER}\n张小满,130131201401050018,男,,,,130131200201,1301312002010001,孙子,\n"));
+    import_files(&store, &[p], today(), &no_progress).await.unwrap();
+    let row = sqlx::query("SELECT h.household_no, p.relationship_to_head, (SELECT COUNT(*) FROM household) FROM person p JOIN household h ON h.id = p.household_id WHERE p.name = '张小满'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    use sqlx::Row;
+    assert_eq!((row.get::<String, _>(0), row.get::<String, _>(1), row.get::<i64, _>(2)), ("1301312002010001".into(), "孙子".into(), 4));
 }
 
 /// The XLSX sample (date cells, text IDs) gives the same persons as the CSV.
@@ -234,7 +240,7 @@ async fn death_before_birth_and_registration_before_birth() {
         rejected(&store, &[p, e]).await,
         vec![
             "persons.csv:2:J列(户籍登记日期): 开始日期 1970-01-01 早于出生日期 1975-03-12 (episode starts before birth)",
-            "events.csv:2:C列(日期): 死亡日期 1974-12-31 早于出生日期 1975-03-12 (death before birth)",
+            "events.csv:2:C列(日期): 日期 1974-12-31 早于张三的出生日期 1975-03-12 (before birth)",
         ]
     );
 }
@@ -463,7 +469,7 @@ async fn events_refer_to_known_persons_and_store_conflicts_point_to_rows() {
     assert_eq!(s.episodes_ended, 1);
     assert_eq!(
         rejected(&store, &[out]).await,
-        vec!["out.csv:2:A列(事件类型): 此人没有未结束的户籍记录 (no open registered episode)"]
+        vec!["out.csv:2:B列(公民身份号码): 张伟没有未结束的户籍记录 (no open registered episode)"]
     );
     // Unknown person; a newcomer without a name; divorce of a stored couple.
     let e = write(
@@ -568,12 +574,15 @@ async fn events_again_are_checked_against_stored_persons() {
     assert_eq!(
         rejected(&store, &[samples().join("events.csv")]).await,
         vec![
-            "events.csv:2:C列(日期): 此人已有未结束的流出记录 (在 130131200203, 自 2013-08-01 起), 请先登记流动结束 (an open outflow episode exists)",
-            "events.csv:3:C列(日期): 开始日期 2013-09-01 早于此人上一条流入记录的结束日期 2014-05-30 (episode overlaps the previous one)",
-            "events.csv:4:C列(日期): 此人已有未结束的户籍记录 (在 130131200204, 自 2013-10-08 起); 迁入前须先迁出: 村与村之间的迁移请登记 迁出 再 迁入 (already registered: record 迁出 before 迁入)",
-            "events.csv:5:C列(日期): 此二人的婚姻已登记 (自 2013-12-01 起) (marriage already recorded)",
-            "events.csv:6:A列(事件类型): 此人没有未结束的户籍记录 (no open registered episode)",
-            "events.csv:7:A列(事件类型): 此人已于 2014-02-10 登记死亡, 不能再次登记 (death already recorded on 2014-02-10)",
+            "events.csv:2:B列(公民身份号码): 陈明已有未结束的流出记录 (在 130131200203), 请先结束 (an open outflow episode exists)",
+            "events.csv:3:C列(日期): 日期 2013-09-01 早于上一条流入记录的结束日期 2014-05-30 (starts before the previous episode ended)",
+            "events.csv:4:B列(公民身份号码): 此人在原户籍地的迁出尚未登记: 请原户籍地先登记迁出, 或登记迁移 (the move-out from the previous area is not recorded yet)",
+            // 刘洋 is outside the register: the open marriage of 王芳 refuses a second one.
+            "events.csv:5:B列(公民身份号码): 王芳 已有未结束的婚姻, 须先登记离婚或丧偶 (already married: 民法典第1041条)",
+            "events.csv:6:B列(公民身份号码): 张伟没有未结束的户籍记录 (no open registered episode)",
+            "events.csv:7:B列(公民身份号码): 王秀珍已于 2014-02-10 登记死亡 (death already recorded)",
+            // 周涛's second inflow was refused, so there is no inflow to end.
+            "events.csv:8:B列(公民身份号码): 周涛没有未结束的流入记录 (no open inflow episode)",
         ]
     );
     // The period figures are those of the first import.
@@ -608,15 +617,15 @@ async fn stored_birth_death_and_marriages_bound_events() {
         rejected(&store, &[e]).await,
         vec![
             // 张敏 was born 2013-09-15.
-            "later.csv:2:C列(日期): 死亡日期 2013-01-01 早于出生日期 2013-09-15 (death before birth)",
+            "later.csv:2:C列(日期): 日期 2013-01-01 早于张敏的出生日期 2013-09-15 (before birth)",
             // 王秀珍 died 2014-02-10 (stored).
-            "later.csv:3:C列(日期): 此人已于 2014-02-10 死亡 (person died on 2014-02-10)",
-            "later.csv:4:C列(日期): 结婚日期 2012-01-01 早于出生日期 2013-09-15 (married before birth)",
+            "later.csv:3:C列(日期): 王秀珍已于 2014-02-10 死亡 (person died on 2014-02-10)",
+            "later.csv:4:C列(日期): 日期 2012-01-01 早于张敏的出生日期 2013-09-15 (before birth)",
             // 张建国 is married to 李秀英 (stored, open).
-            "later.csv:5:C列(日期): 此人已有未结束的婚姻 (配偶 李秀英, 自 1999-10-01 起); 须先登记离婚或丧偶 (an open marriage exists: bigamy)",
-            "later.csv:6:C列(日期): 此人没有未结束的婚姻 (no open marriage)",
+            "later.csv:5:B列(公民身份号码): 张建国 已有未结束的婚姻, 须先登记离婚或丧偶 (already married: 民法典第1041条)",
+            "later.csv:6:B列(公民身份号码): 张伟 没有未结束的婚姻 (no open marriage)",
             // 李秀英 dies in this file: a later event is refused.
-            "later.csv:8:C列(日期): 此人已于 2014-04-01 死亡 (person died on 2014-04-01)",
+            "later.csv:8:C列(日期): 李秀英已于 2014-04-01 死亡 (person died on 2014-04-01)",
         ]
     );
 }
@@ -660,7 +669,7 @@ async fn stored_person_moves_flows_out_and_marries_young() {
     );
     assert_eq!(
         rejected(&store, &[again]).await,
-        vec!["again.csv:2:C列(日期): 此人已有未结束的户籍记录 (在 130131200202, 自 2014-03-01 起); 迁入前须先迁出: 村与村之间的迁移请登记 迁出 再 迁入 (already registered: record 迁出 before 迁入)"]
+        vec!["again.csv:2:B列(公民身份号码): 此人在原户籍地的迁出尚未登记: 请原户籍地先登记迁出, 或登记迁移 (the move-out from the previous area is not recorded yet)"]
     );
 }
 
@@ -791,5 +800,6 @@ async fn scoped_import_stays_inside_the_callers_area() {
     // An event about that stored person, imported by the other village, is refused.
     let e = write(dir.path(), "events.csv", format!("{EVENTS_HEADER}\n死亡,130131197503120110,2014-02-01,,,,,,,\n"));
     let err = renkou_app::import::import_files_within(&store, &[e], &v202, today(), &no_progress).await.unwrap_err();
-    assert!(err.to_string().contains("不在您的管辖范围 130131200202 内 (person outside your scope)"), "{err}");
+    // The refusal names the row and not the person (nothing of someone outside the scope).
+    assert_eq!(err.to_string().lines().nth(1), Some("events.csv:2:B列(公民身份号码): 人员 1 不存在或不在您的管辖范围内 (not found or outside your area)"), "{err}");
 }

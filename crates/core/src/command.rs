@@ -1041,8 +1041,12 @@ impl Engine {
                 if let Some(d) = date {
                     self.check_date("date", s, *d)?;
                 }
-                if !s.marriages.is_empty() {
-                    return refuse("person", format!("{} 已有未结束的婚姻 (already married: 民法典第1041条)", s.name));
+                if let Some(m) = s.marriages.first() {
+                    if matches!(spouse, Spouse::Registered(o) if m.spouse == Some(*o)) {
+                        let since = m.start.map_or(String::new(), |d| format!(" (自 {d} 起)"));
+                        return refuse("spouse", format!("此二人的婚姻已登记{since} (marriage already recorded)"));
+                    }
+                    return refuse("person", format!("{} 已有未结束的婚姻, 须先登记离婚或丧偶 (already married: 民法典第1041条)", s.name));
                 }
                 if let (Some(d), Some(e)) = (date, s.last_marriage_end) {
                     if *d < e {
@@ -1064,7 +1068,7 @@ impl Engine {
                             self.check_date("date", t, *d)?;
                         }
                         if !t.marriages.is_empty() {
-                            return refuse("spouse", format!("{} 已有未结束的婚姻 (already married: 民法典第1041条)", t.name));
+                            return refuse("spouse", format!("{} 已有未结束的婚姻, 须先登记离婚或丧偶 (already married: 民法典第1041条)", t.name));
                         }
                         if let (Some(d), Some(e)) = (date, t.last_marriage_end) {
                             if *d < e {

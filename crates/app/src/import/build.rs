@@ -155,6 +155,8 @@ pub(crate) struct Builder {
     /// Register commands of the events files, in date order, and the row of each.
     pub commands: Vec<Command>,
     pub command_src: Vec<SrcCol>,
+    /// Marriages of the persons file (those after it are the events').
+    pub batch_marriages_before_events: usize,
     /// The stored state of the stored persons the rows refer to (set before [`Builder::resolve`]):
     /// which episodes are open, where the person is registered, the death.
     pub stored_state: HashMap<i64, StoredState>,
