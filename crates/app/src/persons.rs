@@ -74,8 +74,8 @@ pub struct PersonListItem {
     pub death_date: Option<NaiveDate>,
 }
 
-fn sex_zh(code: i64) -> &'static str {
-    Sex::from_code(code).map_or("?", |s| s.name_zh())
+fn sex_zh(sex: Sex) -> &'static str {
+    sex.name_zh()
 }
 
 fn list_item(p: PersonSummary) -> PersonListItem {
@@ -349,7 +349,7 @@ async fn load(store: &Store, caller: &Caller, e: &mut Errors, field: &str, id: O
 }
 
 fn open_registered(p: &PersonDetailRow) -> Option<&renkou_store::ResidenceRow> {
-    p.residences.iter().find(|r| r.kind == "registered" && r.valid_to.is_none())
+    p.residences.iter().find(|r| r.kind == ResidenceKind::Registered && r.valid_to.is_none())
 }
 
 /// Writes an event about the stored person `p` (see [`write`]) and audits it as `action` with
@@ -446,7 +446,7 @@ pub async fn record_birth(store: &Store, caller: &Caller, f: &BirthForm, today: 
     let mother = load(store, caller, &mut e, "mother_id", mother_id).await?;
     let father = load(store, caller, &mut e, "father_id", father_id).await?;
     if let Some(m) = &mother {
-        if m.summary.sex != 2 {
+        if m.summary.sex != Sex::Female {
             e.add("mother_id", format!("{} 不是女性", m.summary.name));
         }
         if let (Some(b), Some(d)) = (birth, m.summary.death_date) {
@@ -464,7 +464,7 @@ pub async fn record_birth(store: &Store, caller: &Caller, f: &BirthForm, today: 
         }
     }
     if let Some(fa) = &father {
-        if fa.summary.sex != 1 {
+        if fa.summary.sex != Sex::Male {
             e.add("father_id", format!("{} 不是男性", fa.summary.name));
         }
     }
@@ -533,8 +533,8 @@ pub async fn record_death(store: &Store, caller: &Caller, f: &DeathForm, today: 
     let (p, date) = (p.expect("checked"), date.expect("checked"));
     let pid = PersonRef::Stored(p.summary.id);
     let mut batch = RegisterBatch { deaths: vec![Death { person: pid, date }], ..Default::default() };
-    for r in p.residences.iter().filter(|r| r.valid_to.is_none() && r.kind != "outflow" && r.valid_from.is_none_or(|f| f <= date)) {
-        let kind = ResidenceKind::from_code(&r.kind).expect("stored kind");
+    for r in p.residences.iter().filter(|r| r.valid_to.is_none() && r.kind != ResidenceKind::Outflow && r.valid_from.is_none_or(|f| f <= date)) {
+        let kind = r.kind;
         batch.episode_ends.push(EpisodeEnd { person: pid, kind, area: AreaCode::parse(&r.area_code).ok(), date });
     }
     if let Some(m) = p.marriages.iter().find(|m| m.end_date.is_none() && m.start_date.is_none_or(|s| s <= date)) {
@@ -577,7 +577,7 @@ pub async fn record_marriage(store: &Store, caller: &Caller, f: &MarriageForm, t
     let p = p.expect("checked");
     let me = PersonRef::Stored(p.summary.id);
     let other = s.as_ref().map(|s| PersonRef::Stored(s.summary.id));
-    let (wife, husband) = if p.summary.sex == 2 { (Some(me), other) } else { (other, Some(me)) };
+    let (wife, husband) = if p.summary.sex == Sex::Female { (Some(me), other) } else { (other, Some(me)) };
     let batch = RegisterBatch {
         marriages: vec![Marriage {
             wife,
@@ -757,7 +757,7 @@ pub fn correction_values(p: &PersonDetailRow) -> CorrectionForm {
     CorrectionForm {
         person_id: p.summary.id.to_string(),
         name: p.summary.name.clone(),
-        sex: Sex::from_code(p.summary.sex).map_or("", |s| s.name_zh()).to_string(),
+        sex: p.summary.sex.name_zh().to_string(),
         birth_date: p.summary.birth_date.to_string(),
         ethnicity: p.ethnicity.clone(),
         marital_status: MaritalStatus::parse(&p.marital_status).map_or(p.marital_status.as_str(), |m| m.name_zh()).to_string(),
@@ -825,7 +825,7 @@ pub async fn record_correction(store: &Store, caller: &Caller, f: &CorrectionFor
     if let Some(p) = &p {
         let old_id = p.summary.citizen_id.as_deref();
         let id_changed = citizen_id.as_ref().map(|c| c.as_str()) != old_id;
-        let sex_changed = sex.is_some_and(|s| s.code() != p.summary.sex);
+        let sex_changed = sex.is_some_and(|s| s != p.summary.sex);
         let birth_changed = birth.is_some_and(|b| b != p.summary.birth_date);
         if let (Some(c), Some(s), Some(b)) = (&citizen_id, sex, birth) {
             if id_changed || sex_changed || birth_changed {

@@ -11,11 +11,12 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use renkou_core::area::{AreaCode, AreaLevel};
 use renkou_core::period::{birth_dates_for_ages, Period};
+use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
 use renkou_core::stats::{PeriodCounts, CHILDBEARING_AGE_MAX, CHILDBEARING_AGE_MIN};
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::{Result, Store, StoreError};
+use crate::{rows, Result, Store, StoreError};
 
 /// Which records to list behind a figure (`renkou report --explain …`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,8 +72,9 @@ pub struct ExplainRow {
     pub citizen_id: Option<String>,
     /// Name.
     pub name: String,
-    /// GB/T 2261.1 sex code (1 male, 2 female).
-    pub sex: i64,
+    /// Sex (JSON: the GB/T 2261.1 code, 1 male, 2 female).
+    #[serde(serialize_with = "crate::rows::sex_code")]
+    pub sex: Sex,
     /// Birth date.
     pub birth_date: NaiveDate,
     /// Area of the record (residence episode's area).
@@ -128,10 +130,10 @@ impl Store {
         let wcba = format!("{} AND p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8", open_at("$6"));
         let stocks = format!(
             "SELECT substr(r.area_code, 1, $1) AS child,
-                    SUM(CASE WHEN {start} THEN 1 ELSE 0 END),
-                    SUM(CASE WHEN {end} THEN 1 ELSE 0 END),
-                    SUM(CASE WHEN {wcba} THEN 1 ELSE 0 END),
-                    SUM(CASE WHEN {wcba} AND {married} THEN 1 ELSE 0 END)
+                    SUM(CASE WHEN {start} THEN 1 ELSE 0 END) AS population_start,
+                    SUM(CASE WHEN {end} THEN 1 ELSE 0 END) AS population_end,
+                    SUM(CASE WHEN {wcba} THEN 1 ELSE 0 END) AS wcba,
+                    SUM(CASE WHEN {wcba} AND {married} THEN 1 ELSE 0 END) AS married_wcba
              FROM residence r JOIN person p ON p.id = r.person_id
              WHERE r.kind = 'registered' AND r.area_code >= $2 AND r.area_code < $3
                AND (r.valid_from IS NULL OR r.valid_from <= $5) AND (r.valid_to IS NULL OR r.valid_to >= $4)
@@ -152,17 +154,17 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
         {
-            let c = by_child.entry(row.get(0)).or_default();
-            c.population_start += row.get::<i64, _>(1);
-            c.population_end += row.get::<i64, _>(2);
-            c.women_of_childbearing_age += row.get::<i64, _>(3);
-            c.married_women_of_childbearing_age += row.get::<i64, _>(4);
+            let c = by_child.entry(row.try_get("child")?).or_default();
+            c.population_start += row.try_get::<i64, _>("population_start")?;
+            c.population_end += row.try_get::<i64, _>("population_end")?;
+            c.women_of_childbearing_age += row.try_get::<i64, _>("wcba")?;
+            c.married_women_of_childbearing_age += row.try_get::<i64, _>("married_wcba")?;
         }
 
         // Births are driven by the child's birth date (few rows); the child's registered episode
         // on that date decides the area.
         let births = format!(
-            "SELECT substr(code, 1, $1) AS child, sex, policy, COUNT(*) FROM (
+            "SELECT substr(code, 1, $1) AS child, sex, policy, COUNT(*) AS n FROM (
                 SELECT {area} AS code, p.sex AS sex, b.policy AS policy
                 FROM person p JOIN birth b ON b.child_id = p.id
                 WHERE p.birth_date >= $4 AND p.birth_date <= $5) x
@@ -171,45 +173,45 @@ impl Store {
             area = event_area("p.id", "p.birth_date")
         );
         for row in sqlx::query(&births).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
-            let c = by_child.entry(row.get(0)).or_default();
-            let n: i64 = row.get(3);
+            let c = by_child.entry(row.try_get("child")?).or_default();
+            let n: i64 = row.try_get("n")?;
             c.births += n;
-            match row.get::<i64, _>(1) {
-                1 => c.births_male += n,
-                2 => c.births_female += n,
-                s => return Err(StoreError::Corrupt(format!("sex code {s}"))),
+            match rows::sex(&row, "sex")? {
+                Sex::Male => c.births_male += n,
+                Sex::Female => c.births_female += n,
             }
-            match row.get::<Option<String>, _>(2).as_deref() {
-                Some("compliant") => c.births_policy_compliant += n,
-                Some("noncompliant") => c.births_policy_noncompliant += n,
-                _ => {}
+            match rows::policy(&row, "policy")? {
+                Some(PolicyClass::Compliant) => c.births_policy_compliant += n,
+                Some(PolicyClass::Noncompliant) => c.births_policy_noncompliant += n,
+                None => {}
             }
         }
 
         let deaths = format!(
-            "SELECT substr(code, 1, $1) AS child, COUNT(*) FROM (
+            "SELECT substr(code, 1, $1) AS child, COUNT(*) AS n FROM (
                 SELECT {area} AS code FROM death d WHERE d.death_date >= $4 AND d.death_date <= $5) x
              WHERE code >= $2 AND code < $3
              GROUP BY child",
             area = event_area("d.person_id", "d.death_date")
         );
         for row in sqlx::query(&deaths).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
-            by_child.entry(row.get(0)).or_default().deaths += row.get::<i64, _>(1);
+            by_child.entry(row.try_get("child")?).or_default().deaths += row.try_get::<i64, _>("n")?;
         }
 
         let floating = format!(
-            "SELECT substr(r.area_code, 1, $1) AS child, r.kind, COUNT(*)
+            "SELECT substr(r.area_code, 1, $1) AS child, r.kind AS kind, COUNT(*) AS n
              FROM residence r
              WHERE r.kind IN ('inflow', 'outflow') AND r.area_code >= $2 AND r.area_code < $3 AND {open}
              GROUP BY child, r.kind",
             open = open_at("$4")
         );
         for row in sqlx::query(&floating).bind(child_len).bind(&lo).bind(&hi).bind(end_x).fetch_all(&self.pool).await? {
-            let c = by_child.entry(row.get(0)).or_default();
-            let n: i64 = row.get(2);
-            match row.get::<String, _>(1).as_str() {
-                "inflow" => c.floating_inflow += n,
-                _ => c.floating_outflow += n,
+            let c = by_child.entry(row.try_get("child")?).or_default();
+            let n: i64 = row.try_get("n")?;
+            match rows::kind(&row, "kind")? {
+                ResidenceKind::Inflow => c.floating_inflow += n,
+                ResidenceKind::Outflow => c.floating_outflow += n,
+                ResidenceKind::Registered => return Err(StoreError::Corrupt("registered episode among the floating".into())),
             }
         }
 
@@ -229,18 +231,19 @@ impl Store {
     pub async fn explain(&self, what: Explain, area: &AreaCode, period: &Period) -> Result<Vec<ExplainRow>> {
         let (lo, hi) = area.code_range();
         let (wcba_after, wcba_up_to) = birth_dates_for_ages(period.last, CHILDBEARING_AGE_MIN, CHILDBEARING_AGE_MAX);
-        let cols = "p.id, p.citizen_id, p.name, p.sex, p.birth_date, r.area_code";
+        // Every variant: these person columns, then `area_code`, `date` and `detail`.
+        let person = "p.id AS person_id, p.citizen_id AS citizen_id, p.name AS name, p.sex AS sex, p.birth_date AS birth_date";
         // $1/$2 area range, $3 first day, $4 last day, $5 (used by MARRIED_ON_LAST_DAY) last day,
         // $6 end instant, $7/$8 WCBA bounds.
         let sql = match what {
             Explain::PopulationStart | Explain::PopulationEnd => format!(
-                "SELECT {cols}, r.valid_from, r.valid_to FROM residence r JOIN person p ON p.id = r.person_id
+                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, r.valid_to AS detail FROM residence r JOIN person p ON p.id = r.person_id
                  WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2 AND {open}",
                 open = open_at(if what == Explain::PopulationStart { "$3" } else { "$6" })
             ),
             Explain::Births => format!(
-                "SELECT p.id, p.citizen_id, p.name, p.sex, p.birth_date, x.code, p.birth_date,
-                        COALESCE(x.policy, '') || ' ' || COALESCE(CAST(x.birth_order AS TEXT), '')
+                "SELECT {person}, x.code AS area_code, p.birth_date AS date,
+                        COALESCE(x.policy, '') || ' ' || COALESCE(CAST(x.birth_order AS TEXT), '') AS detail
                  FROM (SELECT b.child_id AS pid, b.policy AS policy, b.birth_order AS birth_order, {area} AS code
                        FROM person p JOIN birth b ON b.child_id = p.id
                        WHERE p.birth_date >= $3 AND p.birth_date <= $4) x
@@ -249,7 +252,7 @@ impl Store {
                 area = event_area("p.id", "p.birth_date")
             ),
             Explain::Deaths => format!(
-                "SELECT p.id, p.citizen_id, p.name, p.sex, p.birth_date, x.code, x.death_date, NULL
+                "SELECT {person}, x.code AS area_code, x.death_date AS date, NULL AS detail
                  FROM (SELECT d.person_id AS pid, d.death_date AS death_date, {area} AS code
                        FROM death d WHERE d.death_date >= $3 AND d.death_date <= $4) x
                  JOIN person p ON p.id = x.pid
@@ -257,20 +260,20 @@ impl Store {
                 area = event_area("d.person_id", "d.death_date")
             ),
             Explain::WomenOfChildbearingAge | Explain::MarriedWomenOfChildbearingAge => format!(
-                "SELECT {cols}, r.valid_from, NULL FROM residence r JOIN person p ON p.id = r.person_id
+                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, NULL AS detail FROM residence r JOIN person p ON p.id = r.person_id
                  WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2 AND {open}
                    AND p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8 {married}",
                 open = open_at("$6"),
                 married = if what == Explain::MarriedWomenOfChildbearingAge { format!("AND {MARRIED_ON_LAST_DAY}") } else { String::new() }
             ),
             Explain::FloatingInflow | Explain::FloatingOutflow => format!(
-                "SELECT {cols}, r.valid_from, r.kind FROM residence r JOIN person p ON p.id = r.person_id
+                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, r.kind AS detail FROM residence r JOIN person p ON p.id = r.person_id
                  WHERE r.kind = '{kind}' AND r.area_code >= $1 AND r.area_code < $2 AND {open}",
                 kind = if what == Explain::FloatingInflow { "inflow" } else { "outflow" },
                 open = open_at("$6")
             ),
         };
-        // Column 6 is the record's area code in every variant.
+        // Column 6 is the record's area code (`area_code`) in every variant.
         let sql = format!("{sql} ORDER BY 6, p.name, p.id");
         let rows = sqlx::query(&sql)
             .bind(&lo)
@@ -286,17 +289,17 @@ impl Store {
         rows.into_iter()
             .map(|row| {
                 let detail: Option<String> = match what {
-                    Explain::PopulationStart | Explain::PopulationEnd => row.get::<Option<NaiveDate>, _>(7).map(|d| d.to_string()),
-                    _ => row.try_get::<Option<String>, _>(7).ok().flatten(),
+                    Explain::PopulationStart | Explain::PopulationEnd => row.try_get::<Option<NaiveDate>, _>("detail")?.map(|d| d.to_string()),
+                    _ => row.try_get::<Option<String>, _>("detail")?,
                 };
                 Ok(ExplainRow {
-                    person_id: row.get(0),
-                    citizen_id: row.get(1),
-                    name: row.get(2),
-                    sex: row.get(3),
-                    birth_date: row.get(4),
-                    area_code: row.get(5),
-                    date: row.get(6),
+                    person_id: row.try_get("person_id")?,
+                    citizen_id: row.try_get("citizen_id")?,
+                    name: row.try_get("name")?,
+                    sex: rows::sex(&row, "sex")?,
+                    birth_date: row.try_get("birth_date")?,
+                    area_code: row.try_get("area_code")?,
+                    date: row.try_get("date")?,
                     detail: detail.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
                 })
             })

@@ -17,6 +17,7 @@ mod facts;
 mod form_stash;
 mod monthly;
 mod persons;
+mod rows;
 mod stored;
 mod user_rules;
 mod users;
