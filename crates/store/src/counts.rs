@@ -1,12 +1,12 @@
 //! Count queries of the statistics engine, and the record lists behind each figure.
 //!
 //! Every function takes an area scope and answers with SQL aggregates: the register is counted
-//! by the database, never loaded into memory. Day conventions are those of
-//! [`renkou_core::period`]: resident at 00:00 of day X iff `valid_from < X` and `valid_to >= X`
-//! (NULL = open), and an event on day E belongs to the area of the registered episode with
-//! `valid_from <= E` and `valid_to >= E`.
+//! by the database, never loaded into memory. The day conventions (who is resident at an
+//! instant, where an event belongs, what an area scope is) are the SQL fragments of
+//! [`crate::day`].
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use chrono::NaiveDate;
 use renkou_core::area::{AreaCode, AreaLevel};
@@ -16,6 +16,7 @@ use renkou_core::stats::{PeriodCounts, CHILDBEARING_AGE_MAX, CHILDBEARING_AGE_MI
 use serde::Serialize;
 use sqlx::Row;
 
+use crate::day::{death_join, event_area, in_scope, married_at_end_of, overlaps, resident_at};
 use crate::{rows, Result, Store, StoreError};
 
 /// Which records to list behind a figure (`renkou report --explain …`).
@@ -85,29 +86,9 @@ pub struct ExplainRow {
     pub detail: Option<String>,
 }
 
-/// Registered episode open at 00:00 of `$x` (alias r).
-fn open_at(x: &str) -> String {
-    format!("(r.valid_from IS NULL OR r.valid_from < {x}) AND (r.valid_to IS NULL OR r.valid_to >= {x})")
-}
-
-/// Registered episode covering day `e` (an event's day).
-fn covers(e: &str) -> String {
-    format!("(r.valid_from IS NULL OR r.valid_from <= {e}) AND (r.valid_to IS NULL OR r.valid_to >= {e})")
-}
-
-/// The area code of `person`'s registered episode covering day `date` (the first one, so an
-/// event is never counted twice): the one place that decides where a birth or death belongs.
-/// Looked up by person only, so the planner uses the (person, kind, …) index.
-fn event_area(person: &str, date: &str) -> String {
-    format!(
-        "(SELECT r.area_code FROM residence r WHERE r.person_id = {person} AND r.kind = 'registered' AND {covers} \
-          ORDER BY r.valid_from LIMIT 1)",
-        covers = covers(date)
-    )
-}
-
-const MARRIED_ON_LAST_DAY: &str = "EXISTS (SELECT 1 FROM marriage m WHERE m.wife_id = p.id \
-     AND (m.start_date IS NULL OR m.start_date <= $5) AND (m.end_date IS NULL OR m.end_date > $5))";
+/// Woman `p` is married at 24:00 of the last day (`$5`).
+static MARRIED_ON_LAST_DAY: LazyLock<String> =
+    LazyLock::new(|| format!("EXISTS (SELECT 1 FROM marriage m WHERE m.wife_id = p.id AND {})", married_at_end_of("m", "$5")));
 
 impl Store {
     /// Counts of every definition for `area` and `period`, in total and broken down by the
@@ -127,20 +108,22 @@ impl Store {
 
         // $1 child prefix length, $2/$3 area range, $4 first day, $5 last day, $6 end instant,
         // $7/$8 WCBA birth-date bounds.
-        let wcba = format!("{} AND p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8", open_at("$6"));
+        let wcba = format!("{} AND p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8", resident_at("r", "p", "d", "$6"));
         let stocks = format!(
             "SELECT substr(r.area_code, 1, $1) AS child,
                     SUM(CASE WHEN {start} THEN 1 ELSE 0 END) AS population_start,
                     SUM(CASE WHEN {end} THEN 1 ELSE 0 END) AS population_end,
                     SUM(CASE WHEN {wcba} THEN 1 ELSE 0 END) AS wcba,
                     SUM(CASE WHEN {wcba} AND {married} THEN 1 ELSE 0 END) AS married_wcba
-             FROM residence r JOIN person p ON p.id = r.person_id
-             WHERE r.kind = 'registered' AND r.area_code >= $2 AND r.area_code < $3
-               AND (r.valid_from IS NULL OR r.valid_from <= $5) AND (r.valid_to IS NULL OR r.valid_to >= $4)
+             FROM residence r JOIN person p ON p.id = r.person_id{death}
+             WHERE r.kind = 'registered' AND {scope} AND {overlaps}
              GROUP BY child",
-            start = open_at("$4"),
-            end = open_at("$6"),
-            married = MARRIED_ON_LAST_DAY,
+            death = death_join("p", "d"),
+            scope = in_scope("r.area_code", "$2", "$3"),
+            overlaps = overlaps("r", "$4", "$5"),
+            start = resident_at("r", "p", "d", "$4"),
+            end = resident_at("r", "p", "d", "$6"),
+            married = *MARRIED_ON_LAST_DAY,
         );
         for row in sqlx::query(&stocks)
             .bind(child_len)
@@ -168,9 +151,10 @@ impl Store {
                 SELECT {area} AS code, p.sex AS sex, b.policy AS policy
                 FROM person p JOIN birth b ON b.child_id = p.id
                 WHERE p.birth_date >= $4 AND p.birth_date <= $5) x
-             WHERE code >= $2 AND code < $3
+             WHERE {scope}
              GROUP BY child, sex, policy",
-            area = event_area("p.id", "p.birth_date")
+            area = event_area("p.id", "p.birth_date"),
+            scope = in_scope("code", "$2", "$3")
         );
         for row in sqlx::query(&births).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
             let c = by_child.entry(row.try_get("child")?).or_default();
@@ -190,9 +174,10 @@ impl Store {
         let deaths = format!(
             "SELECT substr(code, 1, $1) AS child, COUNT(*) AS n FROM (
                 SELECT {area} AS code FROM death d WHERE d.death_date >= $4 AND d.death_date <= $5) x
-             WHERE code >= $2 AND code < $3
+             WHERE {scope}
              GROUP BY child",
-            area = event_area("d.person_id", "d.death_date")
+            area = event_area("d.person_id", "d.death_date"),
+            scope = in_scope("code", "$2", "$3")
         );
         for row in sqlx::query(&deaths).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
             by_child.entry(row.try_get("child")?).or_default().deaths += row.try_get::<i64, _>("n")?;
@@ -200,10 +185,12 @@ impl Store {
 
         let floating = format!(
             "SELECT substr(r.area_code, 1, $1) AS child, r.kind AS kind, COUNT(*) AS n
-             FROM residence r
-             WHERE r.kind IN ('inflow', 'outflow') AND r.area_code >= $2 AND r.area_code < $3 AND {open}
+             FROM residence r JOIN person p ON p.id = r.person_id{death}
+             WHERE r.kind IN ('inflow', 'outflow') AND {scope} AND {open}
              GROUP BY child, r.kind",
-            open = open_at("$4")
+            death = death_join("p", "d"),
+            scope = in_scope("r.area_code", "$2", "$3"),
+            open = resident_at("r", "p", "d", "$4")
         );
         for row in sqlx::query(&floating).bind(child_len).bind(&lo).bind(&hi).bind(end_x).fetch_all(&self.pool).await? {
             let c = by_child.entry(row.try_get("child")?).or_default();
@@ -233,13 +220,15 @@ impl Store {
         let (wcba_after, wcba_up_to) = birth_dates_for_ages(period.last, CHILDBEARING_AGE_MIN, CHILDBEARING_AGE_MAX);
         // Every variant: these person columns, then `area_code`, `date` and `detail`.
         let person = "p.id AS person_id, p.citizen_id AS citizen_id, p.name AS name, p.sex AS sex, p.birth_date AS birth_date";
+        let death = death_join("p", "d");
+        let scope = in_scope("r.area_code", "$1", "$2");
         // $1/$2 area range, $3 first day, $4 last day, $5 (used by MARRIED_ON_LAST_DAY) last day,
         // $6 end instant, $7/$8 WCBA bounds.
         let sql = match what {
             Explain::PopulationStart | Explain::PopulationEnd => format!(
-                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, r.valid_to AS detail FROM residence r JOIN person p ON p.id = r.person_id
-                 WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2 AND {open}",
-                open = open_at(if what == Explain::PopulationStart { "$3" } else { "$6" })
+                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, r.valid_to AS detail FROM residence r JOIN person p ON p.id = r.person_id{death}
+                 WHERE r.kind = 'registered' AND {scope} AND {open}",
+                open = resident_at("r", "p", "d", if what == Explain::PopulationStart { "$3" } else { "$6" })
             ),
             Explain::Births => format!(
                 "SELECT {person}, x.code AS area_code, p.birth_date AS date,
@@ -248,7 +237,8 @@ impl Store {
                        FROM person p JOIN birth b ON b.child_id = p.id
                        WHERE p.birth_date >= $3 AND p.birth_date <= $4) x
                  JOIN person p ON p.id = x.pid
-                 WHERE x.code >= $1 AND x.code < $2",
+                 WHERE {}",
+                in_scope("x.code", "$1", "$2"),
                 area = event_area("p.id", "p.birth_date")
             ),
             Explain::Deaths => format!(
@@ -256,21 +246,22 @@ impl Store {
                  FROM (SELECT d.person_id AS pid, d.death_date AS death_date, {area} AS code
                        FROM death d WHERE d.death_date >= $3 AND d.death_date <= $4) x
                  JOIN person p ON p.id = x.pid
-                 WHERE x.code >= $1 AND x.code < $2",
+                 WHERE {}",
+                in_scope("x.code", "$1", "$2"),
                 area = event_area("d.person_id", "d.death_date")
             ),
             Explain::WomenOfChildbearingAge | Explain::MarriedWomenOfChildbearingAge => format!(
-                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, NULL AS detail FROM residence r JOIN person p ON p.id = r.person_id
-                 WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2 AND {open}
+                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, NULL AS detail FROM residence r JOIN person p ON p.id = r.person_id{death}
+                 WHERE r.kind = 'registered' AND {scope} AND {open}
                    AND p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8 {married}",
-                open = open_at("$6"),
-                married = if what == Explain::MarriedWomenOfChildbearingAge { format!("AND {MARRIED_ON_LAST_DAY}") } else { String::new() }
+                open = resident_at("r", "p", "d", "$6"),
+                married = if what == Explain::MarriedWomenOfChildbearingAge { format!("AND {}", *MARRIED_ON_LAST_DAY) } else { String::new() }
             ),
             Explain::FloatingInflow | Explain::FloatingOutflow => format!(
-                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, r.kind AS detail FROM residence r JOIN person p ON p.id = r.person_id
-                 WHERE r.kind = '{kind}' AND r.area_code >= $1 AND r.area_code < $2 AND {open}",
+                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, r.kind AS detail FROM residence r JOIN person p ON p.id = r.person_id{death}
+                 WHERE r.kind = '{kind}' AND {scope} AND {open}",
                 kind = if what == Explain::FloatingInflow { "inflow" } else { "outflow" },
-                open = open_at("$6")
+                open = resident_at("r", "p", "d", "$6")
             ),
         };
         // Column 6 is the record's area code (`area_code`) in every variant.

@@ -13,6 +13,7 @@
 
 mod audit;
 mod counts;
+mod day;
 mod facts;
 mod form_stash;
 mod monthly;

@@ -4,6 +4,7 @@
 //! residence episodes, or their household, lies inside it.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use chrono::{Datelike, NaiveDate};
 use renkou_core::area::AreaCode;
@@ -13,6 +14,7 @@ use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use crate::day::{death_join, event_area, in_scope, latest_registered_area, oldest_first, resident_at};
 use crate::{rows, Result, Store, StoreError};
 
 /// Which column a person search matches (by prefix).
@@ -188,10 +190,14 @@ pub struct MonthCount {
 pub const PYRAMID_TOP: u32 = 85;
 
 /// SQL columns of a [`PersonSummary`] over `person p`.
-const SUMMARY_COLS: &str = "p.id AS id, p.citizen_id AS citizen_id, p.name AS name, p.sex AS sex, p.birth_date AS birth_date, h.household_no AS household_no,
-    COALESCE((SELECT r.area_code FROM residence r WHERE r.person_id = p.id AND r.kind = 'registered'
-              ORDER BY (r.valid_to IS NULL) DESC, r.valid_to DESC LIMIT 1), h.area_code) AS area_code,
-    (SELECT d.death_date FROM death d WHERE d.person_id = p.id) AS death_date";
+static SUMMARY_COLS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "p.id AS id, p.citizen_id AS citizen_id, p.name AS name, p.sex AS sex, p.birth_date AS birth_date,
+         h.household_no AS household_no, COALESCE({}, h.area_code) AS area_code,
+         (SELECT d.death_date FROM death d WHERE d.person_id = p.id) AS death_date",
+        latest_registered_area("p.id")
+    )
+});
 
 fn summary_of(row: &SqliteRow) -> Result<PersonSummary> {
     Ok(PersonSummary {
@@ -236,7 +242,7 @@ impl Store {
             SearchField::HouseholdNo => "h.household_no",
         };
         let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {SUMMARY_COLS} FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE {col} >= "));
+            QueryBuilder::new(format!("SELECT {} FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE {col} >= ", *SUMMARY_COLS));
         qb.push_bind(text.to_string()).push(format!(" AND {col} < ")).push_bind(prefix_hi(text));
         push_scope(&mut qb, scope);
         qb.push(format!(" ORDER BY {col}, p.id LIMIT ")).push_bind(limit);
@@ -248,19 +254,21 @@ impl Store {
     /// person *or the person is outside the scope* (callers answer both with "not found").
     pub async fn person_detail(&self, scope: &AreaCode, id: i64) -> Result<Option<PersonDetailRow>> {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT {SUMMARY_COLS}, p.ethnicity AS ethnicity, p.marital_status AS marital_status, p.household_id AS household_id,
+            "SELECT {}, p.ethnicity AS ethnicity, p.marital_status AS marital_status, p.household_id AS household_id,
                     p.relationship_to_head AS relationship_to_head
-             FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE p.id = "
+             FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE p.id = ",
+            *SUMMARY_COLS
         ));
         qb.push_bind(id);
         push_scope(&mut qb, scope);
         let Some(row) = qb.build().fetch_optional(&self.pool).await? else { return Ok(None) };
         let summary = summary_of(&row)?;
-        let residences = sqlx::query(
+        let residences = sqlx::query(&format!(
             "SELECT r.area_code AS area_code, COALESCE(a.name, '') AS area_name, r.kind AS kind, r.valid_from AS valid_from, r.valid_to AS valid_to
              FROM residence r
-             LEFT JOIN area a ON a.code = r.area_code WHERE r.person_id = $1 ORDER BY r.valid_from IS NOT NULL, r.valid_from, r.id",
-        )
+             LEFT JOIN area a ON a.code = r.area_code WHERE r.person_id = $1 ORDER BY {}",
+            oldest_first("r")
+        ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?
@@ -364,8 +372,9 @@ impl Store {
             return Ok(None);
         };
         let members = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLS}, p.relationship_to_head AS relationship_to_head FROM person p LEFT JOIN household h ON h.id = p.household_id
-             WHERE p.household_id = $1 ORDER BY (p.relationship_to_head = '户主') DESC, p.birth_date, p.id"
+            "SELECT {}, p.relationship_to_head AS relationship_to_head FROM person p LEFT JOIN household h ON h.id = p.household_id
+             WHERE p.household_id = $1 ORDER BY (p.relationship_to_head = '户主') DESC, p.birth_date, p.id",
+            *SUMMARY_COLS
         ))
         .bind(id)
         .fetch_all(&self.pool)
@@ -389,12 +398,14 @@ impl Store {
         let (lo, hi) = scope.code_range();
         let x = period.end_instant();
         // Grouped by birth date so the database returns at most one row per (sex, day).
-        let rows = sqlx::query(
-            "SELECT p.sex AS sex, p.birth_date AS birth_date, COUNT(*) AS n FROM residence r JOIN person p ON p.id = r.person_id
-             WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2
-               AND (r.valid_from IS NULL OR r.valid_from < $3) AND (r.valid_to IS NULL OR r.valid_to >= $3)
+        let rows = sqlx::query(&format!(
+            "SELECT p.sex AS sex, p.birth_date AS birth_date, COUNT(*) AS n FROM residence r JOIN person p ON p.id = r.person_id{death}
+             WHERE r.kind = 'registered' AND {scope} AND {resident}
              GROUP BY p.sex, p.birth_date",
-        )
+            death = death_join("p", "d"),
+            scope = in_scope("r.area_code", "$1", "$2"),
+            resident = resident_at("r", "p", "d", "$3"),
+        ))
         .bind(lo)
         .bind(hi)
         .bind(x)
@@ -424,12 +435,16 @@ impl Store {
             months.insert(m.format("%Y-%m").to_string(), (0, 0));
             m = m.checked_add_months(chrono::Months::new(1)).expect("in range");
         }
-        let births = sqlx::query(
-            "SELECT p.birth_date, COUNT(*) FROM birth b JOIN person p ON p.id = b.child_id
-             JOIN residence r ON r.person_id = p.id AND r.kind = 'registered'
-               AND (r.valid_from IS NULL OR r.valid_from <= p.birth_date) AND (r.valid_to IS NULL OR r.valid_to >= p.birth_date)
-             WHERE p.birth_date >= $3 AND p.birth_date <= $4 AND r.area_code >= $1 AND r.area_code < $2 GROUP BY p.birth_date",
-        )
+        // The area of each event as the report chooses it (one episode), so that the months add up
+        // to the report's births and deaths.
+        let births = sqlx::query(&format!(
+            "SELECT x.day, COUNT(*) FROM (
+                SELECT p.birth_date AS day, {area} AS code FROM birth b JOIN person p ON p.id = b.child_id
+                WHERE p.birth_date >= $3 AND p.birth_date <= $4) x
+             WHERE {scope} GROUP BY x.day",
+            area = event_area("p.id", "p.birth_date"),
+            scope = in_scope("x.code", "$1", "$2"),
+        ))
         .bind(&lo)
         .bind(&hi)
         .bind(period.first)
@@ -440,11 +455,13 @@ impl Store {
             let d: NaiveDate = r.get(0);
             months.entry(d.format("%Y-%m").to_string()).or_default().0 += r.get::<i64, _>(1);
         }
-        let deaths = sqlx::query(
-            "SELECT d.death_date, COUNT(*) FROM death d JOIN residence r ON r.person_id = d.person_id AND r.kind = 'registered'
-               AND (r.valid_from IS NULL OR r.valid_from <= d.death_date) AND (r.valid_to IS NULL OR r.valid_to >= d.death_date)
-             WHERE d.death_date >= $3 AND d.death_date <= $4 AND r.area_code >= $1 AND r.area_code < $2 GROUP BY d.death_date",
-        )
+        let deaths = sqlx::query(&format!(
+            "SELECT x.day, COUNT(*) FROM (
+                SELECT d.death_date AS day, {area} AS code FROM death d WHERE d.death_date >= $3 AND d.death_date <= $4) x
+             WHERE {scope} GROUP BY x.day",
+            area = event_area("d.person_id", "d.death_date"),
+            scope = in_scope("x.code", "$1", "$2"),
+        ))
         .bind(&lo)
         .bind(&hi)
         .bind(period.first)
