@@ -108,7 +108,8 @@ impl Store {
 
         // $1 child prefix length, $2/$3 area range, $4 first day, $5 last day, $6 end instant,
         // $7/$8 WCBA birth-date bounds.
-        let wcba = format!("{} AND p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8", resident_at("r", "p", "d", "$6"));
+        // The cheap tests first: they reject most rows before the instant is tested.
+        let wcba = format!("p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8 AND {}", resident_at("r", "p", "d", "$6"));
         let stocks = format!(
             "SELECT substr(r.area_code, 1, $1) AS child,
                     SUM(CASE WHEN {start} THEN 1 ELSE 0 END) AS population_start,
