@@ -13,7 +13,6 @@ use chrono::NaiveDate;
 use renkou_core::area::{Area, AreaCode};
 use renkou_core::period::Period;
 use renkou_core::register::*;
-use renkou_core::stats::PeriodCounts;
 use renkou_store::Store;
 
 fn d(s: &str) -> NaiveDate {
@@ -115,7 +114,7 @@ async fn an_event_on_a_day_with_a_move_counts_once_where_the_report_puts_it() {
     let year = Period::new(d("2013-07-01"), d("2014-06-30")).unwrap();
     let (total, children) = store.period_counts(&code(TOWNSHIP), &year).await.unwrap();
     assert_eq!((total.births, total.deaths), (1, 1));
-    let v = |c: &str| children.iter().find(|(a, _)| a.as_str() == c).map(|x| x.1.clone()).unwrap_or_else(PeriodCounts::default);
+    let v = |c: &str| children.iter().find(|(a, _)| a.as_str() == c).map(|x| x.1).unwrap_or_default();
     // C died in V1 (where he was at 00:00 of his death day); D was born in V1 (her first episode).
     assert_eq!((v(V1).births, v(V1).deaths), (1, 1));
     assert_eq!((v(V2).births, v(V2).deaths), (0, 0));
