@@ -74,8 +74,8 @@ pub struct PersonListItem {
     pub death_date: Option<NaiveDate>,
 }
 
-fn sex_zh(code: i64) -> &'static str {
-    Sex::from_code(code).map_or("?", |s| s.name_zh())
+fn sex_zh(sex: Sex) -> &'static str {
+    sex.name_zh()
 }
 
 fn list_item(p: PersonSummary) -> PersonListItem {
@@ -243,7 +243,7 @@ pub fn correction_values(p: &PersonDetailRow) -> CorrectionForm {
     CorrectionForm {
         person_id: p.summary.id.to_string(),
         name: p.summary.name.clone(),
-        sex: Sex::from_code(p.summary.sex).map_or("", |s| s.name_zh()).to_string(),
+        sex: p.summary.sex.name_zh().to_string(),
         birth_date: p.summary.birth_date.to_string(),
         ethnicity: p.ethnicity.clone(),
         marital_status: MaritalStatus::parse(&p.marital_status).map_or(p.marital_status.as_str(), |m| m.name_zh()).to_string(),
@@ -311,7 +311,7 @@ pub async fn record_correction(store: &Store, caller: &Caller, f: &CorrectionFor
     if let Some(p) = &p {
         let old_id = p.summary.citizen_id.as_deref();
         let id_changed = citizen_id.as_ref().map(|c| c.as_str()) != old_id;
-        let sex_changed = sex.is_some_and(|s| s.code() != p.summary.sex);
+        let sex_changed = sex.is_some_and(|s| s != p.summary.sex);
         let birth_changed = birth.is_some_and(|b| b != p.summary.birth_date);
         if let (Some(c), Some(s), Some(b)) = (&citizen_id, sex, birth) {
             if id_changed || sex_changed || birth_changed {

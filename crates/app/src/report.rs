@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use renkou_core::area::{Area, AreaCode};
 use renkou_core::period::Period;
 use renkou_core::stats::Figures;
+use renkou_core::register::Sex;
 use renkou_store::{Explain, ExplainRow, Store};
 use serde::Serialize;
 
@@ -104,8 +105,8 @@ pub async fn explain(store: &Store, key: &str, area: &AreaCode, period: &Period,
     let mut rows = store.explain(what, area, period).await?;
     let policy = |r: &ExplainRow| r.detail.as_deref().unwrap_or("").split(' ').next().unwrap_or("").to_string();
     rows.retain(|r| match key {
-        "births_male" => r.sex == 1,
-        "births_female" => r.sex == 2,
+        "births_male" => r.sex == Sex::Male,
+        "births_female" => r.sex == Sex::Female,
         "births_policy_compliant" => policy(r) == "compliant",
         "births_policy_noncompliant" => policy(r) == "noncompliant",
         _ => true,

@@ -1,21 +1,23 @@
 //! Count queries of the statistics engine, and the record lists behind each figure.
 //!
 //! Every function takes an area scope and answers with SQL aggregates: the register is counted
-//! by the database, never loaded into memory. Day conventions are those of
-//! [`renkou_core::period`]: resident at 00:00 of day X iff `valid_from < X` and `valid_to >= X`
-//! (NULL = open), and an event on day E belongs to the area of the registered episode with
-//! `valid_from <= E` and `valid_to >= E`.
+//! by the database, never loaded into memory. The day conventions (who is resident at an
+//! instant, where an event belongs, what an area scope is) are the SQL fragments of
+//! [`crate::day`].
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use chrono::NaiveDate;
 use renkou_core::area::{AreaCode, AreaLevel};
 use renkou_core::period::{birth_dates_for_ages, Period};
+use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
 use renkou_core::stats::{PeriodCounts, CHILDBEARING_AGE_MAX, CHILDBEARING_AGE_MIN};
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::{Result, Store, StoreError};
+use crate::day::{death_join, event_area, in_scope, married_at_end_of, overlaps, resident_at};
+use crate::{rows, Result, Store, StoreError};
 
 /// Which records to list behind a figure (`renkou report --explain …`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,8 +73,9 @@ pub struct ExplainRow {
     pub citizen_id: Option<String>,
     /// Name.
     pub name: String,
-    /// GB/T 2261.1 sex code (1 male, 2 female).
-    pub sex: i64,
+    /// Sex (JSON: the GB/T 2261.1 code, 1 male, 2 female).
+    #[serde(serialize_with = "crate::rows::sex_code")]
+    pub sex: Sex,
     /// Birth date.
     pub birth_date: NaiveDate,
     /// Area of the record (residence episode's area).
@@ -83,29 +86,9 @@ pub struct ExplainRow {
     pub detail: Option<String>,
 }
 
-/// Registered episode open at 00:00 of `$x` (alias r).
-fn open_at(x: &str) -> String {
-    format!("(r.valid_from IS NULL OR r.valid_from < {x}) AND (r.valid_to IS NULL OR r.valid_to >= {x})")
-}
-
-/// Registered episode covering day `e` (an event's day).
-fn covers(e: &str) -> String {
-    format!("(r.valid_from IS NULL OR r.valid_from <= {e}) AND (r.valid_to IS NULL OR r.valid_to >= {e})")
-}
-
-/// The area code of `person`'s registered episode covering day `date` (the first one, so an
-/// event is never counted twice): the one place that decides where a birth or death belongs.
-/// Looked up by person only, so the planner uses the (person, kind, …) index.
-fn event_area(person: &str, date: &str) -> String {
-    format!(
-        "(SELECT r.area_code FROM residence r WHERE r.person_id = {person} AND r.kind = 'registered' AND {covers} \
-          ORDER BY r.valid_from LIMIT 1)",
-        covers = covers(date)
-    )
-}
-
-const MARRIED_ON_LAST_DAY: &str = "EXISTS (SELECT 1 FROM marriage m WHERE m.wife_id = p.id \
-     AND (m.start_date IS NULL OR m.start_date <= $5) AND (m.end_date IS NULL OR m.end_date > $5))";
+/// Woman `p` is married at 24:00 of the last day (`$5`).
+static MARRIED_ON_LAST_DAY: LazyLock<String> =
+    LazyLock::new(|| format!("EXISTS (SELECT 1 FROM marriage m WHERE m.wife_id = p.id AND {})", married_at_end_of("m", "$5")));
 
 impl Store {
     /// Counts of every definition for `area` and `period`, in total and broken down by the
@@ -125,20 +108,23 @@ impl Store {
 
         // $1 child prefix length, $2/$3 area range, $4 first day, $5 last day, $6 end instant,
         // $7/$8 WCBA birth-date bounds.
-        let wcba = format!("{} AND p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8", open_at("$6"));
+        // The cheap tests first: they reject most rows before the instant is tested.
+        let wcba = format!("p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8 AND {}", resident_at("r", "p", "d", "$6"));
         let stocks = format!(
             "SELECT substr(r.area_code, 1, $1) AS child,
-                    SUM(CASE WHEN {start} THEN 1 ELSE 0 END),
-                    SUM(CASE WHEN {end} THEN 1 ELSE 0 END),
-                    SUM(CASE WHEN {wcba} THEN 1 ELSE 0 END),
-                    SUM(CASE WHEN {wcba} AND {married} THEN 1 ELSE 0 END)
-             FROM residence r JOIN person p ON p.id = r.person_id
-             WHERE r.kind = 'registered' AND r.area_code >= $2 AND r.area_code < $3
-               AND (r.valid_from IS NULL OR r.valid_from <= $5) AND (r.valid_to IS NULL OR r.valid_to >= $4)
+                    SUM(CASE WHEN {start} THEN 1 ELSE 0 END) AS population_start,
+                    SUM(CASE WHEN {end} THEN 1 ELSE 0 END) AS population_end,
+                    SUM(CASE WHEN {wcba} THEN 1 ELSE 0 END) AS wcba,
+                    SUM(CASE WHEN {wcba} AND {married} THEN 1 ELSE 0 END) AS married_wcba
+             FROM residence r JOIN person p ON p.id = r.person_id{death}
+             WHERE r.kind = 'registered' AND {scope} AND {overlaps}
              GROUP BY child",
-            start = open_at("$4"),
-            end = open_at("$6"),
-            married = MARRIED_ON_LAST_DAY,
+            death = death_join("p", "d"),
+            scope = in_scope("r.area_code", "$2", "$3"),
+            overlaps = overlaps("r", "$4", "$5"),
+            start = resident_at("r", "p", "d", "$4"),
+            end = resident_at("r", "p", "d", "$6"),
+            married = *MARRIED_ON_LAST_DAY,
         );
         for row in sqlx::query(&stocks)
             .bind(child_len)
@@ -152,64 +138,68 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
         {
-            let c = by_child.entry(row.get(0)).or_default();
-            c.population_start += row.get::<i64, _>(1);
-            c.population_end += row.get::<i64, _>(2);
-            c.women_of_childbearing_age += row.get::<i64, _>(3);
-            c.married_women_of_childbearing_age += row.get::<i64, _>(4);
+            let c = by_child.entry(row.try_get("child")?).or_default();
+            c.population_start += row.try_get::<i64, _>("population_start")?;
+            c.population_end += row.try_get::<i64, _>("population_end")?;
+            c.women_of_childbearing_age += row.try_get::<i64, _>("wcba")?;
+            c.married_women_of_childbearing_age += row.try_get::<i64, _>("married_wcba")?;
         }
 
         // Births are driven by the child's birth date (few rows); the child's registered episode
         // on that date decides the area.
         let births = format!(
-            "SELECT substr(code, 1, $1) AS child, sex, policy, COUNT(*) FROM (
+            "SELECT substr(code, 1, $1) AS child, sex, policy, COUNT(*) AS n FROM (
                 SELECT {area} AS code, p.sex AS sex, b.policy AS policy
                 FROM person p JOIN birth b ON b.child_id = p.id
                 WHERE p.birth_date >= $4 AND p.birth_date <= $5) x
-             WHERE code >= $2 AND code < $3
+             WHERE {scope}
              GROUP BY child, sex, policy",
-            area = event_area("p.id", "p.birth_date")
+            area = event_area("p.id", "p.birth_date"),
+            scope = in_scope("code", "$2", "$3")
         );
         for row in sqlx::query(&births).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
-            let c = by_child.entry(row.get(0)).or_default();
-            let n: i64 = row.get(3);
+            let c = by_child.entry(row.try_get("child")?).or_default();
+            let n: i64 = row.try_get("n")?;
             c.births += n;
-            match row.get::<i64, _>(1) {
-                1 => c.births_male += n,
-                2 => c.births_female += n,
-                s => return Err(StoreError::Corrupt(format!("sex code {s}"))),
+            match rows::sex(&row, "sex")? {
+                Sex::Male => c.births_male += n,
+                Sex::Female => c.births_female += n,
             }
-            match row.get::<Option<String>, _>(2).as_deref() {
-                Some("compliant") => c.births_policy_compliant += n,
-                Some("noncompliant") => c.births_policy_noncompliant += n,
-                _ => {}
+            match rows::policy(&row, "policy")? {
+                Some(PolicyClass::Compliant) => c.births_policy_compliant += n,
+                Some(PolicyClass::Noncompliant) => c.births_policy_noncompliant += n,
+                None => {}
             }
         }
 
         let deaths = format!(
-            "SELECT substr(code, 1, $1) AS child, COUNT(*) FROM (
+            "SELECT substr(code, 1, $1) AS child, COUNT(*) AS n FROM (
                 SELECT {area} AS code FROM death d WHERE d.death_date >= $4 AND d.death_date <= $5) x
-             WHERE code >= $2 AND code < $3
+             WHERE {scope}
              GROUP BY child",
-            area = event_area("d.person_id", "d.death_date")
+            area = event_area("d.person_id", "d.death_date"),
+            scope = in_scope("code", "$2", "$3")
         );
         for row in sqlx::query(&deaths).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
-            by_child.entry(row.get(0)).or_default().deaths += row.get::<i64, _>(1);
+            by_child.entry(row.try_get("child")?).or_default().deaths += row.try_get::<i64, _>("n")?;
         }
 
         let floating = format!(
-            "SELECT substr(r.area_code, 1, $1) AS child, r.kind, COUNT(*)
-             FROM residence r
-             WHERE r.kind IN ('inflow', 'outflow') AND r.area_code >= $2 AND r.area_code < $3 AND {open}
+            "SELECT substr(r.area_code, 1, $1) AS child, r.kind AS kind, COUNT(*) AS n
+             FROM residence r JOIN person p ON p.id = r.person_id{death}
+             WHERE r.kind IN ('inflow', 'outflow') AND {scope} AND {open}
              GROUP BY child, r.kind",
-            open = open_at("$4")
+            death = death_join("p", "d"),
+            scope = in_scope("r.area_code", "$2", "$3"),
+            open = resident_at("r", "p", "d", "$4")
         );
         for row in sqlx::query(&floating).bind(child_len).bind(&lo).bind(&hi).bind(end_x).fetch_all(&self.pool).await? {
-            let c = by_child.entry(row.get(0)).or_default();
-            let n: i64 = row.get(2);
-            match row.get::<String, _>(1).as_str() {
-                "inflow" => c.floating_inflow += n,
-                _ => c.floating_outflow += n,
+            let c = by_child.entry(row.try_get("child")?).or_default();
+            let n: i64 = row.try_get("n")?;
+            match rows::kind(&row, "kind")? {
+                ResidenceKind::Inflow => c.floating_inflow += n,
+                ResidenceKind::Outflow => c.floating_outflow += n,
+                ResidenceKind::Registered => return Err(StoreError::Corrupt("registered episode among the floating".into())),
             }
         }
 
@@ -229,48 +219,53 @@ impl Store {
     pub async fn explain(&self, what: Explain, area: &AreaCode, period: &Period) -> Result<Vec<ExplainRow>> {
         let (lo, hi) = area.code_range();
         let (wcba_after, wcba_up_to) = birth_dates_for_ages(period.last, CHILDBEARING_AGE_MIN, CHILDBEARING_AGE_MAX);
-        let cols = "p.id, p.citizen_id, p.name, p.sex, p.birth_date, r.area_code";
+        // Every variant: these person columns, then `area_code`, `date` and `detail`.
+        let person = "p.id AS person_id, p.citizen_id AS citizen_id, p.name AS name, p.sex AS sex, p.birth_date AS birth_date";
+        let death = death_join("p", "d");
+        let scope = in_scope("r.area_code", "$1", "$2");
         // $1/$2 area range, $3 first day, $4 last day, $5 (used by MARRIED_ON_LAST_DAY) last day,
         // $6 end instant, $7/$8 WCBA bounds.
         let sql = match what {
             Explain::PopulationStart | Explain::PopulationEnd => format!(
-                "SELECT {cols}, r.valid_from, r.valid_to FROM residence r JOIN person p ON p.id = r.person_id
-                 WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2 AND {open}",
-                open = open_at(if what == Explain::PopulationStart { "$3" } else { "$6" })
+                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, r.valid_to AS detail FROM residence r JOIN person p ON p.id = r.person_id{death}
+                 WHERE r.kind = 'registered' AND {scope} AND {open}",
+                open = resident_at("r", "p", "d", if what == Explain::PopulationStart { "$3" } else { "$6" })
             ),
             Explain::Births => format!(
-                "SELECT p.id, p.citizen_id, p.name, p.sex, p.birth_date, x.code, p.birth_date,
-                        COALESCE(x.policy, '') || ' ' || COALESCE(CAST(x.birth_order AS TEXT), '')
+                "SELECT {person}, x.code AS area_code, p.birth_date AS date,
+                        COALESCE(x.policy, '') || ' ' || COALESCE(CAST(x.birth_order AS TEXT), '') AS detail
                  FROM (SELECT b.child_id AS pid, b.policy AS policy, b.birth_order AS birth_order, {area} AS code
                        FROM person p JOIN birth b ON b.child_id = p.id
                        WHERE p.birth_date >= $3 AND p.birth_date <= $4) x
                  JOIN person p ON p.id = x.pid
-                 WHERE x.code >= $1 AND x.code < $2",
+                 WHERE {}",
+                in_scope("x.code", "$1", "$2"),
                 area = event_area("p.id", "p.birth_date")
             ),
             Explain::Deaths => format!(
-                "SELECT p.id, p.citizen_id, p.name, p.sex, p.birth_date, x.code, x.death_date, NULL
+                "SELECT {person}, x.code AS area_code, x.death_date AS date, NULL AS detail
                  FROM (SELECT d.person_id AS pid, d.death_date AS death_date, {area} AS code
                        FROM death d WHERE d.death_date >= $3 AND d.death_date <= $4) x
                  JOIN person p ON p.id = x.pid
-                 WHERE x.code >= $1 AND x.code < $2",
+                 WHERE {}",
+                in_scope("x.code", "$1", "$2"),
                 area = event_area("d.person_id", "d.death_date")
             ),
             Explain::WomenOfChildbearingAge | Explain::MarriedWomenOfChildbearingAge => format!(
-                "SELECT {cols}, r.valid_from, NULL FROM residence r JOIN person p ON p.id = r.person_id
-                 WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2 AND {open}
+                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, NULL AS detail FROM residence r JOIN person p ON p.id = r.person_id{death}
+                 WHERE r.kind = 'registered' AND {scope} AND {open}
                    AND p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8 {married}",
-                open = open_at("$6"),
-                married = if what == Explain::MarriedWomenOfChildbearingAge { format!("AND {MARRIED_ON_LAST_DAY}") } else { String::new() }
+                open = resident_at("r", "p", "d", "$6"),
+                married = if what == Explain::MarriedWomenOfChildbearingAge { format!("AND {}", *MARRIED_ON_LAST_DAY) } else { String::new() }
             ),
             Explain::FloatingInflow | Explain::FloatingOutflow => format!(
-                "SELECT {cols}, r.valid_from, r.kind FROM residence r JOIN person p ON p.id = r.person_id
-                 WHERE r.kind = '{kind}' AND r.area_code >= $1 AND r.area_code < $2 AND {open}",
+                "SELECT {person}, r.area_code AS area_code, r.valid_from AS date, r.kind AS detail FROM residence r JOIN person p ON p.id = r.person_id{death}
+                 WHERE r.kind = '{kind}' AND {scope} AND {open}",
                 kind = if what == Explain::FloatingInflow { "inflow" } else { "outflow" },
-                open = open_at("$6")
+                open = resident_at("r", "p", "d", "$6")
             ),
         };
-        // Column 6 is the record's area code in every variant.
+        // Column 6 is the record's area code (`area_code`) in every variant.
         let sql = format!("{sql} ORDER BY 6, p.name, p.id");
         let rows = sqlx::query(&sql)
             .bind(&lo)
@@ -286,17 +281,17 @@ impl Store {
         rows.into_iter()
             .map(|row| {
                 let detail: Option<String> = match what {
-                    Explain::PopulationStart | Explain::PopulationEnd => row.get::<Option<NaiveDate>, _>(7).map(|d| d.to_string()),
-                    _ => row.try_get::<Option<String>, _>(7).ok().flatten(),
+                    Explain::PopulationStart | Explain::PopulationEnd => row.try_get::<Option<NaiveDate>, _>("detail")?.map(|d| d.to_string()),
+                    _ => row.try_get::<Option<String>, _>("detail")?,
                 };
                 Ok(ExplainRow {
-                    person_id: row.get(0),
-                    citizen_id: row.get(1),
-                    name: row.get(2),
-                    sex: row.get(3),
-                    birth_date: row.get(4),
-                    area_code: row.get(5),
-                    date: row.get(6),
+                    person_id: row.try_get("person_id")?,
+                    citizen_id: row.try_get("citizen_id")?,
+                    name: row.try_get("name")?,
+                    sex: rows::sex(&row, "sex")?,
+                    birth_date: row.try_get("birth_date")?,
+                    area_code: row.try_get("area_code")?,
+                    date: row.try_get("date")?,
                     detail: detail.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
                 })
             })

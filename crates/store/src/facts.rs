@@ -17,6 +17,7 @@ use serde::Serialize;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use crate::day::{death_join, in_scope, latest_registered_area, open_now, resident_at};
 use crate::{Result, Store, StoreError};
 
 /// One person of a duplicate-ID group ([`Store::duplicate_citizen_ids`]).
@@ -167,8 +168,7 @@ fn end_reason_of(s: Option<&str>) -> Option<MarriageEnd> {
 }
 
 /// Area of the latest registered episode (open first), else the household's.
-const CURRENT_AREA: &str = "COALESCE((SELECT r.area_code FROM residence r WHERE r.person_id = p.id AND r.kind = 'registered'
-    ORDER BY (r.valid_to IS NULL) DESC, r.valid_to DESC LIMIT 1), h.area_code)";
+static CURRENT_AREA: LazyLock<String> = LazyLock::new(|| format!("COALESCE({}, h.area_code)", latest_registered_area("p.id")));
 
 /// The JSON that SQLite's `json_group_array(json_array(…))` writes: an array of arrays of
 /// integers, strings and nulls (the only values the snapshot statement produces), read without
@@ -692,9 +692,10 @@ impl Store {
                                          ELSE upper(substr(citizen_id, 1, 17)) END AS key
                         FROM person WHERE citizen_id IS NOT NULL),
                   dup AS (SELECT key FROM k GROUP BY key HAVING COUNT(*) > 1)
-             SELECT k.key, p.id, p.citizen_id, p.name, {CURRENT_AREA}
+             SELECT k.key, p.id, p.citizen_id, p.name, {}
              FROM k JOIN dup ON dup.key = k.key JOIN person p ON p.id = k.id LEFT JOIN household h ON h.id = p.household_id
-             WHERE 1 = 1"
+             WHERE 1 = 1",
+            *CURRENT_AREA
         ));
         push_scope(&mut qb, scope);
         qb.push(" ORDER BY k.key, p.id");
@@ -711,13 +712,15 @@ impl Store {
     /// Errors: [`StoreError::Sql`].
     pub async fn unknown_area_episodes(&self, scope: &AreaCode) -> Result<Vec<UnknownAreaRow>> {
         let (lo, hi) = scope.code_range();
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT p.id, p.citizen_id, p.name, r.area_code, a.code IS NOT NULL
              FROM residence r JOIN person p ON p.id = r.person_id LEFT JOIN area a ON a.code = r.area_code
-             WHERE r.kind = 'registered' AND r.valid_to IS NULL AND r.area_code >= $1 AND r.area_code < $2
+             WHERE r.kind = 'registered' AND {open} AND {scope}
                AND (a.code IS NULL OR length(r.area_code) < 12)
              ORDER BY r.area_code, p.id",
-        )
+            open = open_now("r"),
+            scope = in_scope("r.area_code", "$1", "$2"),
+        ))
         .bind(lo)
         .bind(hi)
         .fetch_all(&self.pool)
@@ -733,18 +736,20 @@ impl Store {
     /// are left out. Ordered by household number. Errors: [`StoreError::Sql`].
     pub async fn household_heads(&self, scope: &AreaCode) -> Result<Vec<HouseholdHeadsRow>> {
         let (lo, hi) = scope.code_range();
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT h.id, h.household_no, h.area_code, COUNT(*),
                     SUM(CASE WHEN p.relationship_to_head = '户主' THEN 1 ELSE 0 END),
                     GROUP_CONCAT(CASE WHEN p.relationship_to_head = '户主' THEN p.id END)
              FROM household h JOIN person p ON p.household_id = h.id
-             WHERE h.area_code >= $1 AND h.area_code < $2
+             WHERE {scope}
                AND NOT EXISTS (SELECT 1 FROM death d WHERE d.person_id = p.id)
-               AND EXISTS (SELECT 1 FROM residence r WHERE r.person_id = p.id AND r.kind = 'registered' AND r.valid_to IS NULL)
+               AND EXISTS (SELECT 1 FROM residence r WHERE r.person_id = p.id AND r.kind = 'registered' AND {open})
              GROUP BY h.id, h.household_no, h.area_code
              HAVING SUM(CASE WHEN p.relationship_to_head = '户主' THEN 1 ELSE 0 END) <> 1
              ORDER BY h.household_no",
-        )
+            scope = in_scope("h.area_code", "$1", "$2"),
+            open = open_now("r"),
+        ))
         .bind(lo)
         .bind(hi)
         .fetch_all(&self.pool)
@@ -769,12 +774,14 @@ impl Store {
     /// village (12-digit prefix) of the episode's area: the denominators of the check scores.
     pub async fn registered_by_village(&self, scope: &AreaCode, on: NaiveDate) -> Result<Vec<(String, i64)>> {
         let (lo, hi) = scope.code_range();
-        let rows = sqlx::query(
-            "SELECT substr(r.area_code, 1, 12) AS v, COUNT(DISTINCT r.person_id) FROM residence r
-             WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2
-               AND (r.valid_from IS NULL OR r.valid_from < $3) AND (r.valid_to IS NULL OR r.valid_to >= $3)
+        let rows = sqlx::query(&format!(
+            "SELECT substr(r.area_code, 1, 12) AS v, COUNT(DISTINCT r.person_id) FROM residence r JOIN person p ON p.id = r.person_id{death}
+             WHERE r.kind = 'registered' AND {scope} AND {resident}
              GROUP BY v ORDER BY v",
-        )
+            death = death_join("p", "d"),
+            scope = in_scope("r.area_code", "$1", "$2"),
+            resident = resident_at("r", "p", "d", "$3"),
+        ))
         .bind(lo)
         .bind(hi)
         .bind(on)

@@ -13,12 +13,14 @@
 
 mod audit;
 mod counts;
+mod day;
 mod engine_state;
 mod facts;
 mod file;
 mod form_stash;
 mod monthly;
 mod persons;
+mod rows;
 mod stored;
 mod user_rules;
 mod users;

@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use renkou_core::area::{Area, AreaCode, AreaLevel};
 use sqlx::Row;
 
+use crate::day::{ends_on, ends_within, event_area, in_scope, starts_on, starts_within};
 use crate::{area_of, Result, Store};
 
 /// A stored monthly report.
@@ -71,15 +72,6 @@ fn report_of(r: &sqlx::sqlite::SqliteRow) -> MonthlyReportRow {
         reviewed_by: r.get(11),
         reviewed_at: r.get(12),
     }
-}
-
-/// The area code of the registered episode of `person` covering `date` (as in `counts`).
-fn event_area(person: &str, date: &str) -> String {
-    format!(
-        "(SELECT r.area_code FROM residence r WHERE r.person_id = {person} AND r.kind = 'registered' \
-          AND (r.valid_from IS NULL OR r.valid_from <= {date}) AND (r.valid_to IS NULL OR r.valid_to >= {date}) \
-          ORDER BY r.valid_from LIMIT 1)"
-    )
 }
 
 impl Store {
@@ -182,23 +174,29 @@ impl Store {
     pub async fn group_events(&self, group: &AreaCode, first: NaiveDate, last: NaiveDate) -> Result<Vec<GroupEventRow>> {
         let (lo, hi) = group.code_range();
         let sql = format!(
-            "SELECT 'birth', p.birth_date, p.id, p.name FROM birth b JOIN person p ON p.id = b.child_id
-               WHERE p.birth_date >= $3 AND p.birth_date <= $4 AND {birth_area} >= $1 AND {birth_area} < $2
-             UNION ALL
-             SELECT 'death', d.death_date, p.id, p.name FROM death d JOIN person p ON p.id = d.person_id
-               WHERE d.death_date >= $3 AND d.death_date <= $4 AND {death_area} >= $1 AND {death_area} < $2
+            "SELECT kind, day, id, name FROM (
+               SELECT 'birth' AS kind, p.birth_date AS day, p.id AS id, p.name AS name, {birth_area} AS code
+                 FROM birth b JOIN person p ON p.id = b.child_id WHERE p.birth_date >= $3 AND p.birth_date <= $4
+               UNION ALL
+               SELECT 'death', d.death_date, p.id, p.name, {death_area}
+                 FROM death d JOIN person p ON p.id = d.person_id WHERE d.death_date >= $3 AND d.death_date <= $4) x
+             WHERE {event_scope}
              UNION ALL
              SELECT 'move_in', r.valid_from, p.id, p.name FROM residence r JOIN person p ON p.id = r.person_id
-               WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2
-                 AND r.valid_from >= $3 AND r.valid_from <= $4 AND r.valid_from <> p.birth_date
+               WHERE r.kind = 'registered' AND {scope} AND {starts} AND NOT {starts_at_birth}
              UNION ALL
              SELECT 'move_out', r.valid_to, p.id, p.name FROM residence r JOIN person p ON p.id = r.person_id
-               WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2
-                 AND r.valid_to >= $3 AND r.valid_to <= $4
-                 AND NOT EXISTS (SELECT 1 FROM death d WHERE d.person_id = p.id AND d.death_date = r.valid_to)
+               WHERE r.kind = 'registered' AND {scope} AND {ends}
+                 AND NOT EXISTS (SELECT 1 FROM death d WHERE d.person_id = p.id AND {ends_at_death})
              ORDER BY 2, 1, 4, 3",
             birth_area = event_area("p.id", "p.birth_date"),
             death_area = event_area("p.id", "d.death_date"),
+            event_scope = in_scope("x.code", "$1", "$2"),
+            scope = in_scope("r.area_code", "$1", "$2"),
+            starts = starts_within("r", "$3", "$4"),
+            starts_at_birth = starts_on("r", "p.birth_date"),
+            ends = ends_within("r", "$3", "$4"),
+            ends_at_death = ends_on("r", "d.death_date"),
         );
         let rows = sqlx::query(&sql).bind(lo).bind(hi).bind(first).bind(last).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| GroupEventRow { kind: r.get(0), date: r.get(1), person_id: r.get(2), name: r.get(3) }).collect())

@@ -4,14 +4,18 @@
 //! residence episodes, or their household, lies inside it.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use chrono::{Datelike, NaiveDate};
 use renkou_core::area::AreaCode;
 use renkou_core::period::{age_in_completed_years, Period};
 use serde::Serialize;
+use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::{Result, Store};
+use crate::day::{death_join, event_area, in_scope, latest_registered_area, oldest_first, resident_at};
+use crate::{rows, Result, Store, StoreError};
 
 /// Which column a person search matches (by prefix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +39,9 @@ pub struct PersonSummary {
     pub citizen_id: Option<String>,
     /// Name.
     pub name: String,
-    /// GB/T 2261.1 sex code.
-    pub sex: i64,
+    /// Sex (JSON: the GB/T 2261.1 code).
+    #[serde(serialize_with = "crate::rows::sex_code")]
+    pub sex: Sex,
     /// Birth date.
     pub birth_date: NaiveDate,
     /// Household number.
@@ -54,8 +59,8 @@ pub struct ResidenceRow {
     pub area_code: String,
     /// Area name (empty when unknown).
     pub area_name: String,
-    /// `registered`, `inflow` or `outflow`.
-    pub kind: String,
+    /// Registered, inflow or outflow.
+    pub kind: ResidenceKind,
     /// Day of arrival.
     pub valid_from: Option<NaiveDate>,
     /// Day of departure.
@@ -84,14 +89,15 @@ pub struct ChildRow {
     pub person_id: i64,
     /// Child's name.
     pub name: String,
-    /// Child's sex code.
-    pub sex: i64,
+    /// Child's sex (JSON: the GB/T 2261.1 code).
+    #[serde(serialize_with = "crate::rows::sex_code")]
+    pub sex: Sex,
     /// Child's birth date.
     pub birth_date: NaiveDate,
     /// Birth order (孩次).
     pub birth_order: Option<i64>,
-    /// `compliant` / `noncompliant`.
-    pub policy: Option<String>,
+    /// Policy classification.
+    pub policy: Option<PolicyClass>,
 }
 
 /// The birth record of the person themself.
@@ -107,8 +113,8 @@ pub struct OwnBirthRow {
     pub father_name: Option<String>,
     /// Birth order.
     pub birth_order: Option<i64>,
-    /// Policy code.
-    pub policy: Option<String>,
+    /// Policy classification.
+    pub policy: Option<PolicyClass>,
 }
 
 /// Everything known about one person.
@@ -184,22 +190,26 @@ pub struct MonthCount {
 pub const PYRAMID_TOP: u32 = 85;
 
 /// SQL columns of a [`PersonSummary`] over `person p`.
-const SUMMARY_COLS: &str = "p.id, p.citizen_id, p.name, p.sex, p.birth_date, h.household_no,
-    COALESCE((SELECT r.area_code FROM residence r WHERE r.person_id = p.id AND r.kind = 'registered'
-              ORDER BY (r.valid_to IS NULL) DESC, r.valid_to DESC LIMIT 1), h.area_code),
-    (SELECT d.death_date FROM death d WHERE d.person_id = p.id)";
+static SUMMARY_COLS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "p.id AS id, p.citizen_id AS citizen_id, p.name AS name, p.sex AS sex, p.birth_date AS birth_date,
+         h.household_no AS household_no, COALESCE({}, h.area_code) AS area_code,
+         (SELECT d.death_date FROM death d WHERE d.person_id = p.id) AS death_date",
+        latest_registered_area("p.id")
+    )
+});
 
-fn summary_of(row: &sqlx::sqlite::SqliteRow) -> PersonSummary {
-    PersonSummary {
-        id: row.get(0),
-        citizen_id: row.get(1),
-        name: row.get(2),
-        sex: row.get(3),
-        birth_date: row.get(4),
-        household_no: row.get(5),
-        area_code: row.get(6),
-        death_date: row.get(7),
-    }
+fn summary_of(row: &SqliteRow) -> Result<PersonSummary> {
+    Ok(PersonSummary {
+        id: row.try_get("id")?,
+        citizen_id: row.try_get("citizen_id")?,
+        name: row.try_get("name")?,
+        sex: rows::sex(row, "sex")?,
+        birth_date: row.try_get("birth_date")?,
+        household_no: row.try_get("household_no")?,
+        area_code: row.try_get("area_code")?,
+        death_date: row.try_get("death_date")?,
+    })
 }
 
 /// Pushes ` AND (person p is inside the scope)`.
@@ -232,38 +242,51 @@ impl Store {
             SearchField::HouseholdNo => "h.household_no",
         };
         let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {SUMMARY_COLS} FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE {col} >= "));
+            QueryBuilder::new(format!("SELECT {} FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE {col} >= ", *SUMMARY_COLS));
         qb.push_bind(text.to_string()).push(format!(" AND {col} < ")).push_bind(prefix_hi(text));
         push_scope(&mut qb, scope);
         qb.push(format!(" ORDER BY {col}, p.id LIMIT ")).push_bind(limit);
         let rows = qb.build().fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(summary_of).collect())
+        rows.iter().map(summary_of).collect()
     }
 
     /// A person inside `scope` with everything known about them; `None` when there is no such
     /// person *or the person is outside the scope* (callers answer both with "not found").
     pub async fn person_detail(&self, scope: &AreaCode, id: i64) -> Result<Option<PersonDetailRow>> {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT {SUMMARY_COLS}, p.ethnicity, p.marital_status, p.household_id, p.relationship_to_head
-             FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE p.id = "
+            "SELECT {}, p.ethnicity AS ethnicity, p.marital_status AS marital_status, p.household_id AS household_id,
+                    p.relationship_to_head AS relationship_to_head
+             FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE p.id = ",
+            *SUMMARY_COLS
         ));
         qb.push_bind(id);
         push_scope(&mut qb, scope);
         let Some(row) = qb.build().fetch_optional(&self.pool).await? else { return Ok(None) };
-        let summary = summary_of(&row);
-        let residences = sqlx::query(
-            "SELECT r.area_code, COALESCE(a.name, ''), r.kind, r.valid_from, r.valid_to FROM residence r
-             LEFT JOIN area a ON a.code = r.area_code WHERE r.person_id = $1 ORDER BY r.valid_from IS NOT NULL, r.valid_from, r.id",
-        )
+        let summary = summary_of(&row)?;
+        let residences = sqlx::query(&format!(
+            "SELECT r.area_code AS area_code, COALESCE(a.name, '') AS area_name, r.kind AS kind, r.valid_from AS valid_from, r.valid_to AS valid_to
+             FROM residence r
+             LEFT JOIN area a ON a.code = r.area_code WHERE r.person_id = $1 ORDER BY {}",
+            oldest_first("r")
+        ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|r| ResidenceRow { area_code: r.get(0), area_name: r.get(1), kind: r.get(2), valid_from: r.get(3), valid_to: r.get(4) })
-        .collect();
+        .map(|r| {
+            Ok(ResidenceRow {
+                area_code: r.try_get("area_code")?,
+                area_name: r.try_get("area_name")?,
+                kind: rows::kind(r, "kind")?,
+                valid_from: r.try_get("valid_from")?,
+                valid_to: r.try_get("valid_to")?,
+            })
+        })
+        .collect::<Result<_>>()?;
         let marriages = sqlx::query(
-            "SELECT CASE WHEN m.wife_id = $1 THEN m.husband_id ELSE m.wife_id END AS spouse,
-                    COALESCE(s.name, m.outside_spouse_name), m.start_date, m.end_date, m.end_reason
+            "SELECT CASE WHEN m.wife_id = $1 THEN m.husband_id ELSE m.wife_id END AS spouse_id,
+                    COALESCE(s.name, m.outside_spouse_name) AS spouse_name, m.start_date AS start_date, m.end_date AS end_date,
+                    m.end_reason AS end_reason
              FROM marriage m LEFT JOIN person s ON s.id = (CASE WHEN m.wife_id = $1 THEN m.husband_id ELSE m.wife_id END)
              WHERE m.wife_id = $1 OR m.husband_id = $1 ORDER BY m.start_date IS NOT NULL, m.start_date, m.id",
         )
@@ -271,39 +294,61 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|r| MarriageRow { spouse_id: r.get(0), spouse_name: r.get(1), start_date: r.get(2), end_date: r.get(3), end_reason: r.get(4) })
-        .collect();
+        .map(|r| {
+            Ok(MarriageRow {
+                spouse_id: r.try_get("spouse_id")?,
+                spouse_name: r.try_get("spouse_name")?,
+                start_date: r.try_get("start_date")?,
+                end_date: r.try_get("end_date")?,
+                end_reason: r.try_get("end_reason")?,
+            })
+        })
+        .collect::<Result<_>>()?;
         let children = sqlx::query(
-            "SELECT c.id, c.name, c.sex, c.birth_date, b.birth_order, b.policy FROM birth b JOIN person c ON c.id = b.child_id
+            "SELECT c.id AS id, c.name AS name, c.sex AS sex, c.birth_date AS birth_date, b.birth_order AS birth_order, b.policy AS policy
+             FROM birth b JOIN person c ON c.id = b.child_id
              WHERE b.mother_id = $1 OR b.father_id = $1 ORDER BY c.birth_date, c.id",
         )
         .bind(id)
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|r| ChildRow { person_id: r.get(0), name: r.get(1), sex: r.get(2), birth_date: r.get(3), birth_order: r.get(4), policy: r.get(5) })
-        .collect();
+        .map(|r| {
+            Ok(ChildRow {
+                person_id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                sex: rows::sex(r, "sex")?,
+                birth_date: r.try_get("birth_date")?,
+                birth_order: r.try_get("birth_order")?,
+                policy: rows::policy(r, "policy")?,
+            })
+        })
+        .collect::<Result<_>>()?;
         let birth = sqlx::query(
-            "SELECT b.mother_id, m.name, b.father_id, f.name, b.birth_order, b.policy FROM birth b
+            "SELECT b.mother_id AS mother_id, m.name AS mother_name, b.father_id AS father_id, f.name AS father_name,
+                    b.birth_order AS birth_order, b.policy AS policy FROM birth b
              LEFT JOIN person m ON m.id = b.mother_id LEFT JOIN person f ON f.id = b.father_id WHERE b.child_id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .map(|r| OwnBirthRow {
-            mother_id: r.get(0),
-            mother_name: r.get(1),
-            father_id: r.get(2),
-            father_name: r.get(3),
-            birth_order: r.get(4),
-            policy: r.get(5),
-        });
+        .map(|r| {
+            Ok::<_, StoreError>(OwnBirthRow {
+                mother_id: r.try_get("mother_id")?,
+                mother_name: r.try_get("mother_name")?,
+                father_id: r.try_get("father_id")?,
+                father_name: r.try_get("father_name")?,
+                birth_order: r.try_get("birth_order")?,
+                policy: rows::policy(&r, "policy")?,
+            })
+        })
+        .transpose()?;
         Ok(Some(PersonDetailRow {
             summary,
-            ethnicity: row.get(8),
-            marital_status: row.get(9),
-            household_id: row.get(10),
-            relationship_to_head: row.get(11),
+            ethnicity: row.try_get("ethnicity")?,
+            marital_status: row.try_get("marital_status")?,
+            household_id: row.try_get("household_id")?,
+            relationship_to_head: row.try_get("relationship_to_head")?,
             residences,
             marriages,
             children,
@@ -315,7 +360,7 @@ impl Store {
     pub async fn household(&self, scope: &AreaCode, id: i64) -> Result<Option<HouseholdRow>> {
         let (lo, hi) = scope.code_range();
         let Some(h) = sqlx::query(
-            "SELECT h.id, h.household_no, h.area_code, COALESCE(a.name, '') FROM household h LEFT JOIN area a ON a.code = h.area_code
+            "SELECT h.id AS id, h.household_no AS household_no, h.area_code AS area_code, COALESCE(a.name, '') AS area_name FROM household h LEFT JOIN area a ON a.code = h.area_code
              WHERE h.id = $1 AND h.area_code >= $2 AND h.area_code < $3",
         )
         .bind(id)
@@ -327,16 +372,23 @@ impl Store {
             return Ok(None);
         };
         let members = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLS}, p.relationship_to_head FROM person p LEFT JOIN household h ON h.id = p.household_id
-             WHERE p.household_id = $1 ORDER BY (p.relationship_to_head = '户主') DESC, p.birth_date, p.id"
+            "SELECT {}, p.relationship_to_head AS relationship_to_head FROM person p LEFT JOIN household h ON h.id = p.household_id
+             WHERE p.household_id = $1 ORDER BY (p.relationship_to_head = '户主') DESC, p.birth_date, p.id",
+            *SUMMARY_COLS
         ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|r| MemberRow { person: summary_of(r), relationship_to_head: r.get(8) })
-        .collect();
-        Ok(Some(HouseholdRow { id: h.get(0), household_no: h.get(1), area_code: h.get(2), area_name: h.get(3), members }))
+        .map(|r| Ok(MemberRow { person: summary_of(r)?, relationship_to_head: r.try_get("relationship_to_head")? }))
+        .collect::<Result<_>>()?;
+        Ok(Some(HouseholdRow {
+            id: h.try_get("id")?,
+            household_no: h.try_get("household_no")?,
+            area_code: h.try_get("area_code")?,
+            area_name: h.try_get("area_name")?,
+            members,
+        }))
     }
 
     /// Registered residents of `scope` at the end instant of `period` (24:00 of the last day),
@@ -346,12 +398,14 @@ impl Store {
         let (lo, hi) = scope.code_range();
         let x = period.end_instant();
         // Grouped by birth date so the database returns at most one row per (sex, day).
-        let rows = sqlx::query(
-            "SELECT p.sex, p.birth_date, COUNT(*) FROM residence r JOIN person p ON p.id = r.person_id
-             WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2
-               AND (r.valid_from IS NULL OR r.valid_from < $3) AND (r.valid_to IS NULL OR r.valid_to >= $3)
+        let rows = sqlx::query(&format!(
+            "SELECT p.sex AS sex, p.birth_date AS birth_date, COUNT(*) AS n FROM residence r JOIN person p ON p.id = r.person_id{death}
+             WHERE r.kind = 'registered' AND {scope} AND {resident}
              GROUP BY p.sex, p.birth_date",
-        )
+            death = death_join("p", "d"),
+            scope = in_scope("r.area_code", "$1", "$2"),
+            resident = resident_at("r", "p", "d", "$3"),
+        ))
         .bind(lo)
         .bind(hi)
         .bind(x)
@@ -360,14 +414,13 @@ impl Store {
         let mut groups: Vec<AgeGroupCount> =
             (0..=PYRAMID_TOP / 5).map(|g| AgeGroupCount { from_age: g * 5, male: 0, female: 0 }).collect();
         for r in rows {
-            let birth: NaiveDate = r.get(1);
+            let birth: NaiveDate = r.try_get("birth_date")?;
             let age = age_in_completed_years(birth, period.last).max(0) as u32;
             let g = &mut groups[(age.min(PYRAMID_TOP) / 5) as usize];
-            let n: i64 = r.get(2);
-            if r.get::<i64, _>(0) == 1 {
-                g.male += n;
-            } else {
-                g.female += n;
+            let n: i64 = r.try_get("n")?;
+            match rows::sex(&r, "sex")? {
+                Sex::Male => g.male += n,
+                Sex::Female => g.female += n,
             }
         }
         Ok(groups)
@@ -382,12 +435,16 @@ impl Store {
             months.insert(m.format("%Y-%m").to_string(), (0, 0));
             m = m.checked_add_months(chrono::Months::new(1)).expect("in range");
         }
-        let births = sqlx::query(
-            "SELECT p.birth_date, COUNT(*) FROM birth b JOIN person p ON p.id = b.child_id
-             JOIN residence r ON r.person_id = p.id AND r.kind = 'registered'
-               AND (r.valid_from IS NULL OR r.valid_from <= p.birth_date) AND (r.valid_to IS NULL OR r.valid_to >= p.birth_date)
-             WHERE p.birth_date >= $3 AND p.birth_date <= $4 AND r.area_code >= $1 AND r.area_code < $2 GROUP BY p.birth_date",
-        )
+        // The area of each event as the report chooses it (one episode), so that the months add up
+        // to the report's births and deaths.
+        let births = sqlx::query(&format!(
+            "SELECT x.day, COUNT(*) FROM (
+                SELECT p.birth_date AS day, {area} AS code FROM birth b JOIN person p ON p.id = b.child_id
+                WHERE p.birth_date >= $3 AND p.birth_date <= $4) x
+             WHERE {scope} GROUP BY x.day",
+            area = event_area("p.id", "p.birth_date"),
+            scope = in_scope("x.code", "$1", "$2"),
+        ))
         .bind(&lo)
         .bind(&hi)
         .bind(period.first)
@@ -398,11 +455,13 @@ impl Store {
             let d: NaiveDate = r.get(0);
             months.entry(d.format("%Y-%m").to_string()).or_default().0 += r.get::<i64, _>(1);
         }
-        let deaths = sqlx::query(
-            "SELECT d.death_date, COUNT(*) FROM death d JOIN residence r ON r.person_id = d.person_id AND r.kind = 'registered'
-               AND (r.valid_from IS NULL OR r.valid_from <= d.death_date) AND (r.valid_to IS NULL OR r.valid_to >= d.death_date)
-             WHERE d.death_date >= $3 AND d.death_date <= $4 AND r.area_code >= $1 AND r.area_code < $2 GROUP BY d.death_date",
-        )
+        let deaths = sqlx::query(&format!(
+            "SELECT x.day, COUNT(*) FROM (
+                SELECT d.death_date AS day, {area} AS code FROM death d WHERE d.death_date >= $3 AND d.death_date <= $4) x
+             WHERE {scope} GROUP BY x.day",
+            area = event_area("d.person_id", "d.death_date"),
+            scope = in_scope("x.code", "$1", "$2"),
+        ))
         .bind(&lo)
         .bind(&hi)
         .bind(period.first)

@@ -328,7 +328,7 @@ pub async fn person(State(st): State<AppState>, a: Auth, Path(id): Path<i64>) ->
             tr { th { "现户籍地" } td { (p.area_code.clone().unwrap_or_default()) } th { "死亡日期" } td { (opt_date(p.death_date)) } }
         }
         p.actions {
-            @if p.sex == 2 { a.button href={ "/events/birth?mother_id=" (p.id) } { "登记生育" } }
+            @if p.sex == renkou_core::register::Sex::Female { a.button href={ "/events/birth?mother_id=" (p.id) } { "登记生育" } }
             a.button href={ "/events/death?person_id=" (p.id) } { "登记死亡" }
             a.button href={ "/events/marriage?person_id=" (p.id) } { "登记结婚" }
             a.button href={ "/events/divorce?person_id=" (p.id) } { "登记离婚" }
@@ -345,11 +345,11 @@ pub async fn person(State(st): State<AppState>, a: Auth, Path(id): Path<i64>) ->
             h2 { "出生" }
             p { "母亲: " @if let Some(m) = b.mother_id { a href={ "/persons/" (m) } { (b.mother_name.clone().unwrap_or_default()) } }
                 " · 父亲: " @if let Some(f) = b.father_id { a href={ "/persons/" (f) } { (b.father_name.clone().unwrap_or_default()) } }
-                " · 孩次: " (b.birth_order.map(|n| n.to_string()).unwrap_or_default()) " · " (policy_zh(b.policy.as_deref())) }
+                " · 孩次: " (b.birth_order.map(|n| n.to_string()).unwrap_or_default()) " · " (policy_zh(b.policy)) }
         }
         h2 { "居住与户籍记录" }
         table.list { thead { tr { th { "类型" } th { "地区" } th { "起" } th { "止" } } }
-            tbody { @for r in &d.record.residences { tr { td { (kind_zh(&r.kind)) } td { (r.area_name) " " (r.area_code) } td { (opt_date(r.valid_from)) } td { (opt_date(r.valid_to)) } } } } }
+            tbody { @for r in &d.record.residences { tr { td { (kind_zh(r.kind)) } td { (r.area_name) " " (r.area_code) } td { (opt_date(r.valid_from)) } td { (opt_date(r.valid_to)) } } } } }
         h2 { "婚姻" }
         table.list { thead { tr { th { "配偶" } th { "结婚日期" } th { "结束日期" } th { "结束原因" } } }
             tbody { @for m in &d.record.marriages { tr {
@@ -361,7 +361,7 @@ pub async fn person(State(st): State<AppState>, a: Auth, Path(id): Path<i64>) ->
         table.list { thead { tr { th { "姓名" } th { "性别" } th { "出生日期" } th { "孩次" } th { "政策属性" } } }
             tbody { @for c in &d.record.children { tr {
                 td { a href={ "/persons/" (c.person_id) } { (c.name) } } td { (sex_zh(c.sex)) } td { (c.birth_date) }
-                td { (c.birth_order.map(|n| n.to_string()).unwrap_or_default()) } td { (policy_zh(c.policy.as_deref())) }
+                td { (c.birth_order.map(|n| n.to_string()).unwrap_or_default()) } td { (policy_zh(c.policy)) }
             } } } }
         @if let Some(h) = &d.household {
             h2 { "同户成员 (户号 " (h.household_no) ")" }

@@ -122,19 +122,19 @@ pub fn error_page(status: StatusCode, msg: &str) -> Markup {
     )
 }
 
-/// 男 / 女 from the GB/T 2261.1 code.
-pub fn sex_zh(code: i64) -> &'static str {
-    renkou_core::register::Sex::from_code(code).map_or("?", |s| s.name_zh())
+/// 男 / 女.
+pub fn sex_zh(sex: renkou_core::register::Sex) -> &'static str {
+    sex.name_zh()
 }
 
-/// 户籍 / 流入 / 流出 from the stored kind.
-pub fn kind_zh(kind: &str) -> &'static str {
-    renkou_core::register::ResidenceKind::from_code(kind).map_or("?", |k| k.name_zh())
+/// 户籍 / 流入 / 流出.
+pub fn kind_zh(kind: renkou_core::register::ResidenceKind) -> &'static str {
+    kind.name_zh()
 }
 
-/// 政策内 / 政策外 from the stored code.
-pub fn policy_zh(code: Option<&str>) -> &'static str {
-    code.and_then(renkou_core::register::PolicyClass::from_code).map_or("", |p| p.name_zh())
+/// 政策内 / 政策外, or nothing when not recorded.
+pub fn policy_zh(policy: Option<renkou_core::register::PolicyClass>) -> &'static str {
+    policy.map_or("", |p| p.name_zh())
 }
 
 /// A date or an empty string.

@@ -159,8 +159,8 @@ fn explain_cells(r: &renkou_store::ExplainRow) -> Vec<String> {
     ]
 }
 
-fn sex_zh(code: i64) -> &'static str {
-    renkou_core::Sex::from_code(code).map_or("?", |s| s.name_zh())
+fn sex_zh(sex: renkou_core::Sex) -> &'static str {
+    sex.name_zh()
 }
 
 /// Translates the store's detail codes (`compliant 2`, `inflow`) for people.
