@@ -295,18 +295,19 @@ impl Errors {
         self.0.push((field.into(), msg.into()));
     }
     fn date(&mut self, field: &str, s: &str, today: NaiveDate) -> Option<NaiveDate> {
-        match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        use renkou_core::date::{parse_user_date, DateError};
+        match parse_user_date(s) {
             Ok(d) if d > today => {
                 self.add(field, format!("日期 {d} 晚于今天 {today}"));
                 None
             }
-            Ok(d) if d.year() < renkou_core::citizen_id::MIN_BIRTH_YEAR => {
-                self.add(field, format!("日期 {d} 早于 {} 年, 不合理 (date before {})", renkou_core::citizen_id::MIN_BIRTH_YEAR, renkou_core::citizen_id::MIN_BIRTH_YEAR));
+            Ok(d) => Some(d),
+            Err(DateError::Format(_) | DateError::NotACalendarDate(_)) => {
+                self.add(field, format!("日期格式应为 年-月-日, 如 2024-03-01 (不是 {})", renkou_core::text::quote(s.trim())));
                 None
             }
-            Ok(d) => Some(d),
-            Err(_) => {
-                self.add(field, format!("日期格式应为 年-月-日, 如 2024-03-01 (不是 {:?})", s.trim()));
+            Err(e) => {
+                self.add(field, e.to_string());
                 None
             }
         }
