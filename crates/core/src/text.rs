@@ -153,9 +153,14 @@ pub const CSV_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A text cell for a CSV export, safe to open in a spreadsheet (OWASP "CSV injection"): a cell
 /// beginning with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so that
-/// `=cmd|' /C calc'!A0` is shown as text instead of run. Use it on text (names, file names,
+/// `=cmd|' /C calc'!A0` is shown as text instead of run (a lone `-` placeholder is left as it
+/// is). Use it on text (names, file names,
 /// reasons, codes), not on figures written as numbers (`-1.5` stays a number).
 pub fn csv_text_cell(s: &str) -> Cow<'_, str> {
+    if s == "-" {
+        // The usual "none" placeholder (no column, no value): a lone dash is no formula.
+        return Cow::Borrowed(s);
+    }
     match s.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{s}")),
         _ => Cow::Borrowed(s),
@@ -216,5 +221,7 @@ mod tests {
         assert_eq!(csv_text_cell("张三"), "张三");
         assert_eq!(csv_text_cell(""), "");
         assert_eq!(csv_text_cell("a=b"), "a=b");
+        assert_eq!(csv_text_cell("-"), "-");
+        assert_eq!(csv_text_cell("--"), "'--");
     }
 }
