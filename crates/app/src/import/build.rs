@@ -517,7 +517,7 @@ impl Builder {
                     out,
                     src,
                     Field::FlowKind,
-                    format!("流动类型 {} 应为 流入 或 流出 (flow kind must be 流入 or 流出)", renkou_core::text::quote(&t)),
+                    format!("流动类型 {} 应为 流入 或 流出 (flow kind must be 流入 or 流出)", renkou_core::text::quote(t)),
                 );
                 None
             }
