@@ -2,6 +2,7 @@
 //! Every export states the period, the denominators and the rounding rule.
 
 use renkou_core::stats::{definition, Figures, Unit, DEFINITIONS};
+pub use renkou_core::text::{csv_text_cell, CSV_BOM};
 use rust_xlsxwriter::{Format, Workbook};
 use serde_json::{json, Map, Value};
 
@@ -75,17 +76,44 @@ fn header(key: &str) -> String {
     }
 }
 
+/// A CSV writer into memory that has already written the UTF-8 BOM ([`CSV_BOM`]): Excel on
+/// Chinese Windows then reads the file as UTF-8 instead of GBK. Every CSV export starts here.
+pub fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::Writer::from_writer(CSV_BOM.to_vec())
+}
+
+/// A CSV of text cells (a header row, then `rows`), with the BOM, every cell passed through
+/// [`csv_text_cell`] so that a name like `=cmd|' /C calc'!A0` opens in Excel as text, not as a
+/// formula. For lists whose cells are all text or our own codes (problem lists, record lists).
+pub fn text_csv<R, C>(header: &[&str], rows: R) -> Result<Vec<u8>, AppError>
+where
+    R: IntoIterator,
+    R::Item: IntoIterator<Item = C>,
+    C: AsRef<str>,
+{
+    let err = |e: csv::Error| AppError::Export(e.to_string());
+    let mut w = csv_writer();
+    w.write_record(header.iter().map(|h| csv_text_cell(h).into_owned())).map_err(err)?;
+    for row in rows {
+        let cells: Vec<String> = row.into_iter().map(|c| csv_text_cell(c.as_ref()).into_owned()).collect();
+        w.write_record(&cells).map_err(err)?;
+    }
+    w.into_inner().map_err(|e| AppError::Export(e.to_string()))
+}
+
 /// The report as CSV (UTF-8 with BOM so that Excel on Chinese Windows opens it correctly):
 /// one row for the whole area, then one per child area; one column per definition, rounded.
+/// Area names are text cells ([`csv_text_cell`]); the figures are numbers we computed and stay
+/// as they are (a natural growth rate of `-1.5` is a number, not a formula).
 pub fn report_csv(r: &Report) -> Result<Vec<u8>, AppError> {
-    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let mut w = csv_writer();
     let mut head = vec!["地区代码 area_code".to_string(), "地区名称 area_name".to_string(), "期间 period".to_string()];
     head.extend(DEFINITIONS.iter().map(|d| header(d.key)));
     w.write_record(&head).map_err(|e| AppError::Export(e.to_string()))?;
     let period = format!("{}/{}", r.period.first, r.period.last);
     let rows = std::iter::once((&r.area, &r.total)).chain(r.children.iter().map(|c| (&c.area, &c.figures)));
     for (area, f) in rows {
-        let mut rec = vec![area.code.to_string(), area.name.clone(), period.clone()];
+        let mut rec = vec![csv_text_cell(area.code.as_str()).into_owned(), csv_text_cell(&area.name).into_owned(), period.clone()];
         rec.extend(f.figures.iter().map(|x| x.rounded.clone().unwrap_or_default()));
         w.write_record(&rec).map_err(|e| AppError::Export(e.to_string()))?;
     }
@@ -152,4 +180,17 @@ pub fn report_xlsx(r: &Report) -> Result<Vec<u8>, AppError> {
     v.set_column_width(1, 22).map_err(e)?;
     v.set_freeze_panes(1, 2).map_err(e)?;
     wb.save_to_buffer().map_err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_csv_has_a_bom_and_neutral_cells() {
+        let csv = text_csv(&["姓名", "说明"], [vec!["=cmd|' /C calc'!A0", "-1"], vec!["张三", "a=b"]]).unwrap();
+        assert_eq!(&csv[..3], b"\xEF\xBB\xBF");
+        let text = std::str::from_utf8(&csv[3..]).unwrap();
+        assert_eq!(text, "姓名,说明\n'=cmd|' /C calc'!A0,'-1\n张三,a=b\n");
+    }
 }

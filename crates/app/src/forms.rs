@@ -23,19 +23,19 @@ impl Errors {
         self.0.push((field.into(), msg.into()));
     }
     pub(crate) fn date(&mut self, field: &str, s: &str, today: NaiveDate) -> Option<NaiveDate> {
-        match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        use renkou_core::date::{parse_user_date, DateError};
+        match parse_user_date(s) {
             Ok(d) if d > today => {
                 self.add(field, format!("日期 {d} 晚于今天 {today}"));
                 None
             }
-            Ok(d) if chrono::Datelike::year(&d) < renkou_core::citizen_id::MIN_BIRTH_YEAR => {
-                let y = renkou_core::citizen_id::MIN_BIRTH_YEAR;
-                self.add(field, format!("日期 {d} 早于 {y} 年, 不合理 (date before {y})"));
+            Ok(d) => Some(d),
+            Err(DateError::Format(_) | DateError::NotACalendarDate(_)) => {
+                self.add(field, format!("日期格式应为 年-月-日, 如 2024-03-01 (不是 {})", renkou_core::text::quote(s.trim())));
                 None
             }
-            Ok(d) => Some(d),
-            Err(_) => {
-                self.add(field, format!("日期格式应为 年-月-日, 如 2024-03-01 (不是 {:?})", s.trim()));
+            Err(e) => {
+                self.add(field, e.to_string());
                 None
             }
         }
@@ -66,15 +66,16 @@ impl Errors {
         }
     }
     fn name(&mut self, field: &str, s: &str) -> Option<String> {
-        let n = s.trim().to_string();
-        if n.is_empty() {
-            self.add(field, "请填写姓名");
-            None
-        } else if n.chars().count() > 50 || n.chars().any(|c| c.is_control() || is_invisible(c)) {
-            self.add(field, "姓名过长(超过50字)或含有控制字符、不可见字符 (name too long or with invisible characters)");
-            None
-        } else {
-            Some(n)
+        match renkou_core::text::check_person_name(s) {
+            Ok(n) => Some(n),
+            Err(renkou_core::text::NameError::Empty) => {
+                self.add(field, "请填写姓名");
+                None
+            }
+            Err(e) => {
+                self.add(field, e.to_string());
+                None
+            }
         }
     }
     fn area(&mut self, field: &str, s: &str) -> Option<AreaCode> {
@@ -107,11 +108,6 @@ impl Errors {
             Err(AppError::Fields(self.0))
         }
     }
-}
-
-/// Zero-width and bidirectional-control characters that make two names look alike.
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
 }
 
 /// A field error when the person `id` does not exist inside the caller's area (checked with

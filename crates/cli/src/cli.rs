@@ -65,7 +65,7 @@ pub struct IdArgs {
     #[arg(long)]
     pub db: Option<PathBuf>,
     /// 参照日期（默认今天）/ reference date for the "not in the future" check (default: today)
-    #[arg(long)]
+    #[arg(long, value_parser = date_arg)]
     pub today: Option<chrono::NaiveDate>,
 }
 
@@ -126,7 +126,7 @@ pub struct ImportArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// 参照日期（默认今天）/ reference date for "not in the future" checks (default: today)
-    #[arg(long)]
+    #[arg(long, value_parser = date_arg)]
     pub today: Option<chrono::NaiveDate>,
 }
 
@@ -139,10 +139,10 @@ pub struct ReportArgs {
     #[arg(long)]
     pub area: String,
     /// 开始日期 YYYY-MM-DD / first day of the period
-    #[arg(long)]
+    #[arg(long, value_parser = date_arg)]
     pub from: chrono::NaiveDate,
     /// 结束日期 YYYY-MM-DD (含) / last day of the period (inclusive)
-    #[arg(long)]
+    #[arg(long, value_parser = date_arg)]
     pub to: chrono::NaiveDate,
     /// 输出格式 / output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -251,13 +251,13 @@ pub struct CheckArgs {
     #[arg(long)]
     pub report_file: Option<PathBuf>,
     /// 校验日期 (默认今天): 年龄、现有婚姻按此日计算 / reference date (default: today)
-    #[arg(long)]
+    #[arg(long, value_parser = date_arg)]
     pub today: Option<chrono::NaiveDate>,
     /// 汇总核对期间开始 (默认: 统计年度) / first day of the period of the aggregate checks
-    #[arg(long)]
+    #[arg(long, value_parser = date_arg)]
     pub from: Option<chrono::NaiveDate>,
     /// 汇总核对期间结束 / last day of that period
-    #[arg(long)]
+    #[arg(long, value_parser = date_arg)]
     pub to: Option<chrono::NaiveDate>,
 }
 
@@ -280,4 +280,10 @@ pub struct RestoreArgs {
     pub db: PathBuf,
     /// 备份文件 (renkou backup 生成) / backup file (made by renkou backup)
     pub backup: PathBuf,
+}
+
+/// A date flag: parsed by the register's one date parser, so that a date outside 1880-01-01 …
+/// 2200-12-31 (or `+262142-12-31`) is a usage error naming the flag (exit 2), never a panic.
+fn date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
+    renkou_core::date::parse_user_date(s).map_err(|e| e.to_string())
 }

@@ -119,3 +119,31 @@ fn unknown_area_and_reversed_period_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("早于开始日期"));
 }
+
+/// Dates outside 1880-01-01 … 2200-12-31 are usage errors naming the flag (exit 2), never a panic
+/// (`+262142-12-31` used to overflow the period arithmetic: exit 101).
+#[test]
+fn implausible_dates_are_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let db = db.to_str().unwrap();
+    assert!(renkou(&["demo", "--db", db]).status.success());
+    for (flag, value, reason) in [
+        ("--to", "+262142-12-31", "无法识别"),
+        ("--to", "9999-12-31", "晚于2200年"),
+        ("--from", "1879-12-31", "早于1880年"),
+        ("--to", "2014-02-30", "不是有效日期"),
+    ] {
+        let (from, to) = if flag == "--to" { ("2013-07-01", value) } else { (value, "2014-06-30") };
+        let out = renkou(&["report", "--db", db, "--area", "130131200", "--from", from, "--to", to]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(flag) && err.contains(reason), "{flag} {value}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = renkou(&["check", "--db", db, "--area", "130131200", "--today", "9999-12-31"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    // Full-width digits from a Chinese input method are the same date.
+    let out = renkou(&["report", "--db", db, "--area", "130131200", "--from", "２０１３－０７－０１", "--to", "2014-06-30", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

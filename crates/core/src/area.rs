@@ -105,7 +105,9 @@ impl AreaCode {
     ///
     /// Errors: [`AreaCodeError`] when the text is not digits or has an impossible length.
     pub fn parse(s: &str) -> Result<AreaCode, AreaCodeError> {
-        let s = s.trim();
+        // Full-width digits from Chinese input methods read as ASCII.
+        let folded = crate::text::fold_fullwidth(s);
+        let s = folded.trim();
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(AreaCodeError::NotDigits(s.to_string()));
         }

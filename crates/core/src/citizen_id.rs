@@ -97,12 +97,15 @@ impl CitizenId {
     /// Parses and validates an 18-digit number, or upgrades a 15-digit legacy number.
     ///
     /// `today` is the reference date for the "not in the future" check (the core has no clock).
-    /// Surrounding whitespace is ignored; a lower-case `x` is accepted and normalized to `X`.
+    /// Surrounding whitespace is ignored; a lower-case `x` is accepted and normalized to `X`;
+    /// full-width digits and `Ｘ` are read as ASCII ([`crate::text::fold_fullwidth`]).
     ///
     /// Errors name the failing part: [`CitizenIdError::Length`], [`CitizenIdError::Format`],
     /// [`CitizenIdError::Date`] / [`CitizenIdError::FutureDate`], [`CitizenIdError::Checksum`].
     pub fn parse(input: &str, today: NaiveDate) -> Result<ParsedCitizenId, CitizenIdError> {
-        let s = input.trim();
+        // Full-width digits and Ｘ from Chinese input methods read as ASCII.
+        let folded = crate::text::fold_fullwidth(input);
+        let s = folded.trim();
         let chars: Vec<char> = s.chars().collect();
         match chars.len() {
             18 => {

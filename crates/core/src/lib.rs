@@ -8,6 +8,8 @@
 //! - [`register`]: the temporal register model: persons, households, residence episodes,
 //!   marriages, births, deaths.
 //! - [`period`]: periods, reference instants and completed-years age arithmetic.
+//! - [`date`]: the one parser and the plausible range (1880–2200) of every date a user gives.
+//! - [`text`]: full-width folding, the person-name check, quoting in messages, safe CSV cells.
 //! - [`rules`]: the rule language shared by validation rules, indicators and eligibility.
 //! - [`stats`]: the National Bureau of Statistics definitions (DESIGN.md §Definitions) as data,
 //!   and the exact computation of every rate from counts.
@@ -18,11 +20,13 @@
 pub mod area;
 pub mod citizen_id;
 pub mod command;
+pub mod date;
 pub mod period;
 pub mod register;
 pub mod report_check;
 pub mod rules;
 pub mod stats;
+pub mod text;
 
 pub use area::{AreaCode, AreaLevel};
 pub use citizen_id::{CitizenId, CitizenIdError};

@@ -11,6 +11,8 @@
 use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use crate::date::{check_range, DateError};
+
 /// A statistical period: every day from `first` to `last`, both included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Period {
@@ -22,19 +24,32 @@ pub struct Period {
 
 /// Why two dates do not make a period.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("期间结束日期 {last} 早于开始日期 {first} (period ends before it starts)")]
-pub struct PeriodError {
-    /// The first day given.
-    pub first: NaiveDate,
-    /// The last day given.
-    pub last: NaiveDate,
+pub enum PeriodError {
+    /// The last day is before the first.
+    #[error("期间结束日期 {last} 早于开始日期 {first} (period ends before it starts)")]
+    Reversed {
+        /// The first day given.
+        first: NaiveDate,
+        /// The last day given.
+        last: NaiveDate,
+    },
+    /// The first day lies outside [`MIN_DATE`](crate::date::MIN_DATE) … [`MAX_DATE`](crate::date::MAX_DATE).
+    #[error("期间开始日期 (period start): {0}")]
+    First(DateError),
+    /// The last day lies outside the plausible range.
+    #[error("期间结束日期 (period end): {0}")]
+    Last(DateError),
 }
 
 impl Period {
-    /// A period from `first` to `last` inclusive. Errors when `last < first`.
+    /// A period from `first` to `last` inclusive. Errors when `last < first` or when a day lies
+    /// outside the plausible range [`crate::date::MIN_DATE`] … [`crate::date::MAX_DATE`] (so
+    /// [`Period::end_instant`] and [`Period::year_before`] never leave chrono's range).
     pub fn new(first: NaiveDate, last: NaiveDate) -> Result<Period, PeriodError> {
+        check_range(first).map_err(PeriodError::First)?;
+        check_range(last).map_err(PeriodError::Last)?;
         if last < first {
-            return Err(PeriodError { first, last });
+            return Err(PeriodError::Reversed { first, last });
         }
         Ok(Period { first, last })
     }
@@ -114,6 +129,20 @@ mod tests {
         assert_eq!(p.end_instant(), d("2014-07-01"));
         assert!(Period::new(d("2014-07-01"), d("2014-06-30")).is_err());
         assert_eq!(p.year_before(), Period::new(d("2012-07-01"), d("2013-06-30")).unwrap());
+    }
+
+    #[test]
+    fn periods_stay_in_the_plausible_range() {
+        let max = NaiveDate::MAX;
+        assert!(matches!(Period::new(d("2013-07-01"), max), Err(PeriodError::Last(DateError::TooLate(_)))));
+        assert!(matches!(Period::new(d("1879-12-31"), d("2014-06-30")), Err(PeriodError::First(DateError::TooEarly(_)))));
+        assert_eq!(
+            Period::new(d("2013-07-01"), d("9999-12-31")).unwrap_err().to_string(),
+            "期间结束日期 (period end): 日期 9999-12-31 晚于2200年, 疑为录入错误 (date after 2200)"
+        );
+        let widest = Period::new(d("1880-01-01"), d("2200-12-31")).unwrap();
+        assert_eq!(widest.end_instant(), d("2201-01-01"));
+        assert_eq!(widest.year_before().first, d("1879-01-01"));
     }
 
     proptest! {

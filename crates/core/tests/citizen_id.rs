@@ -288,3 +288,13 @@ fn birth_years_before_1880_are_rejected() {
     );
     assert!(CitizenId::from_parts("130131", first.pred_opt().unwrap(), 1).is_none());
 }
+
+/// Full-width digits and Ｘ (Chinese input methods, Excel on Chinese Windows) are the same number.
+#[test]
+fn full_width_numbers_are_read_as_ascii() {
+    let today = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    let ascii = renkou_core::CitizenId::parse("11010519491231002X", today).unwrap();
+    let wide = renkou_core::CitizenId::parse("１１０１０５１９４９１２３１００２Ｘ", today).unwrap();
+    assert_eq!(wide.id, ascii.id);
+    assert_eq!(renkou_core::AreaCode::parse("１３０１３１２００２０１").unwrap(), renkou_core::AreaCode::parse("130131200201").unwrap());
+}

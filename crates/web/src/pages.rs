@@ -51,9 +51,7 @@ pub async fn resolve(st: &AppState, caller: &Caller, q: &ReportQuery) -> Result<
     let parse = |s: &Option<String>, field: &str| -> Result<Option<NaiveDate>, WebError> {
         match s.as_deref().filter(|s| !s.trim().is_empty()) {
             None => Ok(None),
-            Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                .map(Some)
-                .map_err(|_| WebError::BadRequest(format!("{field} 日期格式应为 年-月-日: {s:?}"))),
+            Some(s) => renkou_core::date::parse_user_date(s).map(Some).map_err(|e| WebError::BadRequest(format!("{field}: {e}"))),
         }
     };
     let period = match (parse(&q.from, "from")?, parse(&q.to, "to")?) {

@@ -154,15 +154,15 @@ pub fn split_problem(p: &str) -> ProblemRow {
     ProblemRow { file: String::new(), row: String::new(), column: String::new(), reason: p.to_string() }
 }
 
-/// The problems as CSV (UTF-8 with BOM for Excel): `文件,行,列,原因`.
+/// The problems as CSV (UTF-8 with BOM for Excel): `文件,行,列,原因`; a cell that Excel would
+/// run as a formula (`=…`, `+…`, `-…`, `@…`) starts with `'` ([`renkou_app::export::text_csv`]).
 pub fn problems_csv(problems: &[String]) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    w.write_record(["文件", "行", "列", "原因"]).expect("in memory");
-    for p in problems {
+    let rows = problems.iter().map(|p| {
         let r = split_problem(p);
-        w.write_record([&r.file, &r.row, &r.column, &r.reason]).expect("in memory");
-    }
-    w.into_inner().expect("in memory")
+        [r.file, r.row, r.column, r.reason]
+    });
+    // Writing text into memory cannot fail.
+    renkou_app::export::text_csv(&["文件", "行", "列", "原因"], rows).unwrap_or_default()
 }
 
 /// A file name safe to save and to show in `file:row:column` messages: the last path component,

@@ -85,7 +85,8 @@ impl EventKind {
             }
             _ => {
                 return Err(format!(
-                    "事件类型 {s:?} 应为 死亡/迁入/迁出/结婚/离婚/丧偶/流入/流出/流动结束 之一 (unknown event type)"
+                    "事件类型 {} 应为 死亡/迁入/迁出/结婚/离婚/丧偶/流入/流出/流动结束 之一 (unknown event type)",
+                    renkou_core::text::quote(s)
                 ))
             }
         })
@@ -137,6 +138,8 @@ pub(crate) struct Builder {
     pub person_src: Vec<Src>,
     /// Citizen ID (first 17 digits) → batch person.
     id_index: HashMap<u64, u32>,
+    /// Display name of each sheet that gave rows (a duplicate names the other file).
+    sheet_names: Vec<String>,
     /// Household number → batch household.
     household_index: HashMap<String, u32>,
     /// First row of each batch household.
@@ -173,28 +176,22 @@ fn problem(out: &mut Problems, src: Src, field: Field, reason: impl Into<String>
     });
 }
 
+/// A code cell (户号): full-width digits and letters read as ASCII, so `００１` is household `001`.
 fn text_of(c: &Cell) -> Option<String> {
-    c.as_text().map(|t| t.into_owned())
+    c.as_code().map(|t| t.into_owned())
 }
 
-/// A name cell (姓名, 配偶姓名): surrounding whitespace (also full-width) trimmed; a line break or
-/// another control character inside (a quoted CSV cell, Alt+Enter in Excel) is a problem.
+/// A name cell (姓名, 配偶姓名): [`renkou_core::text::check_person_name`] (trimmed; control or
+/// invisible characters, more than 50 characters are a problem). Empty is `None` without a problem.
 fn name_of(c: &Cell, src: Src, field: Field, out: &mut Problems) -> Option<String> {
-    let t = c.as_text()?;
-    let t = t.trim();
-    if t.is_empty() {
-        return None;
+    match renkou_core::text::check_person_name(&c.as_text()?) {
+        Ok(name) => Some(name),
+        Err(renkou_core::text::NameError::Empty) => None,
+        Err(e) => {
+            problem(out, src, field, e.to_string());
+            None
+        }
     }
-    if t.chars().any(char::is_control) {
-        problem(
-            out,
-            src,
-            field,
-            format!("{t:?} 含有换行或控制字符 (name contains a line break or control character)"),
-        );
-        return None;
-    }
-    Some(t.to_string())
 }
 
 /// Encodes a person reference as one number for pair keys: batch ≥ 0, stored < 0.
@@ -272,6 +269,10 @@ impl Builder {
     /// Phase 1: one data row of any sheet.
     pub(crate) fn row(&mut self, info: &SheetInfo, sheet: u32, row_no: u32, row: &Row<'_>, out: &mut Problems) {
         let src = Src { sheet, row: row_no };
+        if self.sheet_names.len() <= sheet as usize {
+            self.sheet_names.resize(sheet as usize + 1, String::new());
+            self.sheet_names[sheet as usize] = info.name.clone();
+        }
         match info.kind {
             FileKind::Persons => self.person_row(info, src, row, out),
             FileKind::Events => self.event_row(info, src, row, out),
@@ -404,12 +405,13 @@ impl Builder {
         let key = id_key(&id);
         if let Some(&first) = self.id_index.get(&key) {
             let f = self.person_src[first as usize];
+            let file = if f.sheet == src.sheet { String::new() } else { format!("{} ", self.sheet_names[f.sheet as usize]) };
             problem(
                 out,
                 src,
                 Field::CitizenId,
                 format!(
-                    "公民身份号码 {id} 与第{}行重复 (duplicate citizen ID in the files)",
+                    "公民身份号码 {id} 与{file}第{}行重复 (duplicate citizen ID in the files)",
                     f.row
                 ),
             );
@@ -499,7 +501,7 @@ impl Builder {
                     out,
                     src,
                     Field::FlowKind,
-                    format!("流动类型 {t:?} 应为 流入 或 流出 (flow kind must be 流入 or 流出)"),
+                    format!("流动类型 {} 应为 流入 或 流出 (flow kind must be 流入 or 流出)", renkou_core::text::quote(t)),
                 );
                 None
             }

@@ -5,10 +5,12 @@
 
 use std::borrow::Cow;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use renkou_core::area::{AreaCode, AreaLevel};
 use renkou_core::citizen_id::CitizenId;
+use renkou_core::date::{check_range, parse_user_date};
 use renkou_core::register::{MaritalStatus, PolicyClass, Sex, RELATIONSHIPS_TO_HEAD};
+use renkou_core::text::{clip, fold_fullwidth, quote};
 
 /// A column the importer understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -228,6 +230,15 @@ impl<'a> Cell<'a> {
         matches!(self, Cell::Empty)
     }
 
+    /// The cell as text with full-width digits, letters and punctuation read as ASCII
+    /// ([`fold_fullwidth`]): for IDs, dates and codes, never for names.
+    pub(crate) fn as_code(&self) -> Option<Cow<'a, str>> {
+        match self.as_text()? {
+            Cow::Borrowed(s) => Some(fold_fullwidth(s)),
+            Cow::Owned(s) => Some(Cow::Owned(fold_fullwidth(&s).into_owned())),
+        }
+    }
+
     /// The cell as text: numbers that are whole are written without a decimal point.
     pub(crate) fn as_text(&self) -> Option<Cow<'a, str>> {
         match *self {
@@ -240,26 +251,32 @@ impl<'a> Cell<'a> {
     }
 }
 
-/// Parses a date: `YYYY-MM-DD`, `YYYY/M/D`, `YYYY.M.D`, `YYYY年M月D日`, `YYYYMMDD` (a time part
-/// after a space is ignored), an Excel date cell, or an Excel day number in a number cell.
+/// Parses a date in the plausible range 1880-01-01 … 2200-12-31 ([`renkou_core::date`]): text in
+/// the forms of [`parse_user_date`] (`YYYY-MM-DD`, `YYYY/M/D`, `YYYY.M.D`, `YYYY年M月D日`,
+/// `YYYYMMDD`, full-width digits too; a time part is ignored), an Excel date cell, or a number
+/// cell holding `YYYYMMDD`. Any other number is refused: a day count like 1980 only becomes a
+/// date through the cell's date format, and a cell without one is a typed year or a mistake
+/// (1980 would otherwise be read as 1905-06-02).
 pub(crate) fn parse_date(c: &Cell) -> Result<Option<NaiveDate>, String> {
-    match *c {
-        Cell::Empty => Ok(None),
-        Cell::Date(d) => Ok(Some(d)),
+    let d = match *c {
+        Cell::Empty => return Ok(None),
+        Cell::Date(d) => d,
         Cell::Number(f) => {
+            let shown = c.as_text().unwrap_or_default();
             if f.fract() == 0.0 && (10_000_101.0..=99_991_231.0).contains(&f) {
                 let n = f as u32;
-                return NaiveDate::from_ymd_opt((n / 10_000) as i32, n / 100 % 100, n % 100)
-                    .map(Some)
-                    .ok_or_else(|| format!("日期 {n} 不是有效日期 (not a real calendar date)"));
+                NaiveDate::from_ymd_opt((n / 10_000) as i32, n / 100 % 100, n % 100)
+                    .ok_or_else(|| format!("日期 {n} 不是有效日期 (not a real calendar date)"))?
+            } else {
+                return Err(format!(
+                    "日期列中的数字 {} 不是日期 (a number in a date column is not a date); 请填写 YYYY-MM-DD 或把单元格设为日期格式",
+                    clip(&shown)
+                ));
             }
-            if (1.0..2_958_466.0).contains(&f) {
-                return Ok(excel_serial_date(f, false));
-            }
-            Err(format!("日期 {f} 无法识别 (unrecognized date)"))
         }
-        Cell::Text(s) => parse_date_text(s).map(Some),
-    }
+        Cell::Text(s) => return parse_user_date(s).map(Some).map_err(|e| e.to_string()),
+    };
+    check_range(d).map(Some).map_err(|e| e.to_string())
 }
 
 /// Date of an Excel serial day number (1900 or 1904 epoch; the 1900 leap-year bug honoured).
@@ -275,42 +292,6 @@ pub(crate) fn excel_serial_date(f: f64, is_1904: bool) -> Option<NaiveDate> {
     base.checked_add_signed(chrono::Duration::days(days))
 }
 
-fn parse_date_text(s: &str) -> Result<NaiveDate, String> {
-    let bad = || format!("日期 {s:?} 无法识别, 应为 YYYY-MM-DD、YYYY/M/D 或 YYYYMMDD (unrecognized date)");
-    let s0 = s.split([' ', 'T']).next().unwrap_or(s);
-    let b = s0.as_bytes();
-    let (y, m, d) = if b.len() == 8 && b.iter().all(u8::is_ascii_digit) {
-        (
-            s0[..4].parse::<i32>().ok(),
-            s0[4..6].parse::<u32>().ok(),
-            s0[6..].parse::<u32>().ok(),
-        )
-    } else {
-        let mut parts = s0.split(['-', '/', '.', '年', '月', '日']).filter(|p| !p.is_empty());
-        let y = parts
-            .next()
-            .filter(|p| p.len() == 4)
-            .and_then(|p| p.parse::<i32>().ok());
-        let m = parts
-            .next()
-            .filter(|p| p.len() <= 2)
-            .and_then(|p| p.parse::<u32>().ok());
-        let d = parts
-            .next()
-            .filter(|p| p.len() <= 2)
-            .and_then(|p| p.parse::<u32>().ok());
-        if parts.next().is_some() {
-            return Err(bad());
-        }
-        (y, m, d)
-    };
-    match (y, m, d) {
-        (Some(y), Some(m), Some(d)) => NaiveDate::from_ymd_opt(y, m, d)
-            .ok_or_else(|| format!("日期 {s:?} 不是有效日期 (not a real calendar date)")),
-        _ => Err(bad()),
-    }
-}
-
 /// Parses a citizen identity number; returns it and whether it was a 15-digit legacy number.
 pub(crate) fn parse_citizen_id(c: &Cell, today: NaiveDate) -> Result<Option<(CitizenId, bool)>, String> {
     if let Cell::Number(f) = *c {
@@ -321,10 +302,10 @@ pub(crate) fn parse_citizen_id(c: &Cell, today: NaiveDate) -> Result<Option<(Cit
             );
         }
     }
-    let Some(t) = c.as_text() else { return Ok(None) };
+    let Some(t) = c.as_code() else { return Ok(None) };
     CitizenId::parse(&t, today)
         .map(|p| Some((p.id, p.legacy_15)))
-        .map_err(|e| format!("公民身份号码 {t} {e}"))
+        .map_err(|e| format!("公民身份号码 {} {e}", clip(&t)))
 }
 
 /// The first 17 digits of a citizen ID as a number: a compact, allocation-free key.
@@ -336,20 +317,21 @@ pub(crate) fn id_key(id: &CitizenId) -> u64 {
 
 /// Parses 男/女 (also 1/2, M/F).
 pub(crate) fn parse_sex(c: &Cell) -> Result<Option<Sex>, String> {
-    let Some(t) = c.as_text() else { return Ok(None) };
+    let Some(t) = c.as_code() else { return Ok(None) };
     Sex::parse(&t)
         .map(Some)
-        .ok_or_else(|| format!("性别 {t:?} 应为 男 或 女 (sex must be 男 or 女)"))
+        .ok_or_else(|| format!("性别 {} 应为 男 或 女 (sex must be 男 or 女)", quote(&t)))
 }
 
 /// Parses a marital status (GB/T 2261.2 code or name); empty = 未说明.
 pub(crate) fn parse_marital(c: &Cell) -> Result<MaritalStatus, String> {
-    let Some(t) = c.as_text() else {
+    let Some(t) = c.as_code() else {
         return Ok(MaritalStatus::Unstated);
     };
     MaritalStatus::parse(&t).ok_or_else(|| {
         format!(
-            "婚姻状况 {t:?} 应为 未婚/已婚/初婚/再婚/复婚/丧偶/离婚/未说明 或代码 10-40、90 (unknown marital status)"
+            "婚姻状况 {} 应为 未婚/已婚/初婚/再婚/复婚/丧偶/离婚/未说明 或代码 10-40、90 (unknown marital status)",
+            quote(&t)
         )
     })
 }
@@ -373,7 +355,10 @@ pub(crate) fn parse_ethnicity(c: &Cell) -> String {
 
 /// Parses an area code of a township (9 digits), village (12) or villager group (15).
 pub(crate) fn parse_area(c: &Cell) -> Result<Option<AreaCode>, String> {
-    let Some(t) = c.as_text() else { return Ok(None) };
+    let Some(t) = c.as_code() else { return Ok(None) };
+    if t.chars().count() > renkou_core::text::MAX_QUOTE {
+        return Err(format!("区划代码 {} 过长 (area code too long)", quote(&t)));
+    }
     let code = AreaCode::parse(&t).map_err(|e| e.to_string())?;
     if code.level() < AreaLevel::Township {
         return Err(format!(
@@ -391,7 +376,8 @@ pub(crate) fn parse_relationship(c: &Cell) -> Result<Option<String>, String> {
         Ok(Some(t.into_owned()))
     } else {
         Err(format!(
-            "与户主关系 {t:?} 不在 GB/T 4761 列表中: {} (unknown relationship)",
+            "与户主关系 {} 不在 GB/T 4761 列表中: {} (unknown relationship)",
+            quote(&t),
             RELATIONSHIPS_TO_HEAD.join("/")
         ))
     }
@@ -399,7 +385,7 @@ pub(crate) fn parse_relationship(c: &Cell) -> Result<Option<String>, String> {
 
 /// Parses a birth order 1–20: `2`, `二`, `二孩`, `第二孩`.
 pub(crate) fn parse_birth_order(c: &Cell) -> Result<Option<u8>, String> {
-    let Some(t) = c.as_text() else { return Ok(None) };
+    let Some(t) = c.as_code() else { return Ok(None) };
     let s = t.trim_start_matches('第').trim_end_matches(['孩', '胎']);
     let n = s.parse::<u8>().ok().or_else(|| {
         const ZH: [&str; 10] = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十"];
@@ -407,7 +393,7 @@ pub(crate) fn parse_birth_order(c: &Cell) -> Result<Option<u8>, String> {
     });
     match n {
         Some(n @ 1..=20) => Ok(Some(n)),
-        _ => Err(format!("孩次 {t:?} 应为 1 到 20 的整数 (birth order must be 1-20)")),
+        _ => Err(format!("孩次 {} 应为 1 到 20 的整数 (birth order must be 1-20)", quote(&t))),
     }
 }
 
@@ -416,17 +402,13 @@ pub(crate) fn parse_policy(c: &Cell) -> Result<Option<PolicyClass>, String> {
     let Some(t) = c.as_text() else { return Ok(None) };
     PolicyClass::parse(&t)
         .map(Some)
-        .ok_or_else(|| format!("政策属性 {t:?} 应为 政策内 或 政策外 (policy must be 政策内 or 政策外)"))
+        .ok_or_else(|| format!("政策属性 {} 应为 政策内 或 政策外 (policy must be 政策内 or 政策外)", quote(&t)))
 }
 
-/// A year check for dates far in the past (typos such as 0213-05-01).
+/// The plausible range 1880-01-01 … 2200-12-31 of every date ([`check_range`]; typos such as
+/// 0213-05-01 or 2031-05-01 for 2013). [`parse_date`] already applies it.
 pub(crate) fn plausible_year(d: NaiveDate) -> Result<NaiveDate, String> {
-    use renkou_core::citizen_id::MIN_BIRTH_YEAR;
-    if d.year() < MIN_BIRTH_YEAR {
-        Err(format!("日期 {d} 早于{MIN_BIRTH_YEAR}年, 疑为录入错误 (date before {MIN_BIRTH_YEAR})"))
-    } else {
-        Ok(d)
-    }
+    check_range(d).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -449,8 +431,15 @@ mod tests {
         ] {
             assert_eq!(parse_date(&Cell::text(s)).unwrap(), Some(d(2013, 7, 5)), "{s}");
         }
-        assert_eq!(parse_date(&Cell::Number(41460.0)).unwrap(), Some(d(2013, 7, 5)));
+        assert_eq!(parse_date(&Cell::Date(d(2013, 7, 5))).unwrap(), Some(d(2013, 7, 5)));
         assert_eq!(parse_date(&Cell::Number(20130705.0)).unwrap(), Some(d(2013, 7, 5)));
+        assert_eq!(parse_date(&Cell::text("２０１３－０７－０５")).unwrap(), Some(d(2013, 7, 5)));
+        // A plain number is not a date (an Excel day count only counts in a date-formatted cell).
+        for n in [1980.0, 41460.0, 2013.5] {
+            assert!(parse_date(&Cell::Number(n)).unwrap_err().starts_with("日期列中的数字"), "{n}");
+        }
+        assert!(parse_date(&Cell::Date(d(1879, 12, 31))).unwrap_err().contains("早于1880年"));
+        assert!(parse_date(&Cell::Number(99991231.0)).unwrap_err().contains("晚于2200年"));
         assert!(parse_date(&Cell::text("2013-02-30"))
             .unwrap_err()
             .contains("不是有效日期"));
@@ -490,6 +479,8 @@ mod tests {
         assert_eq!(parse_ethnicity(&Cell::text("汉")), "汉族");
         assert_eq!(parse_ethnicity(&Cell::text("回族")), "回族");
         assert_eq!(parse_ethnicity(&Cell::Empty), "汉族");
+        assert_eq!(parse_sex(&Cell::text("Ｍ")).unwrap(), Some(Sex::Male));
+        assert_eq!(parse_marital(&Cell::text("２０")).unwrap(), MaritalStatus::parse("20").unwrap());
         assert!(parse_citizen_id(&Cell::Number(1.301_311_99e17), d(2020, 1, 1))
             .unwrap_err()
             .contains("数字"));

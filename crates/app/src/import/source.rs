@@ -3,9 +3,11 @@
 //! (empty file, header only, truncated rows, formula cells, merged cells).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::Path;
 
 use calamine::{Data, Reader, Xlsx};
+use renkou_core::text::clip;
 
 use super::fields::{column_letters, excel_serial_date, normalize_header, Cell, Field, FileKind, N_FIELDS};
 use super::ImportProgress;
@@ -541,9 +543,12 @@ fn read_xlsx(
             other => other.to_string(),
         }));
         let header_ok = read_header(sink, sheet, header_row, &raw, forced);
-        // Merged cells: refused in the header row and in the columns that are read.
+        // Merged and formula cells: refused in the header row and in the columns that are read.
+        // Each is a problem of its row; the other rows are still checked, so one formula does
+        // not hide the sheet's other errors. Only a bad header stops the sheet.
         let used: Vec<u32> = sink.sheets[sheet as usize].cols.iter().flatten().copied().collect();
-        let mut merged_bad = false;
+        let mut header_bad = false;
+        let mut bad_rows: HashSet<u32> = HashSet::new();
         for m in &merges {
             let (top, left) = m.start;
             let (bottom, right) = m.end;
@@ -562,7 +567,7 @@ fn read_xlsx(
                     Col::Index(left),
                     format!("表头含合并单元格 {a1}, 请取消合并, 每列一个表头 (merged header cells)"),
                 );
-                merged_bad = true;
+                header_bad = true;
             } else if bottom + 1 > header_row && used.iter().any(|&c| c >= left && c <= right) {
                 sink.problem(
                     sheet,
@@ -570,7 +575,8 @@ fn read_xlsx(
                     Col::Index(left),
                     format!("合并单元格 {a1}, 请取消合并并在每一行填写 (merged cells)"),
                 );
-                merged_bad = true;
+                // The merged rows hold a value in the top-left cell only: not checked further.
+                bad_rows.extend((top + 1).max(header_row + 1)..=bottom + 1);
             }
         }
         // Formula cells: refused in the header row and in the columns that are read.
@@ -585,13 +591,18 @@ fn read_xlsx(
                     row,
                     Col::Index(col),
                     format!(
-                        "单元格是公式 ={f}, 请复制后\"选择性粘贴-数值\"再导入 (formula cell: paste values instead)"
+                        "单元格是公式 ={}, 请复制后\"选择性粘贴-数值\"再导入 (formula cell: paste values instead)",
+                        clip(f)
                     ),
                 );
-                merged_bad = true;
+                if row == header_row {
+                    header_bad = true;
+                } else {
+                    bad_rows.insert(row);
+                }
             }
         }
-        if !header_ok || merged_bad {
+        if !header_ok || header_bad {
             continue;
         }
         let total = (rows.len() - h - 1) as u64;
@@ -612,6 +623,9 @@ fn read_xlsx(
                 continue;
             }
             n += 1;
+            if bad_rows.contains(&excel_row) {
+                continue;
+            }
             let info = &sink.sheets[sheet as usize];
             (sink.on_row)(info, sheet, excel_row, &row, &mut sink.problems);
             if n % 16384 == 0 {

@@ -123,12 +123,11 @@ fn print_explain(key: &str, area: &str, period: &renkou_core::period::Period, ro
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(rows)?),
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(std::io::stdout());
-            w.write_record(EXPLAIN_HEADER)?;
-            for r in rows {
-                w.write_record(explain_cells(r))?;
-            }
-            w.flush()?;
+            // BOM and text-safe cells, like every CSV export (Excel on Chinese Windows).
+            let csv = renkou_app::export::text_csv(&EXPLAIN_HEADER, rows.iter().map(explain_cells))?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&csv)?;
+            out.flush()?;
         }
         Format::Table | Format::Xlsx => {
             println!("{area} {name} ({key}) 的记录, 期间 {} 至 {}: 共 {} 条", period.first, period.last, rows.len());
