@@ -8,7 +8,7 @@
 //! 2. **Resolve** references against the files and the store (spouses, mothers, the subjects of
 //!    events; duplicate IDs; existing household numbers; unknown areas), apply the events in
 //!    date order, and run [`RegisterBatch::validate`](renkou_core::register::RegisterBatch::validate).
-//! 3. **Write** the one batch in one transaction ([`Store::insert_batch`]).
+//! 3. **Write** the one batch in one transaction ([`crate::register::write_import`]).
 //!
 //! Any problem in step 1 or 2 rejects the whole import with [`AppError::Rejected`], listing every
 //! problem as `file:row:column: reason` (row numbers as Excel shows them, header = row 1;
@@ -263,7 +263,7 @@ async fn import_inner(
     // 3. Write.
     let write_progress = |done: u64, total: u64| progress(ImportProgress::Writing { done, total });
     let batch = &builder.batch;
-    match store.insert_batch(batch, &write_progress).await {
+    match crate::register::write_import(store, batch, &write_progress).await {
         Ok(_) => {}
         // The checks above should leave the database nothing to refuse; should it still, the
         // refusal is reported once, at the row when it can be found.

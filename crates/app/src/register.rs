@@ -247,6 +247,14 @@ pub async fn apply(store: &Store, caller: &Caller, command: Command, old_value: 
     Ok(Written { person, household })
 }
 
+/// Writes the batch of an import's [`plan`] in one transaction, calling `progress(done, total)`
+/// (the import reports the store's own refusals at their rows).
+///
+/// Errors: [`renkou_store::StoreError`] as [`Store::write_batch`].
+pub async fn write_import(store: &Store, batch: &RegisterBatch, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<BatchIds, renkou_store::StoreError> {
+    store.write_batch(batch, &[], progress).await
+}
+
 /// Writes a planned batch (and its audit entries) in one transaction; a store conflict or a
 /// duplicate citizen ID becomes a form error.
 pub async fn write(store: &Store, batch: &RegisterBatch, audit: &[PendingAudit]) -> Result<BatchIds, AppError> {

@@ -36,7 +36,7 @@ pub use form_stash::NewFormStash;
 pub use monthly::{GroupEventRow, MonthlyReportRow};
 pub use audit::{AuditEntry, AuditFilter};
 pub use persons::{
-    AgeGroupCount, ChildRow, HouseholdRow, MarriageRow, MemberRow, MonthCount, OwnBirthRow, PersonDetailRow, PersonFields, PersonSummary,
+    AgeGroupCount, ChildRow, HouseholdRow, MarriageRow, MemberRow, MonthCount, OwnBirthRow, PersonDetailRow, PersonSummary,
     ResidenceRow, SearchField, PYRAMID_TOP,
 };
 pub use stored::{OpenEpisode, OpenMarriage, StoredState, STATE_BATCH};

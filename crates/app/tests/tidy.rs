@@ -1,0 +1,106 @@
+//! Tidy: the architecture invariants of ARCHITECTURE.md, checked on the source so that they
+//! stay true (in the manner of rust-analyzer's `tidy` test).
+//!
+//! - SQL only in `crates/store` (its tests and benchmarks may use the pool);
+//! - core is pure: no clock, no file, network or process I/O, no async runtime, and only the
+//!   dependencies chrono, serde, thiserror and toml;
+//! - every change to the register goes through the engine: outside `crates/store`, only
+//!   `app::register` writes batches (`write_batch` / `insert_batch`), except the initial loads
+//!   (an import's persons file travels through `register::plan`; the demo writes new records);
+//! - web decides nothing about roles: no `Role::` comparisons in `crates/web/src` outside the
+//!   page frame, which only chooses which links to show.
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn sources(krate: &str) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(&root().join("crates").join(krate).join("src"), &mut files);
+    files.sort();
+    files.into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap())).collect()
+}
+
+/// Lines of `text` that contain `needle`, outside comments.
+fn hits<'a>(text: &'a str, needle: &str) -> Vec<(usize, &'a str)> {
+    text.lines().enumerate().filter(|(_, l)| !l.trim_start().starts_with("//") && l.contains(needle)).map(|(i, l)| (i + 1, l)).collect()
+}
+
+#[test]
+fn sql_lives_only_in_the_store() {
+    let mut bad = Vec::new();
+    for krate in ["core", "demo", "app", "cli", "web"] {
+        for (path, text) in sources(krate) {
+            for needle in ["sqlx::", "QueryBuilder", "SELECT ", "INSERT INTO", "DELETE FROM", "CREATE TABLE"] {
+                for (n, l) in hits(&text, needle) {
+                    bad.push(format!("{}:{n}: {}", path.display(), l.trim()));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "SQL outside crates/store:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn core_is_pure() {
+    let mut bad = Vec::new();
+    for (path, text) in sources("core") {
+        for needle in [
+            "Utc::now",
+            "Local::now",
+            "SystemTime",
+            "Instant::now",
+            "std::fs",
+            "std::net",
+            "std::process",
+            "std::env",
+            "tokio",
+            "File::open",
+            "println!",
+            "eprintln!",
+        ] {
+            for (n, l) in hits(&text, needle) {
+                bad.push(format!("{}:{n}: {}", path.display(), l.trim()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "clock or I/O in core:\n{}", bad.join("\n"));
+    let manifest = std::fs::read_to_string(root().join("crates/core/Cargo.toml")).unwrap();
+    let deps = manifest.split("[dependencies]").nth(1).unwrap().split("\n[").next().unwrap();
+    let names: Vec<&str> = deps.lines().filter_map(|l| l.split(['=', '.']).next()).map(str::trim).filter(|n| !n.is_empty()).collect();
+    assert_eq!(names, vec!["chrono", "thiserror", "serde", "toml"], "core's dependencies");
+}
+
+#[test]
+fn only_the_engine_writes_the_register() {
+    let mut bad = Vec::new();
+    for krate in ["app", "cli", "web"] {
+        for (path, text) in sources(krate) {
+            let rel = path.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+            // app::register is the engine's write; app::demo writes a generated township of
+            // new records (an initial load, like an import's persons file).
+            if rel.ends_with("app/src/register.rs") || rel.ends_with("app/src/demo.rs") {
+                continue;
+            }
+            for needle in [".write_batch(", ".insert_batch(", ".update_person_fields(", ".set_household("] {
+                for (n, l) in hits(&text, needle) {
+                    bad.push(format!("{rel}:{n}: {}", l.trim()));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "register writes outside app::register:\n{}", bad.join("\n"));
+}
