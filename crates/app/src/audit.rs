@@ -2,8 +2,8 @@
 //! with who, when, from where, and the old and new value. Only administrators search it.
 
 use chrono::{DateTime, Utc};
-pub use renkou_store::{AuditEntry, AuditFilter};
 use renkou_store::Store;
+pub use renkou_store::{AuditEntry, AuditFilter};
 
 use crate::auth::{authorize, stamp, Action, Caller};
 use crate::AppError;

@@ -212,8 +212,7 @@ pub struct NewUser {
 /// or a taken username; [`AppError::Forbidden`] when the actor is not an administrator.
 pub async fn add_user(store: &Store, actor: Option<&Caller>, u: &NewUser, now: DateTime<Utc>) -> Result<User, AppError> {
     let mut errors = Vec::new();
-    let name_ok = (2..=32).contains(&u.username.chars().count())
-        && u.username.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    let name_ok = (2..=32).contains(&u.username.chars().count()) && u.username.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !name_ok {
         errors.push(("username".into(), "用户名应为2-32位字母、数字或 _ - . (username: 2–32 of a-z 0-9 _ - .)".into()));
     }
@@ -392,12 +391,9 @@ pub async fn ensure_first_admin(store: &Store, now: DateTime<Utc>) -> Result<Opt
     }
     let Some(area) = default_admin_area(store).await? else { return Ok(None) };
     let password = generate_password();
-    let u = NewUser {
-        username: "admin".into(),
-        password: password.clone(),
-        role: Role::TownshipAdmin,
-        area: area.as_str().into(),
-        display_name: "管理员".into(),
-    };
+    let u =
+        NewUser {
+            username: "admin".into(), password: password.clone(), role: Role::TownshipAdmin, area: area.as_str().into(), display_name: "管理员".into()
+        };
     Ok(Some((add_user(store, None, &u, now).await?, password)))
 }

@@ -162,9 +162,8 @@ pub fn catalogue_with_user_rules(file_name: &str, text: &str) -> Result<Catalogu
         let rule = e.rule_id.as_deref().map(|r| format!(" [规则 {r}]")).unwrap_or_default();
         format!("{file_name}:{}:{}: {}{rule}", e.line, e.column, e.message)
     };
-    let set = parse_rules_toml(text).map_err(|errs| {
-        AppError::Invalid(format!("规则文件有误, 未采用 (rules refused):\n{}", errs.iter().map(fmt).collect::<Vec<_>>().join("\n")))
-    })?;
+    let set = parse_rules_toml(text)
+        .map_err(|errs| AppError::Invalid(format!("规则文件有误, 未采用 (rules refused):\n{}", errs.iter().map(fmt).collect::<Vec<_>>().join("\n"))))?;
     Catalogue::with_user_rules(&set).map_err(|e| AppError::Invalid(fmt(&e)))
 }
 
@@ -341,10 +340,7 @@ fn outcome_values(check: &Check, o: &Outcome) -> Vec<(String, String)> {
                 renkou_core::rules::RuleBody::Compare { left, right, .. } => (left.source().to_string(), right.source().to_string()),
                 _ => ("左边".into(), "右边".into()),
             };
-            vec![
-                (format!("左边 {l_src}"), left.as_ref().map_or("(空)".into(), scalar_zh)),
-                (format!("右边 {r_src}"), scalar_zh(r)),
-            ]
+            vec![(format!("左边 {l_src}"), left.as_ref().map_or("(空)".into(), scalar_zh)), (format!("右边 {r_src}"), scalar_zh(r))]
         }
         _ => Vec::new(),
     }
@@ -375,15 +371,7 @@ pub fn check_person_facts(catalogue: &Catalogue, p: &PersonFacts, scope: &AreaCo
 }
 
 fn violation(c: &Check, village: String) -> Violation {
-    Violation {
-        check_id: c.id.clone(),
-        importance: c.importance,
-        message_zh: c.message_zh.clone(),
-        village,
-        person: None,
-        household: None,
-        values: Vec::new(),
-    }
+    Violation { check_id: c.id.clone(), importance: c.importance, message_zh: c.message_zh.clone(), village, person: None, household: None, values: Vec::new() }
 }
 
 /// Runs the store's set check `q` for `scope`.
@@ -515,8 +503,12 @@ pub async fn run(store: &Store, caller: Option<&Caller>, catalogue: &Catalogue, 
     violations.extend(set_hits);
     violations.extend(aggregate_hits);
     violations.sort_by(|a, b| {
-        (a.village.as_str(), a.check_id.as_str(), a.person.as_ref().map(|p| p.id), a.household.as_ref().map(|h| h.id))
-            .cmp(&(b.village.as_str(), b.check_id.as_str(), b.person.as_ref().map(|p| p.id), b.household.as_ref().map(|h| h.id)))
+        (a.village.as_str(), a.check_id.as_str(), a.person.as_ref().map(|p| p.id), a.household.as_ref().map(|h| h.id)).cmp(&(
+            b.village.as_str(),
+            b.check_id.as_str(),
+            b.person.as_ref().map(|p| p.id),
+            b.household.as_ref().map(|h| h.id),
+        ))
     });
 
     // Villages: residents, counts, scores.
@@ -556,7 +548,8 @@ pub async fn run(store: &Store, caller: Option<&Caller>, catalogue: &Catalogue, 
     }
     if let Some(c) = caller {
         let summary = serde_json::json!({"errors": violations.iter().filter(|v| v.importance == Importance::Error).count(), "violations": violations.len()});
-        crate::audit::record(store, c, "check.run", "area", Some(scope.as_str().to_string()), Some(scope.as_str()), None, Some(summary.to_string()), now).await?;
+        crate::audit::record(store, c, "check.run", "area", Some(scope.as_str().to_string()), Some(scope.as_str()), None, Some(summary.to_string()), now)
+            .await?;
     }
     Ok(CheckReport { area, ref_date: req.ref_date, period: req.period, checks_run: catalogue.checks.len(), persons_checked, violations, villages })
 }
@@ -604,7 +597,12 @@ pub fn check_xlsx(r: &CheckReport) -> Result<Vec<u8>, AppError> {
     let s = wb.add_worksheet();
     s.set_name("汇总").map_err(e)?;
     s.write_string_with_format(0, 0, format!("{} ({}) 逻辑校验", r.area.name, r.area.code), &bold).map_err(e)?;
-    s.write_string(1, 0, format!("校验日期 {}; 汇总核对期间 {} 至 {}; 规则 {} 条; 人员 {} 人", r.ref_date, r.period.first, r.period.last, r.checks_run, r.persons_checked)).map_err(e)?;
+    s.write_string(
+        1,
+        0,
+        format!("校验日期 {}; 汇总核对期间 {} 至 {}; 规则 {} 条; 人员 {} 人", r.ref_date, r.period.first, r.period.last, r.checks_run, r.persons_checked),
+    )
+    .map_err(e)?;
     s.write_string(2, 0, SCORE_NOTE).map_err(e)?;
     for (col, h) in ["代码", "名称", "户籍人口", "错误", "警告", "得分"].iter().enumerate() {
         s.write_string_with_format(4, col as u16, *h, &bold).map_err(e)?;

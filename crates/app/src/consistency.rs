@@ -223,11 +223,7 @@ fn record_of(batch: &RegisterBatch, op: Op) -> (String, Option<usize>) {
 
 fn check_person(s: &StoredState, batch: &RegisterBatch, list: &[(Option<NaiveDate>, u8, Op)], out: &mut Consistency) {
     let me = PersonRef::Stored(s.id);
-    let mut episodes: Vec<Open> = s
-        .open_episodes
-        .iter()
-        .map(|e| Open { batch: None, kind: e.kind, area: e.area.clone(), from: e.from })
-        .collect();
+    let mut episodes: Vec<Open> = s.open_episodes.iter().map(|e| Open { batch: None, kind: e.kind, area: e.area.clone(), from: e.from }).collect();
     let mut last_end: HashMap<ResidenceKind, NaiveDate> = s.last_episode_end.iter().map(|(k, d)| (*k, *d)).collect();
     let mut marriages: Vec<OpenM> = s
         .open_marriages
@@ -326,10 +322,7 @@ fn check_person(s: &StoredState, batch: &RegisterBatch, list: &[(Option<NaiveDat
                 }
                 if let (Some(f), Some(&l)) = (e.from, last_end.get(&e.kind)) {
                     if f < l {
-                        err(format!(
-                            "开始日期 {f} 早于此人上一条{}记录的结束日期 {l} (episode overlaps the previous one)",
-                            e.kind.name_zh()
-                        ));
+                        err(format!("开始日期 {f} 早于此人上一条{}记录的结束日期 {l} (episode overlaps the previous one)", e.kind.name_zh()));
                         continue;
                     }
                 }
@@ -361,11 +354,7 @@ fn check_person(s: &StoredState, batch: &RegisterBatch, list: &[(Option<NaiveDat
                     })
                     .count();
                 match in_area.as_slice() {
-                    [] if of_kind.is_empty() => err(format!(
-                        "此人没有未结束的{}记录 (no open {} episode)",
-                        e.kind.name_zh(),
-                        e.kind.code()
-                    )),
+                    [] if of_kind.is_empty() => err(format!("此人没有未结束的{}记录 (no open {} episode)", e.kind.name_zh(), e.kind.code())),
                     [] => err(format!(
                         "此人未结束的{}记录在 {}, 不在 {} (open episode is in another area)",
                         e.kind.name_zh(),
@@ -374,11 +363,7 @@ fn check_person(s: &StoredState, batch: &RegisterBatch, list: &[(Option<NaiveDat
                     )),
                     [k] if same_day == 0 => {
                         if let Some(f) = episodes[*k].from.filter(|f| e.date < *f) {
-                            err(format!(
-                                "日期 {} 早于该{}记录的开始日期 {f} (episode ends before it starts)",
-                                e.date,
-                                e.kind.name_zh()
-                            ));
+                            err(format!("日期 {} 早于该{}记录的开始日期 {f} (episode ends before it starts)", e.date, e.kind.name_zh()));
                             continue;
                         }
                         episodes.remove(*k);
@@ -440,8 +425,7 @@ fn check_person(s: &StoredState, batch: &RegisterBatch, list: &[(Option<NaiveDat
             Op::MarEnd(i, named) => {
                 let e = &batch.marriage_ends[i];
                 let other = if named { e.spouse } else { Some(e.person) };
-                let matching: Vec<usize> =
-                    (0..marriages.len()).filter(|&k| other.is_none() || marriages[k].spouse == other).collect();
+                let matching: Vec<usize> = (0..marriages.len()).filter(|&k| other.is_none() || marriages[k].spouse == other).collect();
                 if !named {
                     // The named person's check reports the problems; the spouse's state follows.
                     if let [k] = matching.as_slice() {
@@ -472,7 +456,8 @@ fn check_person(s: &StoredState, batch: &RegisterBatch, list: &[(Option<NaiveDat
 pub fn marriage_age_warnings(state: &HashMap<i64, StoredState>, batch: &RegisterBatch, from: usize) -> Vec<RecordError> {
     let mut out = Consistency::default();
     legal_age_warnings(state, batch, &mut out);
-    out.warnings.retain(|w| w.record.strip_prefix("marriages[").and_then(|r| r.strip_suffix(']')).and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n >= from));
+    out.warnings
+        .retain(|w| w.record.strip_prefix("marriages[").and_then(|r| r.strip_suffix(']')).and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n >= from));
     out.warnings
 }
 

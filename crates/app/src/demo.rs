@@ -63,11 +63,7 @@ pub struct DemoSummary {
 /// Errors: [`AppError::Invalid`] when the register already holds persons (the demo would mix
 /// with them) or the villages are missing, [`AppError::Store`] when writing fails (nothing is
 /// written then).
-pub async fn build_demo(
-    store: &Store,
-    seed: u64,
-    progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<DemoSummary, AppError> {
+pub async fn build_demo(store: &Store, seed: u64, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<DemoSummary, AppError> {
     let existing = store.person_count().await?;
     if existing > 0 {
         return Err(AppError::Invalid(format!(
@@ -76,35 +72,21 @@ pub async fn build_demo(
     }
     crate::areas::ensure_bundled_areas(store).await?;
     let township = AreaCode::parse(DEMO_TOWNSHIP).expect("valid constant");
-    let township_name = store
-        .area(&township)
-        .await?
-        .map(|a| a.name)
-        .unwrap_or_default();
-    let villages: Vec<_> = store
-        .children(&township)
-        .await?
-        .into_iter()
-        .filter(|a| a.code.level() == AreaLevel::Village)
-        .collect();
+    let township_name = store.area(&township).await?.map(|a| a.name).unwrap_or_default();
+    let villages: Vec<_> = store.children(&township).await?.into_iter().filter(|a| a.code.level() == AreaLevel::Village).collect();
     let targets = Targets::seed_report();
-    let demo = generate_demo(seed, &targets, &township, &villages)
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let demo = generate_demo(seed, &targets, &township, &villages).map_err(|e| AppError::Invalid(e.to_string()))?;
     // The villager groups first: households and episodes refer to them.
     store.upsert_areas(&demo.groups).await?;
     store.insert_batch(&demo.batch, progress).await?;
-    let period = Period::new(targets.design.period_first, targets.design.period_last)
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let period = Period::new(targets.design.period_first, targets.design.period_last).map_err(|e| AppError::Invalid(e.to_string()))?;
     let (counts, by_village) = store.period_counts(&township, &period).await?;
     let b = &demo.batch;
     Ok(DemoSummary {
         seed,
         township,
         township_name,
-        villages: by_village
-            .iter()
-            .filter(|(_, c)| c.population_end > 0)
-            .count(),
+        villages: by_village.iter().filter(|(_, c)| c.population_end > 0).count(),
         persons: b.persons.len(),
         households: b.households.len(),
         residences: b.residences.len(),
@@ -126,10 +108,12 @@ pub fn demo_period() -> (NaiveDate, NaiveDate) {
 
 /// The surnames of the persons [`write_county_csv`] writes (each name is a surname followed by
 /// one of [`COUNTY_CSV_GIVEN_NAMES`]).
-pub const COUNTY_CSV_SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗"];
+pub const COUNTY_CSV_SURNAMES: &[&str] =
+    &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗"];
 
 /// The given names of the persons [`write_county_csv`] writes.
-pub const COUNTY_CSV_GIVEN_NAMES: &[&str] = &["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"];
+pub const COUNTY_CSV_GIVEN_NAMES: &[&str] =
+    &["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"];
 
 /// The 739 real villages of 平山县 (county 130131) from the bundled area table, in code order:
 /// the villages the benchmarks' generated county is spread over.

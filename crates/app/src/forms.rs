@@ -411,7 +411,8 @@ pub async fn record_move(store: &Store, caller: &Caller, f: &MoveForm, today: Na
     let household = e.opt_id("household_id", &f.household_id).map(HouseholdRef::Stored);
     let relationship = if household.is_some() { e.relationship("relationship", &f.relationship, None) } else { None };
     e.done()?;
-    let cmd = Command::Move { person: PersonRef::Stored(person.expect("checked")), to: to.expect("checked"), date: date.expect("checked"), household, relationship };
+    let cmd =
+        Command::Move { person: PersonRef::Stored(person.expect("checked")), to: to.expect("checked"), date: date.expect("checked"), household, relationship };
     run(store, caller, cmd, today, now).await
 }
 
@@ -546,7 +547,10 @@ pub async fn assign_group(store: &Store, caller: &Caller, f: &GroupForm, today: 
     let person = person.expect("checked");
     let whole = matches!(f.whole_household.trim(), "1" | "on" | "true" | "整户" | "是");
     let target = if whole {
-        let p = store.person_detail(&caller.user.area, person).await?.ok_or_else(|| AppError::Fields(vec![("person_id".into(), format!("人员 {person} 不存在或不在您的管辖范围内"))]))?;
+        let p = store
+            .person_detail(&caller.user.area, person)
+            .await?
+            .ok_or_else(|| AppError::Fields(vec![("person_id".into(), format!("人员 {person} 不存在或不在您的管辖范围内"))]))?;
         match p.household_id {
             Some(h) => GroupTarget::Household(HouseholdRef::Stored(h)),
             None => return Err(AppError::Fields(vec![("whole_household".into(), "此人不属于任何户 (not in a household)".into())])),

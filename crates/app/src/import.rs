@@ -135,20 +135,10 @@ async fn import_inner(
 
     // 1. Read and parse every row.
     let (sheets, mut problems, mut warnings) = {
-        let mut on_row = |info: &SheetInfo, sheet: u32, row: u32, cells: &source::Row<'_>, out: &mut Vec<Problem>| {
-            builder.row(info, sheet, row, cells, out)
-        };
-        let mut sink = Sink {
-            sheets: Vec::new(),
-            problems: Vec::new(),
-            warnings: Vec::new(),
-            on_row: &mut on_row,
-        };
+        let mut on_row = |info: &SheetInfo, sheet: u32, row: u32, cells: &source::Row<'_>, out: &mut Vec<Problem>| builder.row(info, sheet, row, cells, out);
+        let mut sink = Sink { sheets: Vec::new(), problems: Vec::new(), warnings: Vec::new(), on_row: &mut on_row };
         for path in files {
-            source::read_path(path, &mut sink, progress).map_err(|source| AppError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
+            source::read_path(path, &mut sink, progress).map_err(|source| AppError::Io { path: path.display().to_string(), source })?;
         }
         (sink.sheets, sink.problems, sink.warnings)
     };
@@ -169,14 +159,7 @@ async fn import_inner(
             .person_ids_by_citizen_id(&ids)
             .await?
             .into_iter()
-            .map(|(id, pk)| {
-                (
-                    id.as_bytes()[..17]
-                        .iter()
-                        .fold(0u64, |k, d| k * 10 + u64::from(d - b'0')),
-                    pk,
-                )
-            })
+            .map(|(id, pk)| (id.as_bytes()[..17].iter().fold(0u64, |k, d| k * 10 + u64::from(d - b'0')), pk))
             .collect()
     };
     builder.resolve(&stored, &mut problems);
@@ -191,10 +174,7 @@ async fn import_inner(
     let known = known_areas(store, builder.areas.iter().map(|(c, _)| c)).await?;
     for (code, first) in &builder.areas {
         if !known.contains(code.as_str()) {
-            problems.push(at(
-                *first,
-                format!("区划代码 {code} 不在区划表中, 请先导入区划或添加村民小组 (unknown area)"),
-            ));
+            problems.push(at(*first, format!("区划代码 {code} 不在区划表中, 请先导入区划或添加村民小组 (unknown area)")));
         }
     }
 
@@ -281,12 +261,7 @@ async fn import_inner(
             let reason = format!("数据库拒绝写入, 约束冲突 (constraint violated): {msg}");
             let p = match srcs {
                 [one] => at(*one, reason),
-                _ => Problem {
-                    sheet: 0,
-                    row: 0,
-                    col: Col::None,
-                    reason,
-                },
+                _ => Problem { sheet: 0, row: 0, col: Col::None, reason },
             };
             return Err(AppError::Rejected(format_problems(&sheets, vec![p])));
         }
@@ -300,12 +275,7 @@ async fn import_inner(
             let reason = msg.split_once(": ").map_or(msg.as_str(), |(_, r)| r).to_string();
             let p = match src {
                 Some(s) => at(*s, reason),
-                None => Problem {
-                    sheet: 0,
-                    row: 0,
-                    col: Col::None,
-                    reason: msg.clone(),
-                },
+                None => Problem { sheet: 0, row: 0, col: Col::None, reason: msg.clone() },
             };
             return Err(AppError::Rejected(format_problems(&sheets, vec![p])));
         }
@@ -316,21 +286,13 @@ async fn import_inner(
     warnings.extend(tally_warnings(&sheets, &builder.tally));
     let t = &builder.tally;
     Ok(ImportSummary {
-        files: sheets
-            .iter()
-            .map(|s| ImportedFile {
-                name: s.name.clone(),
-                kind: s.kind,
-                rows: s.rows,
-            })
-            .collect(),
+        files: sheets.iter().map(|s| ImportedFile { name: s.name.clone(), kind: s.kind, rows: s.rows }).collect(),
         persons: batch.persons.len() as u64,
         households: batch.households.len() as u64,
         episodes: batch.residences.len() as u64,
         episodes_ended: batch.episode_ends.len() as u64 + batch.residences.iter().filter(|r| r.to.is_some()).count() as u64,
         marriages: batch.marriages.len() as u64,
-        marriages_ended: batch.marriage_ends.len() as u64
-            + batch.marriages.iter().filter(|m| m.end.is_some()).count() as u64,
+        marriages_ended: batch.marriage_ends.len() as u64 + batch.marriages.iter().filter(|m| m.end.is_some()).count() as u64,
         births: batch.births.len() as u64,
         deaths: batch.deaths.len() as u64,
         legacy_ids_upgraded: t.legacy_ids,
@@ -342,10 +304,7 @@ async fn import_inner(
 fn problem_of(builder: &Builder, e: &renkou_core::register::RecordError) -> Problem {
     let (list, idx) = parse_record(&e.record);
     let src = match list {
-        "persons" => builder.person_src.get(idx).map(|&src| SrcCol {
-            src,
-            field: fields::Field::BirthDate,
-        }),
+        "persons" => builder.person_src.get(idx).map(|&src| SrcCol { src, field: fields::Field::BirthDate }),
         "residences" => builder.residence_src.get(idx).copied(),
         "marriages" => builder.marriage_src.get(idx).copied(),
         "births" => builder.birth_src.get(idx).copied(),
@@ -354,30 +313,15 @@ fn problem_of(builder: &Builder, e: &renkou_core::register::RecordError) -> Prob
         "marriage_ends" => builder.marriage_end_src.get(idx).copied(),
         _ => None,
     }
-    .or_else(|| {
-        e.person.and_then(|p| builder.person_src.get(p)).map(|&src| SrcCol {
-            src,
-            field: fields::Field::CitizenId,
-        })
-    });
+    .or_else(|| e.person.and_then(|p| builder.person_src.get(p)).map(|&src| SrcCol { src, field: fields::Field::CitizenId }));
     match src {
         Some(s) => at(s, e.reason.clone()),
-        None => Problem {
-            sheet: 0,
-            row: 0,
-            col: Col::None,
-            reason: e.to_string(),
-        },
+        None => Problem { sheet: 0, row: 0, col: Col::None, reason: e.to_string() },
     }
 }
 
 fn at(s: SrcCol, reason: impl Into<String>) -> Problem {
-    Problem {
-        sheet: s.src.sheet,
-        row: s.src.row,
-        col: Col::Field(s.field),
-        reason: reason.into(),
-    }
+    Problem { sheet: s.src.sheet, row: s.src.row, col: Col::Field(s.field), reason: reason.into() }
 }
 
 /// `"residences[12]: …"` → `("residences", 12)`.
@@ -385,19 +329,12 @@ fn parse_record(s: &str) -> (&str, usize) {
     let Some((list, rest)) = s.split_once('[') else {
         return ("", usize::MAX);
     };
-    let idx = rest
-        .split(']')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(usize::MAX);
+    let idx = rest.split(']').next().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
     (list, idx)
 }
 
 /// The codes among `codes` that the store knows, with one query per distinct parent area.
-async fn known_areas<'a>(
-    store: &Store,
-    codes: impl Iterator<Item = &'a AreaCode>,
-) -> Result<HashSet<String>, AppError> {
+async fn known_areas<'a>(store: &Store, codes: impl Iterator<Item = &'a AreaCode>) -> Result<HashSet<String>, AppError> {
     let mut parents: BTreeMap<String, AreaCode> = BTreeMap::new();
     let mut roots = Vec::new();
     for c in codes {
@@ -444,11 +381,7 @@ fn format_problems(sheets: &[SheetInfo], mut problems: Vec<Problem>) -> Vec<Stri
 /// Summary lines for values kept as recorded, listing at most 10 rows each.
 fn tally_warnings(sheets: &[SheetInfo], t: &build::Tally) -> Vec<String> {
     let list = |rows: &[Src]| -> String {
-        let mut s: Vec<String> = rows
-            .iter()
-            .take(10)
-            .map(|r| format!("{}:{}", sheets[r.sheet as usize].name, r.row))
-            .collect();
+        let mut s: Vec<String> = rows.iter().take(10).map(|r| format!("{}:{}", sheets[r.sheet as usize].name, r.row)).collect();
         if rows.len() > 10 {
             s.push(format!("等 {} 行 (and more)", rows.len()));
         }
@@ -477,11 +410,7 @@ fn tally_warnings(sheets: &[SheetInfo], t: &build::Tally) -> Vec<String> {
         ));
     }
     if !t.father_outside.is_empty() {
-        out.push(format!(
-            "{} 条出生记录的父亲不在册, 未关联父亲 (father not in the register): {}",
-            t.father_outside.len(),
-            list(&t.father_outside)
-        ));
+        out.push(format!("{} 条出生记录的父亲不在册, 未关联父亲 (father not in the register): {}", t.father_outside.len(), list(&t.father_outside)));
     }
     out
 }

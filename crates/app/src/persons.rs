@@ -16,9 +16,9 @@ use renkou_store::{PersonDetailRow, PersonSummary, SearchField, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::audit;
-pub use renkou_store::{AgeGroupCount, HouseholdRow, MemberRow, MonthCount, PYRAMID_TOP};
 use crate::auth::{authorize, Action, Caller};
 use crate::AppError;
+pub use renkou_store::{AgeGroupCount, HouseholdRow, MemberRow, MonthCount, PYRAMID_TOP};
 
 /// Pinyin initials of a name, one lower-case letter per character (张伟 → `zw`, 欧阳娜娜 →
 /// `oynn`); characters with no pinyin (Latin letters, digits) are kept lower-cased, others
@@ -187,8 +187,7 @@ pub async fn monthly(store: &Store, caller: &Caller, area: &AreaCode, period: &P
 /// The period a dashboard opens on: the demo's statistical year 2013-07-01 … 2014-06-30 when
 /// the register's latest event lies in it, otherwise the last 12 full months before `today`.
 pub async fn default_period(store: &Store, today: NaiveDate) -> Result<Period, AppError> {
-    let demo = Period::new(NaiveDate::from_ymd_opt(2013, 7, 1).expect("date"), NaiveDate::from_ymd_opt(2014, 6, 30).expect("date"))
-        .expect("ordered");
+    let demo = Period::new(NaiveDate::from_ymd_opt(2013, 7, 1).expect("date"), NaiveDate::from_ymd_opt(2014, 6, 30).expect("date")).expect("ordered");
     if store.latest_event_date().await?.is_some_and(|d| demo.contains(d)) {
         return Ok(demo);
     }
@@ -199,8 +198,8 @@ pub async fn default_period(store: &Store, today: NaiveDate) -> Result<Period, A
 }
 
 // The event and household forms live in `crate::forms` (re-exported here).
-pub use crate::forms::*;
 use crate::forms::Errors;
+pub use crate::forms::*;
 
 /// A person inside the caller's area, for a form; a missing one is a field error.
 async fn load(store: &Store, caller: &Caller, e: &mut Errors, field: &str, id: Option<i64>) -> Result<Option<PersonDetailRow>, AppError> {
@@ -337,15 +336,7 @@ pub async fn record_correction(store: &Store, caller: &Caller, f: &CorrectionFor
     }
     e.done()?;
     let (p, sex, birth, marital) = (p.expect("checked"), sex.expect("checked"), birth.expect("checked"), marital.expect("checked"));
-    let new = PersonCorrection {
-        person: PersonRef::Stored(p.summary.id),
-        name,
-        sex,
-        birth_date: birth,
-        ethnicity,
-        marital_status: marital,
-        citizen_id,
-    };
+    let new = PersonCorrection { person: PersonRef::Stored(p.summary.id), name, sex, birth_date: birth, ethnicity, marital_status: marital, citizen_id };
     let mut old = serde_json::Map::new();
     let mut changed = serde_json::Map::new();
     let mut diff = |k: &str, o: serde_json::Value, n: serde_json::Value| {

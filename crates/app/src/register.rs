@@ -59,7 +59,9 @@ pub async fn plan(store: &Store, scope: Option<&AreaCode>, batch: RegisterBatch,
     let mut area_codes: Vec<String> = Vec::new();
     for c in commands {
         persons.extend(c.stored_persons());
-        if let Command::MoveIn { person: Arrival::Known(PersonRef::Stored(p)), .. } | Command::InflowStart { person: Arrival::Known(PersonRef::Stored(p)), .. } = c {
+        if let Command::MoveIn { person: Arrival::Known(PersonRef::Stored(p)), .. }
+        | Command::InflowStart { person: Arrival::Known(PersonRef::Stored(p)), .. } = c
+        {
             persons.push(*p);
         }
         households.extend(c.stored_households());
@@ -202,7 +204,14 @@ fn form_field(f: &'static str) -> String {
 /// Errors: [`AppError::Forbidden`] for roles that may not record events; [`AppError::Fields`]
 /// with the refused field (form field names: `person_id`, `date`, `area`, …) and the reason;
 /// [`AppError::Store`].
-pub async fn apply(store: &Store, caller: &Caller, command: Command, old_value: Option<String>, today: NaiveDate, now: DateTime<Utc>) -> Result<Written, AppError> {
+pub async fn apply(
+    store: &Store,
+    caller: &Caller,
+    command: Command,
+    old_value: Option<String>,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Written, AppError> {
     authorize(&caller.user, Action::RecordEvents, None)?;
     let plan = plan(store, Some(&caller.user.area), RegisterBatch::default(), std::slice::from_ref(&command), today).await?;
     let applied = match plan.results.into_iter().next().expect("one command") {

@@ -5,8 +5,8 @@
 use chrono::NaiveDate;
 use renkou_core::area::{Area, AreaCode};
 use renkou_core::period::Period;
-use renkou_core::stats::Figures;
 use renkou_core::register::Sex;
+use renkou_core::stats::Figures;
 use renkou_store::{Explain, ExplainRow, Store};
 use serde::Serialize;
 
@@ -42,10 +42,7 @@ pub struct ChildReport {
 /// Errors: [`AppError::Invalid`] for a malformed code or an area not in the area table.
 pub async fn resolve_area(store: &Store, code: &str) -> Result<Area, AppError> {
     let code = AreaCode::parse(code).map_err(|e| AppError::Invalid(format!("地区代码 {code:?}: {e}")))?;
-    store
-        .area(&code)
-        .await?
-        .ok_or_else(|| AppError::Invalid(format!("未知地区 {code} (unknown area: not in the area table; import areas first)")))
+    store.area(&code).await?.ok_or_else(|| AppError::Invalid(format!("未知地区 {code} (unknown area: not in the area table; import areas first)")))
 }
 
 /// A period from user input. Errors: [`AppError::Invalid`] when `to` is before `from`.
@@ -57,10 +54,7 @@ pub fn period(from: NaiveDate, to: NaiveDate) -> Result<Period, AppError> {
 ///
 /// Errors: [`AppError::Invalid`] for an unknown area; [`AppError::Store`] on database errors.
 pub async fn build(store: &Store, area: &AreaCode, period: &Period) -> Result<Report, AppError> {
-    let area = store
-        .area(area)
-        .await?
-        .ok_or_else(|| AppError::Invalid(format!("未知地区 {area} (unknown area)")))?;
+    let area = store.area(area).await?.ok_or_else(|| AppError::Invalid(format!("未知地区 {area} (unknown area)")))?;
     let (total, by_child) = store.period_counts(&area.code, period).await?;
     let known = store.children(&area.code).await?;
     let mut children: Vec<ChildReport> = known

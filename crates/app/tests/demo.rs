@@ -24,10 +24,7 @@ fn township() -> AreaCode {
 
 fn villages() -> Vec<Area> {
     let t = township();
-    renkou_app::areas::bundled_areas()
-        .into_iter()
-        .filter(|a| a.code.level() == AreaLevel::Village && t.contains(&a.code))
-        .collect()
+    renkou_app::areas::bundled_areas().into_iter().filter(|a| a.code.level() == AreaLevel::Village && t.contains(&a.code)).collect()
 }
 
 fn rounded(f: &Figures, key: &str) -> String {
@@ -79,14 +76,8 @@ async fn demo_reproduces_every_seed_figure() {
     assert_eq!(summary.villages, 23);
     assert_eq!(by_village.len(), 23);
     let sizes: Vec<i64> = by_village.iter().map(|(_, c)| c.population_end).collect();
-    assert!(
-        sizes.iter().all(|&n| (400..=2900).contains(&n)),
-        "{sizes:?}"
-    );
-    assert!(
-        sizes.iter().max().unwrap() > &(sizes.iter().min().unwrap() * 2),
-        "{sizes:?}"
-    );
+    assert!(sizes.iter().all(|&n| (400..=2900).contains(&n)), "{sizes:?}");
+    assert!(sizes.iter().max().unwrap() > &(sizes.iter().min().unwrap() * 2), "{sizes:?}");
     assert_eq!(summary.township_name, "西大吾乡");
     assert_eq!(summary.deliberate_errors.len(), 5);
 
@@ -99,26 +90,14 @@ async fn other_seed_other_people_same_figures() {
     let targets = Targets::seed_report();
     let (t, v) = (township(), villages());
     let a = generate(1, &targets, &t, &v);
-    assert!(
-        a == generate(1, &targets, &t, &v),
-        "same seed, identical batch"
-    );
+    assert!(a == generate(1, &targets, &t, &v), "same seed, identical batch");
     let b = generate(2, &targets, &t, &v);
-    let names = |x: &RegisterBatch| {
-        x.persons
-            .iter()
-            .take(200)
-            .map(|p| p.name.clone())
-            .collect::<Vec<_>>()
-    };
+    let names = |x: &RegisterBatch| x.persons.iter().take(200).map(|p| p.name.clone()).collect::<Vec<_>>();
     assert_ne!(names(&a), names(&b));
 
     let (store, _) = built(2).await;
     let period = Period::new(d("2013-07-01"), d("2014-06-30")).unwrap();
-    assert_eq!(
-        store.period_counts(&t, &period).await.unwrap().0,
-        seed_counts()
-    );
+    assert_eq!(store.period_counts(&t, &period).await.unwrap().0, seed_counts());
 }
 
 #[test]
@@ -136,14 +115,8 @@ fn citizen_ids_are_valid_unique_and_native_or_from_elsewhere() {
             natives += 1;
         }
     }
-    assert!(
-        natives * 10 > batch.persons.len() * 8,
-        "most persons are natives of 平山县"
-    );
-    assert!(
-        natives < batch.persons.len(),
-        "brides and inflow persons come from elsewhere"
-    );
+    assert!(natives * 10 > batch.persons.len() * 8, "most persons are natives of 平山县");
+    assert!(natives < batch.persons.len(), "brides and inflow persons come from elsewhere");
 }
 
 #[test]
@@ -152,22 +125,9 @@ fn validate_reports_only_the_deliberate_errors() {
     let mut targets = Targets::seed_report();
     let demo = generate_demo(1, &targets, &t, &v).unwrap();
     let kinds: Vec<&str> = demo.deliberate_errors.iter().map(|e| e.kind).collect();
-    assert_eq!(
-        kinds,
-        [
-            "citizen_id_birth_date_mismatch",
-            "mother_aged_13",
-            "death_before_birth",
-            "birth_order_inconsistent",
-            "marital_status_conflict"
-        ]
-    );
+    assert_eq!(kinds, ["citizen_id_birth_date_mismatch", "mother_aged_13", "death_before_birth", "birth_order_inconsistent", "marital_status_conflict"]);
     let errors = demo.batch.validate(d("2014-06-30"));
-    let death_error = demo
-        .deliberate_errors
-        .iter()
-        .find(|e| e.kind == "death_before_birth")
-        .unwrap();
+    let death_error = demo.deliberate_errors.iter().find(|e| e.kind == "death_before_birth").unwrap();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].person, Some(death_error.person));
 
@@ -176,19 +136,9 @@ fn validate_reports_only_the_deliberate_errors() {
     assert_ne!(e1.citizen_id.as_ref().unwrap().birth_date(), e1.birth_date);
     // Error 2: the mother was 13 at the birth.
     let m = demo.deliberate_errors[1].person;
-    let birth = demo
-        .batch
-        .births
-        .iter()
-        .find(|b| b.mother == Some(PersonRef::Batch(m)))
-        .unwrap();
-    let PersonRef::Batch(c) = birth.child else {
-        panic!()
-    };
-    let age = renkou_core::period::age_in_completed_years(
-        demo.batch.persons[m].birth_date,
-        demo.batch.persons[c].birth_date,
-    );
+    let birth = demo.batch.births.iter().find(|b| b.mother == Some(PersonRef::Batch(m))).unwrap();
+    let PersonRef::Batch(c) = birth.child else { panic!() };
+    let age = renkou_core::period::age_in_completed_years(demo.batch.persons[m].birth_date, demo.batch.persons[c].birth_date);
     assert_eq!(age, 13);
 
     // Without the errors, the batch is clean and no other ID disagrees with its birth date.
@@ -196,11 +146,7 @@ fn validate_reports_only_the_deliberate_errors() {
     let clean = generate_demo(1, &targets, &t, &v).unwrap();
     assert!(clean.deliberate_errors.is_empty());
     assert_eq!(clean.batch.validate(d("2014-06-30")), vec![]);
-    assert!(clean
-        .batch
-        .persons
-        .iter()
-        .all(|p| p.citizen_id.as_ref().unwrap().birth_date() == p.birth_date));
+    assert!(clean.batch.persons.iter().all(|p| p.citizen_id.as_ref().unwrap().birth_date() == p.birth_date));
 }
 
 #[tokio::test]
@@ -228,11 +174,7 @@ async fn population_balances_in_the_year_before() {
         })
         .collect();
     let (mut moves_in, mut moves_out) = (0i64, 0i64);
-    for r in batch
-        .residences
-        .iter()
-        .filter(|r| r.kind == ResidenceKind::Registered)
-    {
+    for r in batch.residences.iter().filter(|r| r.kind == ResidenceKind::Registered) {
         let PersonRef::Batch(i) = r.person else {
             continue;
         };
@@ -247,21 +189,12 @@ async fn population_balances_in_the_year_before() {
             }
         }
     }
-    assert_eq!(
-        c.population_end, 30223,
-        "the year before ends where the statistical year starts"
-    );
-    assert_eq!(
-        c.population_end,
-        c.population_start + c.births - c.deaths + moves_in - moves_out
-    );
+    assert_eq!(c.population_end, 30223, "the year before ends where the statistical year starts");
+    assert_eq!(c.population_end, c.population_start + c.births - c.deaths + moves_in - moves_out);
     // The year before looks like the statistical year.
     assert!((280..=400).contains(&c.births), "{c:?}");
     assert!((140..=220).contains(&c.deaths), "{c:?}");
-    assert!(
-        moves_in > 20 && moves_out > moves_in,
-        "{moves_in} in, {moves_out} out"
-    );
+    assert!(moves_in > 20 && moves_out > moves_in, "{moves_in} in, {moves_out} out");
     assert!(c.births_policy_noncompliant > 20, "{c:?}");
 }
 

@@ -121,7 +121,13 @@ async fn by_form(s: &Store, e: &Ev, date: NaiveDate) -> Option<String> {
         Ev::Outflow(p) => persons::record_outflow(s, &c, &pd(id_of(s, &base_id(*p)).await?), today(), now()).await,
         Ev::FloatingEnd(p) => persons::record_floating_end(s, &c, &pd(id_of(s, &subject_id(*p)).await?), today(), now()).await,
         Ev::MoveInKnown(p, v) => {
-            let f = MoveInForm { citizen_id: base_id(*p).as_str().into(), area: VILLAGES[*v].into(), kind: "registered".into(), date: date_s.clone(), ..Default::default() };
+            let f = MoveInForm {
+                citizen_id: base_id(*p).as_str().into(),
+                area: VILLAGES[*v].into(),
+                kind: "registered".into(),
+                date: date_s.clone(),
+                ..Default::default()
+            };
             persons::record_move_in(s, &c, &f, today(), now()).await
         }
         Ev::Inflow(n, v) => {
@@ -140,7 +146,12 @@ async fn by_form(s: &Store, e: &Ev, date: NaiveDate) -> Option<String> {
             persons::record_move(s, &c, &f, today(), now()).await
         }
         Ev::Marry(a, b) => {
-            let f = MarriageForm { person_id: id_of(s, &base_id(*a)).await?.to_string(), spouse_id: id_of(s, &base_id(*b)).await?.to_string(), date: date_s.clone(), ..Default::default() };
+            let f = MarriageForm {
+                person_id: id_of(s, &base_id(*a)).await?.to_string(),
+                spouse_id: id_of(s, &base_id(*b)).await?.to_string(),
+                date: date_s.clone(),
+                ..Default::default()
+            };
             persons::record_marriage(s, &c, &f, today(), now()).await
         }
     };

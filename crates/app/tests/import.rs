@@ -57,14 +57,7 @@ async fn samples_import_and_count() {
     let progress = |_: ImportProgress<'_>| {
         progress_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     };
-    let s = import_files(
-        &store,
-        &[samples().join("persons.csv"), samples().join("events.csv")],
-        today(),
-        &progress,
-    )
-    .await
-    .unwrap();
+    let s = import_files(&store, &[samples().join("persons.csv"), samples().join("events.csv")], today(), &progress).await.unwrap();
     assert_eq!(s.files.len(), 2);
     assert_eq!((s.files[0].kind, s.files[0].rows), (FileKind::Persons, 10));
     assert_eq!((s.files[1].kind, s.files[1].rows), (FileKind::Events, 7));
@@ -86,10 +79,7 @@ async fn samples_import_and_count() {
     assert_eq!(store.person_count().await.unwrap(), 12);
 
     let township = AreaCode::parse("130131200").unwrap();
-    let (c, by_village) = store
-        .period_counts(&township, &Period::new(d(2013, 7, 1), d(2014, 6, 30)).unwrap())
-        .await
-        .unwrap();
+    let (c, by_village) = store.period_counts(&township, &Period::new(d(2013, 7, 1), d(2014, 6, 30)).unwrap()).await.unwrap();
     assert_eq!(c.population_start, 8);
     assert_eq!(c.population_end, 9);
     assert_eq!((c.births, c.births_male, c.births_female), (2, 1, 1));
@@ -102,10 +92,7 @@ async fn samples_import_and_count() {
     // The same files again: every person is already stored.
     let again = rejected(&store, &[samples().join("persons.csv")]).await;
     assert_eq!(again.len(), 10, "10 persons (stored household numbers are joined, not refused)");
-    assert_eq!(
-        again[0],
-        "persons.csv:2:B列(公民身份号码): 公民身份号码 130131197503120110 已在数据库中 (citizen ID already stored)"
-    );
+    assert_eq!(again[0], "persons.csv:2:B列(公民身份号码): 公民身份号码 130131197503120110 已在数据库中 (citizen ID already stored)");
     // A new person with a stored 户号 joins that household.
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "more.csv", format!("{PERSONS_HEADER}\n张小满,130131201401050018,男,,,,130131200201,1301312002010001,孙子,\n"));
@@ -122,22 +109,10 @@ async fn samples_import_and_count() {
 #[tokio::test]
 async fn xlsx_sample_imports() {
     let store = store().await;
-    let s = import_files(&store, &[samples().join("persons.xlsx")], today(), &no_progress)
-        .await
-        .unwrap();
-    assert_eq!(
-        s.files,
-        vec![renkou_app::import::ImportedFile {
-            name: "persons.xlsx".into(),
-            kind: FileKind::Persons,
-            rows: 10
-        }]
-    );
+    let s = import_files(&store, &[samples().join("persons.xlsx")], today(), &no_progress).await.unwrap();
+    assert_eq!(s.files, vec![renkou_app::import::ImportedFile { name: "persons.xlsx".into(), kind: FileKind::Persons, rows: 10 }]);
     assert_eq!((s.persons, s.households, s.marriages, s.births), (10, 3, 3, 4));
-    let ids = store
-        .person_ids_by_citizen_id(&["130131196801300510".to_string()])
-        .await
-        .unwrap();
+    let ids = store.person_ids_by_citizen_id(&["130131196801300510".to_string()]).await.unwrap();
     assert_eq!(ids.len(), 1, "the 15-digit number was upgraded");
 }
 
@@ -210,11 +185,7 @@ async fn invalid_id_checksum_and_other_bad_values() {
 #[tokio::test]
 async fn unknown_area() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(
-        dir.path(),
-        "persons.csv",
-        format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200299,,,\n"),
-    );
+    let p = write(dir.path(), "persons.csv", format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200299,,,\n"));
     let store = store().await;
     assert_eq!(
         rejected(&store, &[p]).await,
@@ -225,16 +196,8 @@ async fn unknown_area() {
 #[tokio::test]
 async fn death_before_birth_and_registration_before_birth() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(
-        dir.path(),
-        "persons.csv",
-        format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,1970-01-01\n"),
-    );
-    let e = write(
-        dir.path(),
-        "events.csv",
-        format!("{EVENTS_HEADER}\n死亡,130131197503120110,1974-12-31,,,,,,,\n"),
-    );
+    let p = write(dir.path(), "persons.csv", format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,1970-01-01\n"));
+    let e = write(dir.path(), "events.csv", format!("{EVENTS_HEADER}\n死亡,130131197503120110,1974-12-31,,,,,,,\n"));
     let store = store().await;
     assert_eq!(
         rejected(&store, &[p, e]).await,
@@ -248,11 +211,7 @@ async fn death_before_birth_and_registration_before_birth() {
 #[tokio::test]
 async fn episode_end_before_start() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(
-        dir.path(),
-        "persons.csv",
-        format!("{PERSONS_HEADER}\n陈明,13013119850707091X,男,,,,130131200203,,,2008-06-01\n"),
-    );
+    let p = write(dir.path(), "persons.csv", format!("{PERSONS_HEADER}\n陈明,13013119850707091X,男,,,,130131200203,,,2008-06-01\n"));
     let e = write(
         dir.path(),
         "events.csv",
@@ -286,18 +245,9 @@ async fn duplicate_ids_in_files_and_vs_stored() {
         rejected(&store, &[p]).await,
         vec!["persons.csv:3:B列(公民身份号码): 公民身份号码 130131197503120110 与第2行重复 (duplicate citizen ID in the files)"]
     );
-    let one = write(
-        dir.path(),
-        "one.csv",
-        format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n"),
-    );
-    import_files(&store, std::slice::from_ref(&one), today(), &no_progress)
-        .await
-        .unwrap();
-    assert_eq!(
-        rejected(&store, &[one]).await,
-        vec!["one.csv:2:B列(公民身份号码): 公民身份号码 130131197503120110 已在数据库中 (citizen ID already stored)"]
-    );
+    let one = write(dir.path(), "one.csv", format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n"));
+    import_files(&store, std::slice::from_ref(&one), today(), &no_progress).await.unwrap();
+    assert_eq!(rejected(&store, &[one]).await, vec!["one.csv:2:B列(公民身份号码): 公民身份号码 130131197503120110 已在数据库中 (citizen ID already stored)"]);
     assert_eq!(store.person_count().await.unwrap(), 1);
 }
 
@@ -318,11 +268,7 @@ async fn wrong_encoding_empty_header_only_and_truncated() {
         write(dir.path(), "noise.csv", &noise),
         write(dir.path(), "empty.csv", ""),
         write(dir.path(), "header.csv", format!("{PERSONS_HEADER}\n")),
-        write(
-            dir.path(),
-            "short.csv",
-            format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n李四,130131197708200229,女,,\n"),
-        ),
+        write(dir.path(), "short.csv", format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n李四,130131197708200229,女,,\n")),
         write(dir.path(), "nohead.csv", "名字,身份\n张三,130131197503120110\n"),
     ];
     let store = store().await;
@@ -344,11 +290,7 @@ async fn wrong_encoding_empty_header_only_and_truncated() {
 #[tokio::test]
 async fn random_bytes_message_names_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(
-        dir.path(),
-        "x.csv",
-        b"\xe5\xa7\x93\xe5\x90\x8d\n\xd5\xc5\xc8\xfd\n\x81\x20\xff\xfe\n",
-    );
+    let p = write(dir.path(), "x.csv", b"\xe5\xa7\x93\xe5\x90\x8d\n\xd5\xc5\xc8\xfd\n\x81\x20\xff\xfe\n");
     let store = store().await;
     assert_eq!(
         rejected(&store, &[p]).await,
@@ -413,13 +355,7 @@ async fn xlsx_excel_rows_letters_and_number_ids() {
     let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
     ws.write_string(3, 1, "张三").unwrap();
     ws.write_string(3, 2, "130131197503120110").unwrap();
-    ws.write_datetime_with_format(
-        3,
-        3,
-        rust_xlsxwriter::ExcelDateTime::from_ymd(1975, 3, 12).unwrap(),
-        &date,
-    )
-    .unwrap();
+    ws.write_datetime_with_format(3, 3, rust_xlsxwriter::ExcelDateTime::from_ymd(1975, 3, 12).unwrap(), &date).unwrap();
     ws.write_number(3, 4, 130131200201.0).unwrap();
     ws.write_string(4, 1, "李四").unwrap();
     ws.write_number(4, 2, 130131197708200229.0).unwrap();
@@ -436,9 +372,7 @@ async fn xlsx_excel_rows_letters_and_number_ids() {
 async fn events_refer_to_known_persons_and_store_conflicts_point_to_rows() {
     let dir = tempfile::tempdir().unwrap();
     let store = store().await;
-    import_files(&store, &[samples().join("persons.csv")], today(), &no_progress)
-        .await
-        .unwrap();
+    import_files(&store, &[samples().join("persons.csv")], today(), &no_progress).await.unwrap();
     let e = write(
         dir.path(),
         "events.csv",
@@ -458,19 +392,10 @@ async fn events_refer_to_known_persons_and_store_conflicts_point_to_rows() {
         ]
     );
     // A move-out of a stored person is applied by the store; twice is a conflict with the row.
-    let out = write(
-        dir.path(),
-        "out.csv",
-        format!("{EVENTS_HEADER}\n迁出,130131200105060313,2014-01-20,,,,,,,\n"),
-    );
-    let s = import_files(&store, std::slice::from_ref(&out), today(), &no_progress)
-        .await
-        .unwrap();
+    let out = write(dir.path(), "out.csv", format!("{EVENTS_HEADER}\n迁出,130131200105060313,2014-01-20,,,,,,,\n"));
+    let s = import_files(&store, std::slice::from_ref(&out), today(), &no_progress).await.unwrap();
     assert_eq!(s.episodes_ended, 1);
-    assert_eq!(
-        rejected(&store, &[out]).await,
-        vec!["out.csv:2:B列(公民身份号码): 张伟没有未结束的户籍记录 (no open registered episode)"]
-    );
+    assert_eq!(rejected(&store, &[out]).await, vec!["out.csv:2:B列(公民身份号码): 张伟没有未结束的户籍记录 (no open registered episode)"]);
     // Unknown person; a newcomer without a name; divorce of a stored couple.
     let e = write(
         dir.path(),
@@ -489,11 +414,7 @@ async fn events_refer_to_known_persons_and_store_conflicts_point_to_rows() {
             "e2.csv:3:H列(姓名): 公民身份号码 130182198812121357 不在册, 新登记人员需要填写姓名 (new person: name required)",
         ]
     );
-    let e = write(
-        dir.path(),
-        "e3.csv",
-        format!("{EVENTS_HEADER}\n离婚,130131197503120110,2014-02-01,,130131197708200229,,,,,\n"),
-    );
+    let e = write(dir.path(), "e3.csv", format!("{EVENTS_HEADER}\n离婚,130131197503120110,2014-02-01,,130131197708200229,,,,,\n"));
     let s = import_files(&store, &[e], today(), &no_progress).await.unwrap();
     assert_eq!(s.marriages_ended, 1);
 }
@@ -515,13 +436,8 @@ fn write_sample_xlsx() {
                 ws.write_string_with_format(r, c, v, &bold).unwrap();
                 ws.set_column_width(c, 14).unwrap();
             } else if v.len() == 10 && v.as_bytes()[4] == b'-' {
-                let (y, m, dd) = (
-                    v[..4].parse().unwrap(),
-                    v[5..7].parse().unwrap(),
-                    v[8..].parse().unwrap(),
-                );
-                ws.write_datetime_with_format(r, c, rust_xlsxwriter::ExcelDateTime::from_ymd(y, m, dd).unwrap(), &date)
-                    .unwrap();
+                let (y, m, dd) = (v[..4].parse().unwrap(), v[5..7].parse().unwrap(), v[8..].parse().unwrap());
+                ws.write_datetime_with_format(r, c, rust_xlsxwriter::ExcelDateTime::from_ymd(y, m, dd).unwrap(), &date).unwrap();
             } else if !v.is_empty() {
                 ws.write_string(r, c, v).unwrap();
             }
@@ -533,16 +449,8 @@ fn write_sample_xlsx() {
 #[tokio::test]
 async fn dates_after_today_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(
-        dir.path(),
-        "persons.csv",
-        format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,2014-07-02\n"),
-    );
-    let e = write(
-        dir.path(),
-        "events.csv",
-        format!("{EVENTS_HEADER}\n死亡,130131197503120110,2014/12/1,,,,,,,\n"),
-    );
+    let p = write(dir.path(), "persons.csv", format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,2014-07-02\n"));
+    let e = write(dir.path(), "events.csv", format!("{EVENTS_HEADER}\n死亡,130131197503120110,2014/12/1,,,,,,,\n"));
     let store = store().await;
     assert_eq!(
         rejected(&store, &[p, e]).await,
@@ -556,14 +464,7 @@ async fn dates_after_today_are_refused() {
 /// Loads docs/samples persons and events (the monthly workflow's starting point).
 async fn sample_register() -> Store {
     let store = store().await;
-    import_files(
-        &store,
-        &[samples().join("persons.csv"), samples().join("events.csv")],
-        today(),
-        &no_progress,
-    )
-    .await
-    .unwrap();
+    import_files(&store, &[samples().join("persons.csv"), samples().join("events.csv")], today(), &no_progress).await.unwrap();
     store
 }
 
@@ -587,10 +488,7 @@ async fn events_again_are_checked_against_stored_persons() {
     );
     // The period figures are those of the first import.
     let township = AreaCode::parse("130131200").unwrap();
-    let (c, _) = store
-        .period_counts(&township, &Period::new(d(2013, 7, 1), d(2014, 6, 30)).unwrap())
-        .await
-        .unwrap();
+    let (c, _) = store.period_counts(&township, &Period::new(d(2013, 7, 1), d(2014, 6, 30)).unwrap()).await.unwrap();
     assert_eq!((c.population_end, c.deaths, c.floating_outflow), (9, 1, 1));
 }
 
@@ -654,19 +552,12 @@ async fn stored_person_moves_flows_out_and_marries_young() {
         vec!["move.csv:5:C列(日期): 张伟 (男) 结婚时 12 周岁, 未达当时的法定婚龄, 已按记录导入, 留待逻辑校验 P018 (married below the legal age: kept as recorded)"]
     );
     let township = AreaCode::parse("130131200").unwrap();
-    let (c, by_village) = store
-        .period_counts(&township, &Period::new(d(2013, 7, 1), d(2014, 6, 30)).unwrap())
-        .await
-        .unwrap();
+    let (c, by_village) = store.period_counts(&township, &Period::new(d(2013, 7, 1), d(2014, 6, 30)).unwrap()).await.unwrap();
     assert_eq!((c.population_end, c.floating_outflow), (9, 2), "张建国 moved inside the township; 李秀英 flows out");
     let v = |code: &str| by_village.iter().find(|(a, _)| a.as_str() == code).map(|(_, c)| c.population_end);
     assert_eq!(v("130131200202"), Some(4), "王志强, 赵桂兰, 王芳 and now 张建国");
     // Moving in again without a move out is refused.
-    let again = write(
-        dir.path(),
-        "again.csv",
-        format!("{EVENTS_HEADER}\n迁入,130131197503120110,2014-04-01,130131200201,,,,,,\n"),
-    );
+    let again = write(dir.path(), "again.csv", format!("{EVENTS_HEADER}\n迁入,130131197503120110,2014-04-01,130131200201,,,,,,\n"));
     assert_eq!(
         rejected(&store, &[again]).await,
         vec!["again.csv:2:B列(公民身份号码): 此人在原户籍地的迁出尚未登记: 请原户籍地先登记迁出, 或登记迁移 (the move-out from the previous area is not recorded yet)"]
@@ -679,19 +570,11 @@ async fn consistency_check_of_a_form_batch() {
     use renkou_app::consistency::check_against_stored;
     use renkou_core::register::{Death, EpisodeEnd, Marriage, PersonRef, RegisterBatch, ResidenceKind};
     let store = sample_register().await;
-    let ids = store
-        .person_ids_by_citizen_id(&["130131193506010824".into(), "130131197503120110".into()])
-        .await
-        .unwrap();
+    let ids = store.person_ids_by_citizen_id(&["130131193506010824".into(), "130131197503120110".into()]).await.unwrap();
     let (wang, zhang) = (ids["130131193506010824"], ids["130131197503120110"]);
     let batch = RegisterBatch {
         deaths: vec![Death { person: PersonRef::Stored(wang), date: d(2014, 3, 1) }],
-        episode_ends: vec![EpisodeEnd {
-            person: PersonRef::Stored(zhang),
-            kind: ResidenceKind::Inflow,
-            area: None,
-            date: d(2014, 3, 1),
-        }],
+        episode_ends: vec![EpisodeEnd { person: PersonRef::Stored(zhang), kind: ResidenceKind::Inflow, area: None, date: d(2014, 3, 1) }],
         marriages: vec![Marriage {
             wife: None,
             husband: Some(PersonRef::Stored(zhang)),
@@ -761,11 +644,7 @@ async fn names_with_control_characters_are_refused() {
             "names.csv:4:A列(姓名): \"李\\t四\" 含有换行或控制字符 (name contains a line break or control character)",
         ]
     );
-    let p = write(
-        dir.path(),
-        "ok.csv",
-        format!("{PERSONS_HEADER}\n\u{3000}王五 ,130131197503120110,,,,,130131200201,,,\n"),
-    );
+    let p = write(dir.path(), "ok.csv", format!("{PERSONS_HEADER}\n\u{3000}王五 ,130131197503120110,,,,,130131200201,,,\n"));
     import_files(&store, &[p], today(), &no_progress).await.unwrap();
     let r = store.search_persons(&AreaCode::parse("130131200").unwrap(), renkou_store::SearchField::Name, "王五", 10).await.unwrap();
     assert_eq!(r.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["王五"]);
@@ -779,18 +658,13 @@ async fn scoped_import_stays_inside_the_callers_area() {
     let store = store().await;
     let v201 = renkou_core::area::AreaCode::parse("130131200201").unwrap();
     let v202 = renkou_core::area::AreaCode::parse("130131200202").unwrap();
-    let p = write(
-        dir.path(),
-        "persons.csv",
-        format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n"),
-    );
+    let p = write(dir.path(), "persons.csv", format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n"));
     // Outside the scope: refused at the row, nothing written.
     let err = renkou_app::import::import_files_within(&store, &[p.clone()], &v202, today(), &no_progress).await.unwrap_err();
     match err {
-        renkou_app::AppError::Rejected(lines) => assert_eq!(
-            lines,
-            vec!["persons.csv:2:G列(户籍村/组): 区划代码 130131200201 不在您的管辖范围 130131200202 内 (area outside your scope)"]
-        ),
+        renkou_app::AppError::Rejected(lines) => {
+            assert_eq!(lines, vec!["persons.csv:2:G列(户籍村/组): 区划代码 130131200201 不在您的管辖范围 130131200202 内 (area outside your scope)"])
+        }
         e => panic!("{e}"),
     }
     assert_eq!(store.person_count().await.unwrap(), 0);
@@ -801,5 +675,9 @@ async fn scoped_import_stays_inside_the_callers_area() {
     let e = write(dir.path(), "events.csv", format!("{EVENTS_HEADER}\n死亡,130131197503120110,2014-02-01,,,,,,,\n"));
     let err = renkou_app::import::import_files_within(&store, &[e], &v202, today(), &no_progress).await.unwrap_err();
     // The refusal names the row and not the person (nothing of someone outside the scope).
-    assert_eq!(err.to_string().lines().nth(1), Some("events.csv:2:B列(公民身份号码): 人员 1 不存在或不在您的管辖范围内 (not found or outside your area)"), "{err}");
+    assert_eq!(
+        err.to_string().lines().nth(1),
+        Some("events.csv:2:B列(公民身份号码): 人员 1 不存在或不在您的管辖范围内 (not found or outside your area)"),
+        "{err}"
+    );
 }

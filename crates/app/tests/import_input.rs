@@ -56,7 +56,9 @@ async fn a_full_width_row_imports_as_its_ascii_twin() {
     let wide = write(
         dir.path(),
         "wide.csv",
-        format!("{HEADER}\n张三,１３０１３１１９７５０３１２０１１０,Ｍ,１９７５－０３－１２,汉族,２０,１３０１３１２００２０１,００１,户主,２０１０／０１／０２\n"),
+        format!(
+            "{HEADER}\n张三,１３０１３１１９７５０３１２０１１０,Ｍ,１９７５－０３－１２,汉族,２０,１３０１３１２００２０１,００１,户主,２０１０／０１／０２\n"
+        ),
     );
     let ascii = write(dir.path(), "ascii.csv", format!("{HEADER}\n张三,130131197503120110,M,1975-03-12,汉族,20,130131200201,001,户主,2010/01/02\n"));
     let (a, b) = (store().await, store().await);
@@ -188,11 +190,8 @@ async fn names_with_invisible_characters_or_too_long_are_refused() {
 async fn a_long_bad_cell_is_quoted_with_at_most_40_characters() {
     let dir = tempfile::tempdir().unwrap();
     let junk = "很长的说明文字".repeat(20);
-    let p = write(
-        dir.path(),
-        "long.csv",
-        format!("{HEADER}\n张三,130131197503120110,{junk},{junk},,{junk},130131200201,,{junk},\n李四,{junk},,,,,{junk},,,\n"),
-    );
+    let p =
+        write(dir.path(), "long.csv", format!("{HEADER}\n张三,130131197503120110,{junk},{junk},,{junk},130131200201,,{junk},\n李四,{junk},,,,,{junk},,,\n"));
     let store = store().await;
     let got = rejected(&store, &[p]).await;
     assert_eq!(got.len(), 6, "{got:#?}");
@@ -224,10 +223,7 @@ async fn dates_after_2200_are_refused_in_cells() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "far.csv", format!("{HEADER}\n张三,130131197503120110,,,,,130131200201,,,2201-01-01\n"));
     let store = store().await;
-    assert_eq!(
-        rejected(&store, &[p]).await,
-        vec!["far.csv:2:J列(户籍登记日期): 日期 2201-01-01 晚于2200年, 疑为录入错误 (date after 2200)"]
-    );
+    assert_eq!(rejected(&store, &[p]).await, vec!["far.csv:2:J列(户籍登记日期): 日期 2201-01-01 晚于2200年, 疑为录入错误 (date after 2200)"]);
 }
 
 /// The report CSV starts with the UTF-8 BOM, a name that Excel would run as a formula comes out

@@ -83,12 +83,7 @@ fn two_concurrent_imports_into_one_database_both_succeed() {
     let (a, ids_a) = persons_csv(dir.path(), "a.csv", "1970-01-01", 1500, 10_000, false);
     let (b, ids_b) = persons_csv(dir.path(), "b.csv", "1980-01-01", 1500, 20_000, false);
     let spawn = |f: &Path| {
-        Command::new(env!("CARGO_BIN_EXE_renkou"))
-            .args(["import", "--db", s(&db), s(f)])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        Command::new(env!("CARGO_BIN_EXE_renkou")).args(["import", "--db", s(&db), s(f)]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
     };
     let (pa, pb) = (spawn(&a), spawn(&b));
     for p in [pa, pb] {
@@ -103,12 +98,7 @@ fn two_concurrent_imports_into_one_database_both_succeed() {
 /// database exists (it is then past the "does the file exist" decision).
 fn start_new_file_import(dir: &Path, db: &Path, rows: usize, bad_last: bool) -> std::process::Child {
     let (f, _) = persons_csv(dir, "slow.csv", "1940-01-01", rows, 100_000, bad_last);
-    let child = Command::new(env!("CARGO_BIN_EXE_renkou"))
-        .args(["import", "--db", s(db), s(&f)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_renkou")).args(["import", "--db", s(db), s(&f)]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let tmp = dir.join(format!(".{}.tmp-{}", db.file_name().unwrap().to_str().unwrap(), child.id()));
     let started = std::time::Instant::now();
     while !tmp.exists() {

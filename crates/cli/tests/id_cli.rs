@@ -6,10 +6,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn renkou(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_renkou"))
-        .args(args)
-        .output()
-        .expect("run renkou")
+    Command::new(env!("CARGO_BIN_EXE_renkou")).args(args).output().expect("run renkou")
 }
 
 fn stdout(o: &Output) -> String {
@@ -33,12 +30,7 @@ fn id_json(numbers: &[&str]) -> (Output, Vec<Value>) {
 
 #[test]
 fn valid_and_warn_area_numbers_exit_0_with_all_fields() {
-    let (out, rows) = id_json(&[
-        "130131195803010010",
-        "990426199112010074",
-        "610104620927690",
-        "44011320141005001x",
-    ]);
+    let (out, rows) = id_json(&["130131195803010010", "990426199112010074", "610104620927690", "44011320141005001x"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(rows.len(), 4);
 
@@ -76,12 +68,7 @@ fn valid_and_warn_area_numbers_exit_0_with_all_fields() {
 
 #[test]
 fn any_invalid_number_exits_1_and_names_the_part() {
-    let (out, rows) = id_json(&[
-        "130131196007150025",
-        "36042619910102009X",
-        "44030819990110",
-        "360426199113010079",
-    ]);
+    let (out, rows) = id_json(&["130131196007150025", "36042619910102009X", "44030819990110", "360426199113010079"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(rows[0]["verdict"], "valid");
     assert_eq!(rows[0]["sex"], "female");
@@ -89,18 +76,8 @@ fn any_invalid_number_exits_1_and_names_the_part() {
     assert_eq!(bad["input"], "36042619910102009X");
     assert_eq!(bad["valid"], false);
     assert_eq!(bad["verdict"], "invalid-checksum");
-    assert_eq!(
-        bad["error"],
-        "校验码错误: 第18位应为 3, 实际为 X (checksum: expected 3)"
-    );
-    for field in [
-        "normalized",
-        "legacy_15",
-        "sex",
-        "birth_date",
-        "address_code",
-        "area_name",
-    ] {
+    assert_eq!(bad["error"], "校验码错误: 第18位应为 3, 实际为 X (checksum: expected 3)");
+    for field in ["normalized", "legacy_15", "sex", "birth_date", "address_code", "area_name"] {
         assert_eq!(bad[field], Value::Null, "{field}");
     }
     assert_eq!(rows[2]["verdict"], "invalid-length");
@@ -121,26 +98,11 @@ fn a_birth_date_after_today_is_invalid() {
 
 #[test]
 fn the_table_speaks_chinese() {
-    let out = renkou(&[
-        "id",
-        "--today",
-        TODAY,
-        "13013119850101006X",
-        "990426199112010074",
-        "T60426199101010078",
-    ]);
+    let out = renkou(&["id", "--today", TODAY, "13013119850101006X", "990426199112010074", "T60426199101010078"]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    for expected in [
-        "有效",
-        "有效，地区码不在区划表中",
-        "无效: 格式错误",
-        "女",
-        "男",
-        "1985-01-01",
-        "河北省石家庄市平山县",
-        "990426 (未知)",
-    ] {
+    for expected in ["有效", "有效，地区码不在区划表中", "无效: 格式错误", "女", "男", "1985-01-01", "河北省石家庄市平山县", "990426 (未知)"]
+    {
         assert!(text.contains(expected), "{expected:?} missing in\n{text}");
     }
 }
@@ -159,48 +121,18 @@ fn area_commands_build_and_show_the_tree() {
     assert!(stdout(&out).contains("已导入 1 个区划"), "{}", stdout(&out));
     assert!(stdout(&out).contains("数据库中共有 4111 个区划"), "{}", stdout(&out));
 
-    let out = renkou(&[
-        "area",
-        "add-group",
-        "--db",
-        db,
-        "--village",
-        "130131200201",
-        "--number",
-        "2",
-        "--name",
-        "二组",
-    ]);
+    let out = renkou(&["area", "add-group", "--db", db, "--village", "130131200201", "--number", "2", "--name", "二组"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("130131200201002 河北省石家庄市平山县西大吾乡西大吾村民委员会二组"),
-        "{}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).contains("130131200201002 河北省石家庄市平山县西大吾乡西大吾村民委员会二组"), "{}", stdout(&out));
 
     let out = renkou(&["area", "list", "--db", db, "130131200000"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(
-        text.contains("130131200 河北省石家庄市平山县西大吾乡: 下级区划 24 个"),
-        "{text}"
-    );
-    assert!(
-        text.contains("冀家沟村民委员会") && text.contains("新村民委员会"),
-        "{text}"
-    );
+    assert!(text.contains("130131200 河北省石家庄市平山县西大吾乡: 下级区划 24 个"), "{text}");
+    assert!(text.contains("冀家沟村民委员会") && text.contains("新村民委员会"), "{text}");
 
     // With --db, the ID's area name comes from the database.
-    let out = renkou(&[
-        "id",
-        "--format",
-        "json",
-        "--db",
-        db,
-        "--today",
-        TODAY,
-        "130131195803010010",
-    ]);
+    let out = renkou(&["id", "--format", "json", "--db", db, "--today", TODAY, "130131195803010010"]);
     let rows: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(rows[0]["area_name"], "河北省石家庄市平山县");
 
@@ -209,23 +141,9 @@ fn area_commands_build_and_show_the_tree() {
     let out = renkou(&["area", "import", "--db", db, csv.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(
-        err.contains(&format!("{}:2:B列(name): 区划 130131200225 的名称为空", csv.display())),
-        "{err}"
-    );
+    assert!(err.contains(&format!("{}:2:B列(name): 区划 130131200225 的名称为空", csv.display())), "{err}");
 
-    let out = renkou(&[
-        "area",
-        "add-group",
-        "--db",
-        db,
-        "--village",
-        "130131200",
-        "--number",
-        "1",
-        "--name",
-        "一组",
-    ]);
+    let out = renkou(&["area", "add-group", "--db", db, "--village", "130131200", "--number", "1", "--name", "一组"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("不是行政村"), "{}", stderr(&out));
 }

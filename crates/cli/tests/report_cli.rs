@@ -94,7 +94,9 @@ fn explain_lists_as_many_records_as_the_figure_counts() {
     assert!(renkou(&["demo", "--db", db]).status.success());
     let period = ["--area", "130131200", "--from", "2013-07-01", "--to", "2014-06-30"];
     let reference = reference();
-    for (key, section, rkey) in [("deaths", "vital_statistics", "deaths"), ("births_male", "vital_statistics", "births_male"), ("floating_inflow", "floating_population", "inflow")] {
+    for (key, section, rkey) in
+        [("deaths", "vital_statistics", "deaths"), ("births_male", "vital_statistics", "births_male"), ("floating_inflow", "floating_population", "inflow")]
+    {
         let out = renkou(&[&["report", "--db", db, "--format", "json", "--explain", key][..], &period[..]].concat());
         let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(rows.len() as f64, expected(&reference, section, rkey), "{key}");

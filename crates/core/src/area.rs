@@ -193,8 +193,7 @@ impl AreaCode {
 
     /// A villager group code: the village's 12 digits and a 3-digit group number (1–999).
     pub fn group(village: &AreaCode, number: u16) -> Option<AreaCode> {
-        (village.level() == AreaLevel::Village && (1..=999).contains(&number))
-            .then(|| AreaCode(format!("{}{:03}", village.0, number)))
+        (village.level() == AreaLevel::Village && (1..=999).contains(&number)).then(|| AreaCode(format!("{}{:03}", village.0, number)))
     }
 }
 

@@ -165,10 +165,7 @@ impl CitizenId {
 
     fn date_of(yyyymmdd: &str) -> Result<NaiveDate, CitizenIdError> {
         use chrono::Datelike;
-        NaiveDate::parse_from_str(yyyymmdd, "%Y%m%d")
-            .ok()
-            .filter(|d| d.year() >= MIN_BIRTH_YEAR)
-            .ok_or_else(|| CitizenIdError::Date(yyyymmdd.to_string()))
+        NaiveDate::parse_from_str(yyyymmdd, "%Y%m%d").ok().filter(|d| d.year() >= MIN_BIRTH_YEAR).ok_or_else(|| CitizenIdError::Date(yyyymmdd.to_string()))
     }
 
     /// The normalized 18 characters.

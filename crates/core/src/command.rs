@@ -311,10 +311,7 @@ impl Command {
                 members.iter().for_each(&mut add);
                 add(head);
             }
-            Command::AssignGroup {
-                target: GroupTarget::Person(p),
-                ..
-            } => add(p),
+            Command::AssignGroup { target: GroupTarget::Person(p), .. } => add(p),
             Command::AssignGroup { .. } => {}
             Command::Correction { fields, .. } => add(&fields.person),
         }
@@ -329,10 +326,7 @@ impl Command {
             Command::Birth { household, .. } | Command::MoveIn { household, .. } | Command::Move { household, .. } => *household,
             Command::HouseholdJoin { household, .. } | Command::HouseholdChangeHead { household, .. } => Some(*household),
             Command::HouseholdSplit { from, .. } => Some(*from),
-            Command::AssignGroup {
-                target: GroupTarget::Household(h),
-                ..
-            } => Some(*h),
+            Command::AssignGroup { target: GroupTarget::Household(h), .. } => Some(*h),
             _ => None,
         };
         match h {
@@ -483,10 +477,7 @@ fn check_relationship(field: &'static str, r: &str) -> Result<(), Refusal> {
     if RELATIONSHIPS_TO_HEAD.contains(&r) {
         Ok(())
     } else {
-        refuse(
-            field,
-            format!("与户主关系 {r:?} 应为 {} 之一 (GB/T 4761-2008)", RELATIONSHIPS_TO_HEAD.join("、")),
-        )
+        refuse(field, format!("与户主关系 {r:?} 应为 {} 之一 (GB/T 4761-2008)", RELATIONSHIPS_TO_HEAD.join("、")))
     }
 }
 
@@ -502,23 +493,10 @@ impl Engine {
         households: HashMap<HouseholdRef, HouseholdState>,
         taken_household_nos: HashSet<String>,
     ) -> Engine {
-        let mut e = Engine {
-            today,
-            batch,
-            persons,
-            households,
-            taken_household_nos,
-        };
+        let mut e = Engine { today, batch, persons, households, taken_household_nos };
         for (i, h) in e.batch.households.iter().enumerate() {
             e.taken_household_nos.insert(h.household_no.clone());
-            e.households.insert(
-                HouseholdRef::Batch(i),
-                HouseholdState {
-                    household_no: h.household_no.clone(),
-                    area: h.area.clone(),
-                    members: Vec::new(),
-                },
-            );
+            e.households.insert(HouseholdRef::Batch(i), HouseholdState { household_no: h.household_no.clone(), area: h.area.clone(), members: Vec::new() });
         }
         for (i, p) in e.batch.persons.iter().enumerate() {
             let me = PersonRef::Batch(i);
@@ -534,12 +512,7 @@ impl Engine {
                 s.earliest_episode_start = r.from;
             }
             match r.to {
-                None => s.open.push(OpenEpisode {
-                    kind: r.kind,
-                    area: r.area.clone(),
-                    from: r.from,
-                    batch: Some(i),
-                }),
+                None => s.open.push(OpenEpisode { kind: r.kind, area: r.area.clone(), from: r.from, batch: Some(i) }),
                 Some(t) => set_last_end(&mut s.last_end, r.kind, t),
             }
         }
@@ -547,11 +520,7 @@ impl Engine {
             for (me, other) in [(m.wife, m.husband), (m.husband, m.wife)] {
                 let Some(s) = me.and_then(|me| e.persons.get_mut(&me)) else { continue };
                 match m.end {
-                    None => s.marriages.push(OpenMarriage {
-                        spouse: other,
-                        start: m.start,
-                        batch: Some(i),
-                    }),
+                    None => s.marriages.push(OpenMarriage { spouse: other, start: m.start, batch: Some(i) }),
                     Some(end) => s.last_marriage_end = Some(s.last_marriage_end.map_or(end, |x| x.max(end))),
                 }
             }
@@ -630,41 +599,17 @@ impl Engine {
         match Self::open_of(s, kind).as_slice() {
             [e] => Ok(e),
             [] => refuse(field, format!("{}没有未结束的{}记录 (no open {} episode)", s.name, kind.name_zh(), kind.code())),
-            many => refuse(
-                field,
-                format!(
-                    "{}有 {} 条未结束的{}记录, 请先更正 (several open {} episodes)",
-                    s.name,
-                    many.len(),
-                    kind.name_zh(),
-                    kind.code()
-                ),
-            ),
+            many => refuse(field, format!("{}有 {} 条未结束的{}记录, 请先更正 (several open {} episodes)", s.name, many.len(), kind.name_zh(), kind.code())),
         }
     }
 
     fn check_start(field: &'static str, s: &PersonState, kind: ResidenceKind, date: NaiveDate) -> Result<(), Refusal> {
         if let Some(e) = Self::open_of(s, kind).first() {
-            return refuse(
-                field,
-                format!(
-                    "{}已有未结束的{}记录 (在 {}), 请先结束 (an open {} episode exists)",
-                    s.name,
-                    kind.name_zh(),
-                    e.area,
-                    kind.code()
-                ),
-            );
+            return refuse(field, format!("{}已有未结束的{}记录 (在 {}), 请先结束 (an open {} episode exists)", s.name, kind.name_zh(), e.area, kind.code()));
         }
         if let Some((_, end)) = s.last_end.iter().find(|(k, _)| *k == kind) {
             if date < *end {
-                return refuse(
-                    "date",
-                    format!(
-                        "日期 {date} 早于上一条{}记录的结束日期 {end} (starts before the previous episode ended)",
-                        kind.name_zh()
-                    ),
-                );
+                return refuse("date", format!("日期 {date} 早于上一条{}记录的结束日期 {end} (starts before the previous episode ended)", kind.name_zh()));
             }
         }
         Ok(())
@@ -672,10 +617,7 @@ impl Engine {
 
     fn check_end(field: &'static str, e: &OpenEpisode, date: NaiveDate) -> Result<(), Refusal> {
         match e.from {
-            Some(f) if date < f => refuse(
-                field,
-                format!("日期 {date} 早于该{}记录的开始日期 {f} (episode ends before it starts)", e.kind.name_zh()),
-            ),
+            Some(f) if date < f => refuse(field, format!("日期 {date} 早于该{}记录的开始日期 {f} (episode ends before it starts)", e.kind.name_zh())),
             _ => Ok(()),
         }
     }
@@ -689,31 +631,15 @@ impl Engine {
         set_last_end(&mut s.last_end, kind, date);
         match e.batch {
             Some(i) => self.batch.residences[i].to = Some(date),
-            None => self.batch.episode_ends.push(EpisodeEnd {
-                person: p,
-                kind,
-                area: Some(e.area),
-                date,
-            }),
+            None => self.batch.episode_ends.push(EpisodeEnd { person: p, kind, area: Some(e.area), date }),
         }
     }
 
     fn start_episode(&mut self, p: PersonRef, kind: ResidenceKind, area: AreaCode, date: Option<NaiveDate>) {
         let i = self.batch.residences.len();
-        self.batch.residences.push(ResidenceEpisode {
-            person: p,
-            area: area.clone(),
-            kind,
-            from: date,
-            to: None,
-        });
+        self.batch.residences.push(ResidenceEpisode { person: p, area: area.clone(), kind, from: date, to: None });
         let s = self.persons.get_mut(&p).expect("checked");
-        s.open.push(OpenEpisode {
-            kind,
-            area,
-            from: date,
-            batch: Some(i),
-        });
+        s.open.push(OpenEpisode { kind, area, from: date, batch: Some(i) });
         if date.is_some_and(|d| s.earliest_episode_start.is_none_or(|x| d < x)) {
             s.earliest_episode_start = date;
         }
@@ -743,12 +669,7 @@ impl Engine {
                 self.batch.marriages[i].end = Some(date);
                 self.batch.marriages[i].end_reason = Some(reason);
             }
-            None => self.batch.marriage_ends.push(MarriageEndEvent {
-                person: p,
-                spouse: m.spouse,
-                date,
-                reason,
-            }),
+            None => self.batch.marriage_ends.push(MarriageEndEvent { person: p, spouse: m.spouse, date, reason }),
         }
     }
 
@@ -772,11 +693,7 @@ impl Engine {
             rec.relationship_to_head = if rec.household.is_some() { relationship.clone() } else { None };
         }
         // Applied last, in order: the final membership wins whatever the batch records say.
-        self.batch.memberships.push(Membership {
-            person: p,
-            household: h,
-            relationship,
-        });
+        self.batch.memberships.push(Membership { person: p, household: h, relationship });
     }
 
     fn new_person(&mut self, p: &NewPerson) -> PersonRef {
@@ -808,13 +725,7 @@ impl Engine {
 
     fn check_household_fits(&self, field: &'static str, h: &HouseholdState, area: &AreaCode) -> Result<(), Refusal> {
         if village_of(&h.area) != village_of(area) || village_of(area).is_none() && h.area != *area {
-            return refuse(
-                field,
-                format!(
-                    "户 {} 在 {}, 与户籍地 {area} 不在同一村 (household is in another village)",
-                    h.household_no, h.area
-                ),
-            );
+            return refuse(field, format!("户 {} 在 {}, 与户籍地 {area} 不在同一村 (household is in another village)", h.household_no, h.area));
         }
         Ok(())
     }
@@ -917,15 +828,7 @@ impl Engine {
     pub fn apply(&mut self, cmd: &Command) -> Result<Applied, Refusal> {
         let mut out = Applied::default();
         match cmd {
-            Command::Birth {
-                child,
-                mother,
-                father,
-                birth_order,
-                policy,
-                area,
-                household,
-            } => {
+            Command::Birth { child, mother, father, birth_order, policy, area, household } => {
                 self.check_new_person("birth_date", child)?;
                 let b = child.birth_date;
                 let m = match mother {
@@ -937,10 +840,7 @@ impl Engine {
                         return refuse("mother", format!("{} 不是女性 (mother is not female)", m.name));
                     }
                     if m.birth_date >= b {
-                        return refuse(
-                            "birth_date",
-                            format!("出生日期 {b} 不晚于母亲的出生日期 {} (mother born after child)", m.birth_date),
-                        );
+                        return refuse("birth_date", format!("出生日期 {b} 不晚于母亲的出生日期 {} (mother born after child)", m.birth_date));
                     }
                     if let Some(d) = m.death.filter(|d| b > *d) {
                         return refuse("birth_date", format!("母亲已于 {d} 死亡 (mother died before the birth)"));
@@ -952,21 +852,13 @@ impl Engine {
                         return refuse("father", format!("{} 不是男性 (father is not male)", f.name));
                     }
                     if f.birth_date >= b {
-                        return refuse(
-                            "birth_date",
-                            format!("出生日期 {b} 不晚于父亲的出生日期 {} (father born after child)", f.birth_date),
-                        );
+                        return refuse("birth_date", format!("出生日期 {b} 不晚于父亲的出生日期 {} (father born after child)", f.birth_date));
                     }
                 }
                 let area = match (area, m.and_then(Self::registered_area)) {
                     (Some(a), _) => a.clone(),
                     (None, Some(a)) => a.clone(),
-                    (None, None) => {
-                        return refuse(
-                            "mother",
-                            "母亲没有有效的户籍, 请填写孩子的户籍地 (mother has no open registration: give the area)",
-                        )
-                    }
+                    (None, None) => return refuse("mother", "母亲没有有效的户籍, 请填写孩子的户籍地 (mother has no open registration: give the area)"),
                 };
                 let household = household.or(m.and_then(|m| m.household));
                 if let Some(h) = household {
@@ -979,13 +871,7 @@ impl Engine {
                 let relationship = household.map(|_| child_relationship(m.and_then(|m| m.relationship.as_deref()), child.sex).to_string());
                 let me = self.new_person(child);
                 self.start_episode(me, ResidenceKind::Registered, area, Some(b));
-                self.batch.births.push(Birth {
-                    child: me,
-                    mother: *mother,
-                    father: *father,
-                    birth_order: order,
-                    policy: *policy,
-                });
+                self.batch.births.push(Birth { child: me, mother: *mother, father: *father, birth_order: order, policy: *policy });
                 if let Some(m) = mother {
                     let s = self.persons.get_mut(m).expect("checked");
                     s.children += 1;
@@ -1015,10 +901,7 @@ impl Engine {
                 }
                 if let Some(m) = s.marriages.last() {
                     if m.start.is_some_and(|st| *date < st) {
-                        return refuse(
-                            "date",
-                            format!("死亡日期 {date} 早于结婚日期 {} (death before the marriage)", m.start.expect("some")),
-                        );
+                        return refuse("date", format!("死亡日期 {date} 早于结婚日期 {} (death before the marriage)", m.start.expect("some")));
                     }
                 }
                 let kinds: Vec<ResidenceKind> = s.open.iter().map(|e| e.kind).collect();
@@ -1050,10 +933,7 @@ impl Engine {
                 }
                 if let (Some(d), Some(e)) = (date, s.last_marriage_end) {
                     if *d < e {
-                        return refuse(
-                            "date",
-                            format!("结婚日期 {d} 早于上一段婚姻的结束日期 {e} (before the previous marriage ended)"),
-                        );
+                        return refuse("date", format!("结婚日期 {d} 早于上一段婚姻的结束日期 {e} (before the previous marriage ended)"));
                     }
                 }
                 let my_sex = s.sex;
@@ -1072,10 +952,7 @@ impl Engine {
                         }
                         if let (Some(d), Some(e)) = (date, t.last_marriage_end) {
                             if *d < e {
-                                return refuse(
-                                    "date",
-                                    format!("结婚日期 {d} 早于配偶上一段婚姻的结束日期 {e} (before the spouse's previous marriage ended)"),
-                                );
+                                return refuse("date", format!("结婚日期 {d} 早于配偶上一段婚姻的结束日期 {e} (before the spouse's previous marriage ended)"));
                             }
                         }
                         if t.sex == my_sex {
@@ -1105,30 +982,18 @@ impl Engine {
                     end: None,
                     end_reason: None,
                 });
-                self.persons.get_mut(person).expect("checked").marriages.push(OpenMarriage {
-                    spouse: other,
-                    start: *date,
-                    batch: Some(i),
-                });
+                self.persons.get_mut(person).expect("checked").marriages.push(OpenMarriage { spouse: other, start: *date, batch: Some(i) });
                 self.set_marital(*person, MaritalStatus::Married);
                 if let Some(o) = other {
-                    self.persons.get_mut(&o).expect("checked").marriages.push(OpenMarriage {
-                        spouse: me,
-                        start: *date,
-                        batch: Some(i),
-                    });
+                    self.persons.get_mut(&o).expect("checked").marriages.push(OpenMarriage { spouse: me, start: *date, batch: Some(i) });
                     self.set_marital(o, MaritalStatus::Married);
                 }
             }
             Command::Divorce { person, spouse, date } => self.end_marriage_cmd(*person, *spouse, *date, false)?,
             Command::Widowhood { person, date } => self.end_marriage_cmd(*person, None, *date, true)?,
-            Command::MoveIn {
-                person,
-                area,
-                date,
-                household,
-                relationship,
-            } => out.person = Some(self.arrival(person, area, *date, ResidenceKind::Registered, *household, relationship.clone())?),
+            Command::MoveIn { person, area, date, household, relationship } => {
+                out.person = Some(self.arrival(person, area, *date, ResidenceKind::Registered, *household, relationship.clone())?)
+            }
             Command::InflowStart { person, area, date } => out.person = Some(self.arrival(person, area, *date, ResidenceKind::Inflow, None, None)?),
             Command::MoveOut { person, date } => {
                 let s = self.state("person", *person)?;
@@ -1148,13 +1013,7 @@ impl Engine {
                     self.set_household(*person, None, None);
                 }
             }
-            Command::Move {
-                person,
-                to,
-                date,
-                household,
-                relationship,
-            } => {
+            Command::Move { person, to, date, household, relationship } => {
                 let s = self.state("person", *person)?;
                 self.check_date("date", s, *date)?;
                 let e = Self::one_open("person", s, ResidenceKind::Registered)?;
@@ -1173,18 +1032,12 @@ impl Engine {
                     self.check_household_fits("household", self.household_state("household", *h)?, to)?;
                 }
                 // The current household stays only when it is in the destination's village.
-                let keep = s
-                    .household
-                    .and_then(|h| self.households.get(&h))
-                    .is_some_and(|h| village_of(&h.area) == village_of(to));
+                let keep = s.household.and_then(|h| self.households.get(&h)).is_some_and(|h| village_of(&h.area) == village_of(to));
                 let current = s.household;
                 if let Some(cur) = current.filter(|_| !keep || household.is_some()) {
                     if let Some(h) = self.households.get(&cur) {
                         if s.relationship.as_deref() == Some("户主") && h.members.len() > 1 && household != &Some(cur) {
-                            return refuse(
-                                "person",
-                                format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, h.household_no),
-                            );
+                            return refuse("person", format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, h.household_no));
                         }
                     }
                 }
@@ -1205,10 +1058,7 @@ impl Engine {
                 let reg = Self::one_open("person", s, ResidenceKind::Registered)?;
                 let area = match area {
                     Some(a) if !reg.area.contains(a) && !a.contains(&reg.area) => {
-                        return refuse(
-                            "area",
-                            format!("流出地区 {a} 不是此人的户籍地 {} (outflow must be from the area of registration)", reg.area),
-                        )
+                        return refuse("area", format!("流出地区 {a} 不是此人的户籍地 {} (outflow must be from the area of registration)", reg.area))
                     }
                     Some(a) => a.clone(),
                     None => reg.area.clone(),
@@ -1250,45 +1100,25 @@ impl Engine {
                     self.alive("head", s)?;
                     let reg = Self::one_open("head", s, ResidenceKind::Registered)?;
                     if village_of(&reg.area) != village_of(area) {
-                        return refuse(
-                            "head",
-                            format!("{}的户籍在 {}, 不在 {area} 所在村 (head registered in another village)", s.name, reg.area),
-                        );
+                        return refuse("head", format!("{}的户籍在 {}, 不在 {area} 所在村 (head registered in another village)", s.name, reg.area));
                     }
                     if let Some(cur) = s.household.and_then(|c| self.households.get(&c)) {
                         if s.relationship.as_deref() == Some("户主") && cur.members.len() > 1 {
-                            return refuse(
-                                "head",
-                                format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, cur.household_no),
-                            );
+                            return refuse("head", format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, cur.household_no));
                         }
                     }
                 }
                 let i = self.batch.households.len();
-                self.batch.households.push(NewHousehold {
-                    household_no: no.to_string(),
-                    area: area.clone(),
-                });
+                self.batch.households.push(NewHousehold { household_no: no.to_string(), area: area.clone() });
                 self.taken_household_nos.insert(no.to_string());
                 let hr = HouseholdRef::Batch(i);
-                self.households.insert(
-                    hr,
-                    HouseholdState {
-                        household_no: no.to_string(),
-                        area: area.clone(),
-                        members: Vec::new(),
-                    },
-                );
+                self.households.insert(hr, HouseholdState { household_no: no.to_string(), area: area.clone(), members: Vec::new() });
                 if let Some(h) = head {
                     self.set_household(*h, Some(hr), Some("户主".into()));
                 }
                 out.household = Some(hr);
             }
-            Command::HouseholdJoin {
-                person,
-                household,
-                relationship,
-            } => {
+            Command::HouseholdJoin { person, household, relationship } => {
                 check_relationship("relationship", relationship)?;
                 let s = self.state("person", *person)?;
                 self.alive("person", s)?;
@@ -1298,22 +1128,12 @@ impl Engine {
                 }
                 let reg = Self::one_open("person", s, ResidenceKind::Registered)?;
                 self.check_household_fits("household", h, &reg.area)?;
-                if relationship == "户主"
-                    && h.members
-                        .iter()
-                        .any(|m| self.persons.get(m).is_some_and(|x| x.relationship.as_deref() == Some("户主")))
-                {
-                    return refuse(
-                        "relationship",
-                        format!("户 {} 已有户主: 请用 变更户主 (the household has a head)", h.household_no),
-                    );
+                if relationship == "户主" && h.members.iter().any(|m| self.persons.get(m).is_some_and(|x| x.relationship.as_deref() == Some("户主"))) {
+                    return refuse("relationship", format!("户 {} 已有户主: 请用 变更户主 (the household has a head)", h.household_no));
                 }
                 if let Some(cur) = s.household.and_then(|c| self.households.get(&c)) {
                     if s.relationship.as_deref() == Some("户主") && cur.members.len() > 1 {
-                        return refuse(
-                            "person",
-                            format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, cur.household_no),
-                        );
+                        return refuse("person", format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, cur.household_no));
                     }
                 }
                 self.set_household(*person, Some(*household), Some(relationship.clone()));
@@ -1325,25 +1145,15 @@ impl Engine {
                 };
                 if let Some(h) = self.households.get(&cur) {
                     if s.relationship.as_deref() == Some("户主") && h.members.len() > 1 {
-                        return refuse(
-                            "person",
-                            format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, h.household_no),
-                        );
+                        return refuse("person", format!("{}是户 {} 的户主: 请先变更户主 (the head must hand over first)", s.name, h.household_no));
                     }
                 }
                 self.set_household(*person, None, None);
             }
-            Command::HouseholdChangeHead {
-                household,
-                head,
-                former_head_relationship,
-            } => {
+            Command::HouseholdChangeHead { household, head, former_head_relationship } => {
                 check_relationship("former_head_relationship", former_head_relationship)?;
                 if former_head_relationship == "户主" {
-                    return refuse(
-                        "former_head_relationship",
-                        "原户主的新关系不能是 户主 (the former head needs another relationship)",
-                    );
+                    return refuse("former_head_relationship", "原户主的新关系不能是 户主 (the former head needs another relationship)");
                 }
                 let h = self.household_state("household", *household)?;
                 let s = self.state("head", *head)?;
@@ -1354,23 +1164,14 @@ impl Engine {
                 if s.relationship.as_deref() == Some("户主") {
                     return refuse("head", format!("{}已是户主 (already the head)", s.name));
                 }
-                let former: Vec<PersonRef> = h
-                    .members
-                    .iter()
-                    .copied()
-                    .filter(|m| self.persons.get(m).is_some_and(|x| x.relationship.as_deref() == Some("户主")))
-                    .collect();
+                let former: Vec<PersonRef> =
+                    h.members.iter().copied().filter(|m| self.persons.get(m).is_some_and(|x| x.relationship.as_deref() == Some("户主"))).collect();
                 for f in former {
                     self.set_household(f, Some(*household), Some(former_head_relationship.clone()));
                 }
                 self.set_household(*head, Some(*household), Some("户主".into()));
             }
-            Command::HouseholdSplit {
-                from,
-                household_no,
-                members,
-                head,
-            } => {
+            Command::HouseholdSplit { from, household_no, members, head } => {
                 let h = self.household_state("household", *from)?.clone();
                 if members.is_empty() || !members.contains(head) {
                     return refuse("head", "新户主必须是分出的成员之一 (the head must be one of the members)");
@@ -1393,26 +1194,12 @@ impl Engine {
                     return refuse("household_no", format!("户号 {no} 已存在 (household number already exists)"));
                 }
                 let i = self.batch.households.len();
-                self.batch.households.push(NewHousehold {
-                    household_no: no.to_string(),
-                    area: h.area.clone(),
-                });
+                self.batch.households.push(NewHousehold { household_no: no.to_string(), area: h.area.clone() });
                 self.taken_household_nos.insert(no.to_string());
                 let hr = HouseholdRef::Batch(i);
-                self.households.insert(
-                    hr,
-                    HouseholdState {
-                        household_no: no.to_string(),
-                        area: h.area.clone(),
-                        members: Vec::new(),
-                    },
-                );
+                self.households.insert(hr, HouseholdState { household_no: no.to_string(), area: h.area.clone(), members: Vec::new() });
                 for m in members {
-                    let rel = if m == head {
-                        "户主".to_string()
-                    } else {
-                        self.persons[m].relationship.clone().unwrap_or_else(|| "其他亲属".into())
-                    };
+                    let rel = if m == head { "户主".to_string() } else { self.persons[m].relationship.clone().unwrap_or_else(|| "其他亲属".into()) };
                     self.set_household(*m, Some(hr), Some(rel));
                 }
                 out.household = Some(hr);
@@ -1427,10 +1214,7 @@ impl Engine {
                     GroupTarget::Household(h) => {
                         let hs = self.household_state("household", *h)?;
                         if village_of(&hs.area) != village {
-                            return refuse(
-                                "group",
-                                format!("户 {} 在 {}, 小组 {group} 在另一村 (group of another village)", hs.household_no, hs.area),
-                            );
+                            return refuse("group", format!("户 {} 在 {}, 小组 {group} 在另一村 (group of another village)", hs.household_no, hs.area));
                         }
                         hs.members.clone()
                     }
@@ -1470,12 +1254,7 @@ impl Engine {
                     e.area = group.clone();
                     match e.batch {
                         Some(i) => self.batch.residences[i].area = group.clone(),
-                        None => self.batch.regroupings.push(Regrouping {
-                            person: p,
-                            kind,
-                            from,
-                            to: group.clone(),
-                        }),
+                        None => self.batch.regroupings.push(Regrouping { person: p, kind, from, to: group.clone() }),
                     }
                 }
                 if let GroupTarget::Household(h) = target {
@@ -1516,19 +1295,12 @@ impl Engine {
                 }
                 if let Some(c) = &fields.citizen_id {
                     if c.birth_date() != b {
-                        return refuse(
-                            "citizen_id",
-                            format!("身份号码中的出生日期 {} 与出生日期 {b} 不符 (ID and birth date disagree)", c.birth_date()),
-                        );
+                        return refuse("citizen_id", format!("身份号码中的出生日期 {} 与出生日期 {b} 不符 (ID and birth date disagree)", c.birth_date()));
                     }
                     if c.sex() != fields.sex {
                         return refuse(
                             "citizen_id",
-                            format!(
-                                "身份号码中的性别({})与所填性别({})不符 (ID and sex disagree)",
-                                c.sex().name_zh(),
-                                fields.sex.name_zh()
-                            ),
+                            format!("身份号码中的性别({})与所填性别({})不符 (ID and sex disagree)", c.sex().name_zh(), fields.sex.name_zh()),
                         );
                     }
                 }

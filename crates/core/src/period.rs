@@ -91,9 +91,7 @@ pub fn age_in_completed_years(birth: NaiveDate, on: NaiveDate) -> i32 {
 /// The same calendar day `n` years before `d`; 29 February becomes 28 February in a common year.
 pub fn years_before(d: NaiveDate, n: u32) -> NaiveDate {
     let y = d.year() - n as i32;
-    NaiveDate::from_ymd_opt(y, d.month(), d.day())
-        .or_else(|| NaiveDate::from_ymd_opt(y, d.month(), d.day() - 1))
-        .expect("valid date")
+    NaiveDate::from_ymd_opt(y, d.month(), d.day()).or_else(|| NaiveDate::from_ymd_opt(y, d.month(), d.day() - 1)).expect("valid date")
 }
 
 /// Birth dates of people aged `min_age..=max_age` in completed years on day `on`, as the

@@ -195,10 +195,8 @@ impl PolicyClass {
 }
 
 /// Relationship to the household head (与户主关系), named as in GB/T 4761-2008.
-pub const RELATIONSHIPS_TO_HEAD: &[&str] = &[
-    "户主", "配偶", "子", "女", "儿媳", "女婿", "孙子", "孙女", "外孙子", "外孙女", "父亲", "母亲",
-    "祖父", "祖母", "兄弟", "姐妹", "其他亲属", "非亲属",
-];
+pub const RELATIONSHIPS_TO_HEAD: &[&str] =
+    &["户主", "配偶", "子", "女", "儿媳", "女婿", "孙子", "孙女", "外孙子", "外孙女", "父亲", "母亲", "祖父", "祖母", "兄弟", "姐妹", "其他亲属", "非亲属"];
 
 /// A reference from one new record to a person: either a person in the same batch (by index
 /// into [`RegisterBatch::persons`]) or a person already stored (by store id).
@@ -479,9 +477,9 @@ impl RegisterBatch {
         }
         for e in &self.marriage_ends {
             match e.reason {
-                MarriageEnd::Divorce => updates.extend(
-                    std::iter::once(&e.person).chain(e.spouse.iter()).filter(|r| stored(r)).map(|r| (*r, MaritalStatus::Divorced)),
-                ),
+                MarriageEnd::Divorce => {
+                    updates.extend(std::iter::once(&e.person).chain(e.spouse.iter()).filter(|r| stored(r)).map(|r| (*r, MaritalStatus::Divorced)))
+                }
                 MarriageEnd::Death => {
                     // The event is recorded on the person who died; the spouse survives.
                     let dead = |r: &PersonRef| self.deaths.iter().any(|d| d.person == *r);
@@ -501,9 +499,7 @@ impl RegisterBatch {
     /// (a mother aged 60) are the rule engine's job, not this.
     pub fn validate(&self, today: NaiveDate) -> Vec<RecordError> {
         let mut errors = Vec::new();
-        let mut err = |record: String, person: Option<usize>, reason: String| {
-            errors.push(RecordError { record, person, reason })
-        };
+        let mut err = |record: String, person: Option<usize>, reason: String| errors.push(RecordError { record, person, reason });
         let n = self.persons.len();
         let batch_index = |r: &PersonRef| match r {
             PersonRef::Batch(i) => Some(*i),

@@ -104,8 +104,16 @@ struct PopRate {
 }
 
 const POP_RATES: &[PopRate] = &[
-    PopRate { key: "crude_birth_rate", file_key: "vital_statistics.crude_birth_rate_permille", name: "人口出生率", plus: "vital_statistics.births", minus: None },
-    PopRate { key: "crude_death_rate", file_key: "vital_statistics.crude_death_rate_permille", name: "死亡率", plus: "vital_statistics.deaths", minus: None },
+    PopRate {
+        key: "crude_birth_rate",
+        file_key: "vital_statistics.crude_birth_rate_permille",
+        name: "人口出生率",
+        plus: "vital_statistics.births",
+        minus: None,
+    },
+    PopRate {
+        key: "crude_death_rate", file_key: "vital_statistics.crude_death_rate_permille", name: "死亡率", plus: "vital_statistics.deaths", minus: None
+    },
     PopRate {
         key: "natural_growth_rate",
         file_key: "vital_statistics.natural_growth_rate_permille",
@@ -150,7 +158,14 @@ const AT_MOST: &[(&str, &str, &str, &str)] = &[
 
 /// Ratios of counts: (id, rate key, numerator, denominator, factor, Chinese name).
 const RATIOS: &[(&str, &str, &str, &str, i128, &str)] = &[
-    ("R-sex-ratio", "vital_statistics.sex_ratio_at_birth", "vital_statistics.births_male", "vital_statistics.births_female", 100, "出生人口性别比 = 男孩 ÷ 女孩 × 100"),
+    (
+        "R-sex-ratio",
+        "vital_statistics.sex_ratio_at_birth",
+        "vital_statistics.births_male",
+        "vital_statistics.births_female",
+        100,
+        "出生人口性别比 = 男孩 ÷ 女孩 × 100",
+    ),
     (
         "R-compliance-rate",
         "vital_statistics.policy_compliance_rate_percent",
@@ -243,7 +258,11 @@ pub fn check_report_toml(text: &str) -> Result<ReportCheck, String> {
             importance: Importance::Error,
             ok,
             statement_zh: format!("{what}: {} {} {}", num(p), if ok { "≤" } else { ">" }, num(w)),
-            explanation_zh: if ok { String::new() } else { "部分多于整体: 其中一个数抄录有误, 或两数的口径(时点、地区)不同".into() },
+            explanation_zh: if ok {
+                String::new()
+            } else {
+                "部分多于整体: 其中一个数抄录有误, 或两数的口径(时点、地区)不同".into()
+            },
         });
     }
     for (id, rate_key, n_key, d_key, factor, what) in RATIOS {
@@ -261,7 +280,11 @@ pub fn check_report_toml(text: &str) -> Result<ReportCheck, String> {
             let n_hi = hi.checked_mul(d).and_then(|x| x.checked_div(f)).expect("small");
             let first = if n_lo.is_integer() { floor(n_lo) } else { floor(n_lo) + 1 };
             let last = if n_hi.is_integer() { floor(n_hi) - 1 } else { floor(n_hi) };
-            let fits = if first <= last { format!("分母 {} 不变时, 分子应在 {first} 至 {last} 之间", num(d)) } else { format!("分母 {} 不变时, 没有整数分子能得到 {}", num(d), r.text) };
+            let fits = if first <= last {
+                format!("分母 {} 不变时, 分子应在 {first} 至 {last} 之间", num(d))
+            } else {
+                format!("分母 {} 不变时, 没有整数分子能得到 {}", num(d), r.text)
+            };
             format!("按定义计算为 {printed}, 与印出的 {} 不符; {fits}", r.text)
         };
         findings.push(Finding {
@@ -315,7 +338,13 @@ pub fn check_report_toml(text: &str) -> Result<ReportCheck, String> {
                 id: format!("R-rate-{}", pr.key),
                 importance: Importance::Warning,
                 ok: true,
-                statement_zh: format!("{}: {events} × 1000 ÷ 户籍总人口 {} = {}‰ (印出 {}‰)", pr.name, num(end.expect("some")), end_text.clone().unwrap_or_default(), r.text),
+                statement_zh: format!(
+                    "{}: {events} × 1000 ÷ 户籍总人口 {} = {}‰ (印出 {}‰)",
+                    pr.name,
+                    num(end.expect("some")),
+                    end_text.clone().unwrap_or_default(),
+                    r.text
+                ),
                 explanation_zh: "以期末户籍人口为分母即可得到印出的数".into(),
             });
             continue;
@@ -351,10 +380,7 @@ pub fn check_report_toml(text: &str) -> Result<ReportCheck, String> {
                     num(avg.max)
                 );
                 if let Some(e) = end {
-                    let st = Range {
-                        min: Number::int(s_min).checked_sub(e).expect("small"),
-                        max: Number::int(s_max).checked_sub(e).expect("small"),
-                    };
+                    let st = Range { min: Number::int(s_min).checked_sub(e).expect("small"), max: Number::int(s_max).checked_sub(e).expect("small") };
                     start_population = Some(st);
                     text.push_str(&format!(", 即期初人口在 {} 至 {} 之间 (期末户籍人口 {})", num(st.min), num(st.max), num(e)));
                 }
@@ -430,7 +456,10 @@ mod tests {
 
     #[test]
     fn broken_sums_and_ratios_are_explained() {
-        let text = SEED.replace("births_female = 169", "births_female = 168").replace("outflow = 1805", "outflow = 1806").replace("births_policy_noncompliant = 50", "births_policy_noncompliant = 48");
+        let text = SEED
+            .replace("births_female = 169", "births_female = 168")
+            .replace("outflow = 1805", "outflow = 1806")
+            .replace("births_policy_noncompliant = 50", "births_policy_noncompliant = 48");
         let c = check_report_toml(&text).unwrap();
         let s = finding(&c, "R-births-by-sex");
         assert!(!s.ok);

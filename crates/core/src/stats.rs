@@ -241,12 +241,7 @@ impl Figures {
                     "floating_total" => count(c.floating_inflow + c.floating_outflow),
                     other => unreachable!("definition {other} has no formula"),
                 };
-                Figure {
-                    key: d.key,
-                    ratio,
-                    exact: ratio.map(Ratio::to_f64),
-                    rounded: ratio.map(|r| r.rounded(d.precision)),
-                }
+                Figure { key: d.key, ratio, exact: ratio.map(Ratio::to_f64), rounded: ratio.map(|r| r.rounded(d.precision)) }
             })
             .collect();
         Figures { counts: *c, figures }

@@ -36,19 +36,13 @@ struct Vector {
 
 fn vectors() -> Vec<Vector> {
     let text = include_str!("data/citizen-ids.toml");
-    toml::from_str::<Vectors>(text)
-        .expect("tests/data/citizen-ids.toml parses")
-        .id
+    toml::from_str::<Vectors>(text).expect("tests/data/citizen-ids.toml parses").id
 }
 
 #[test]
 fn every_reference_vector_gets_its_verdict() {
     let vectors = vectors();
-    assert!(
-        vectors.len() >= 18,
-        "the reference file has 18 vectors, read {}",
-        vectors.len()
-    );
+    assert!(vectors.len() >= 18, "the reference file has 18 vectors, read {}", vectors.len());
     for v in &vectors {
         let what = format!("{} ({}, {})", v.number, v.verdict, v.source);
         let result = CitizenId::parse(&v.number, today());
@@ -73,24 +67,15 @@ fn every_reference_vector_gets_its_verdict() {
                     assert_eq!(id.as_str(), normalized, "{what}: normalized form");
                 }
                 if let Some(upgraded) = &v.upgraded {
-                    assert!(
-                        parsed.legacy_15,
-                        "{what}: should be read as a 15-digit legacy number"
-                    );
+                    assert!(parsed.legacy_15, "{what}: should be read as a 15-digit legacy number");
                     assert_eq!(id.as_str(), upgraded, "{what}: 15 → 18 upgrade");
                 }
-                assert_eq!(
-                    parsed.legacy_15,
-                    v.legacy_15.unwrap_or(false),
-                    "{what}: legacy_15"
-                );
+                assert_eq!(parsed.legacy_15, v.legacy_15.unwrap_or(false), "{what}: legacy_15");
                 assert_eq!(id.as_str().len(), 18, "{what}");
                 assert_eq!(id.address_code(), &v.number[..6], "{what}: address code");
             }
             verdict => {
-                let part = verdict
-                    .strip_prefix("invalid-")
-                    .unwrap_or_else(|| panic!("{what}: unknown verdict in the reference file"));
+                let part = verdict.strip_prefix("invalid-").unwrap_or_else(|| panic!("{what}: unknown verdict in the reference file"));
                 match result {
                     Ok(p) => panic!("{what}: accepted as {}", p.id),
                     Err(e) => assert_eq!(e.part(), part, "{what}: wrong part ({e})"),
@@ -103,67 +88,24 @@ fn every_reference_vector_gets_its_verdict() {
 #[test]
 fn errors_carry_the_details() {
     // 36042619910102009X: the right check character is 3 (research notes §1.5).
-    assert_eq!(
-        CitizenId::parse("36042619910102009X", today()),
-        Err(CitizenIdError::Checksum {
-            expected: '3',
-            found: 'X'
-        })
-    );
-    assert_eq!(
-        CitizenId::parse("T60426199101010078", today()),
-        Err(CitizenIdError::Format {
-            position: 1,
-            found: 'T'
-        })
-    );
-    assert_eq!(
-        CitizenId::parse("44030819990110", today()),
-        Err(CitizenIdError::Length(14))
-    );
-    assert_eq!(
-        CitizenId::parse("360426199113010079", today()),
-        Err(CitizenIdError::Date("19911301".into()))
-    );
+    assert_eq!(CitizenId::parse("36042619910102009X", today()), Err(CitizenIdError::Checksum { expected: '3', found: 'X' }));
+    assert_eq!(CitizenId::parse("T60426199101010078", today()), Err(CitizenIdError::Format { position: 1, found: 'T' }));
+    assert_eq!(CitizenId::parse("44030819990110", today()), Err(CitizenIdError::Length(14)));
+    assert_eq!(CitizenId::parse("360426199113010079", today()), Err(CitizenIdError::Date("19911301".into())));
     // 2026-11-30 is one day after the reference date; its check character is computed here.
     let first17 = b"13013120261130001";
-    let tomorrow = format!(
-        "{}{}",
-        std::str::from_utf8(first17).unwrap(),
-        check_char(first17)
-    );
-    assert_eq!(
-        CitizenId::parse(&tomorrow, today()),
-        Err(CitizenIdError::FutureDate {
-            birth: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
-            today: today()
-        })
-    );
+    let tomorrow = format!("{}{}", std::str::from_utf8(first17).unwrap(), check_char(first17));
+    assert_eq!(CitizenId::parse(&tomorrow, today()), Err(CitizenIdError::FutureDate { birth: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(), today: today() }));
     // Born on the reference date itself is fine.
     let first17 = b"13013120261129001";
-    let born_today = format!(
-        "{}{}",
-        std::str::from_utf8(first17).unwrap(),
-        check_char(first17)
-    );
+    let born_today = format!("{}{}", std::str::from_utf8(first17).unwrap(), check_char(first17));
     assert!(CitizenId::parse(&born_today, today()).is_ok());
 }
 
 #[test]
 fn surrounding_whitespace_is_ignored_but_inner_is_not() {
-    assert_eq!(
-        CitizenId::parse(" 130131195803010010\t", today())
-            .unwrap()
-            .id
-            .as_str(),
-        "130131195803010010"
-    );
-    assert_eq!(
-        CitizenId::parse("130131 195803010010", today())
-            .unwrap_err()
-            .part(),
-        "length"
-    );
+    assert_eq!(CitizenId::parse(" 130131195803010010\t", today()).unwrap().id.as_str(), "130131195803010010");
+    assert_eq!(CitizenId::parse("130131 195803010010", today()).unwrap_err().part(), "length");
 }
 
 #[test]
@@ -179,8 +121,7 @@ fn hebei_legacy_number_upgrades() {
 fn parts() -> impl Strategy<Value = (String, NaiveDate, u16)> {
     let start = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap();
     let span = (today() - start).num_days() as u64;
-    ("[1-9][0-9]{5}", 0..=span, 0u16..=999)
-        .prop_map(move |(address, days, seq)| (address, start + Days::new(days), seq))
+    ("[1-9][0-9]{5}", 0..=span, 0u16..=999).prop_map(move |(address, days, seq)| (address, start + Days::new(days), seq))
 }
 
 /// Characters allowed at 1-based `position`: digits, and `X` at position 18.
@@ -259,33 +200,16 @@ proptest! {
 fn birth_years_before_1880_are_rejected() {
     assert_eq!(renkou_core::citizen_id::MIN_BIRTH_YEAR, 1880);
     // Check characters computed with the MOD 11-2 rule; chrono alone would accept these years.
-    for n in [
-        "130131000001010016",
-        "130131010001010015",
-        "130131179912310012",
-        "130131180001010017",
-        "130131187901010014",
-        "130131187912310012",
-    ] {
+    for n in ["130131000001010016", "130131010001010015", "130131179912310012", "130131180001010017", "130131187901010014", "130131187912310012"] {
         let first17 = &n.as_bytes()[..17];
-        assert_eq!(
-            n.chars().last(),
-            Some(check_char(first17)),
-            "{n}: test vector's own check character"
-        );
+        assert_eq!(n.chars().last(), Some(check_char(first17)), "{n}: test vector's own check character");
         let e = CitizenId::parse(n, today()).unwrap_err();
         assert_eq!(e.part(), "date", "{n}");
-        assert_eq!(
-            e.to_string(),
-            format!("出生日期错误: {} 不是有效日期或早于1880年 (date: not a real calendar date, or before 1880)", &n[6..14])
-        );
+        assert_eq!(e.to_string(), format!("出生日期错误: {} 不是有效日期或早于1880年 (date: not a real calendar date, or before 1880)", &n[6..14]));
     }
     assert!(CitizenId::parse("130131188001010013", today()).is_ok());
     let first = NaiveDate::from_ymd_opt(1880, 1, 1).unwrap();
-    assert_eq!(
-        CitizenId::from_parts("130131", first, 1).unwrap().as_str(),
-        "130131188001010013"
-    );
+    assert_eq!(CitizenId::from_parts("130131", first, 1).unwrap().as_str(), "130131188001010013");
     assert!(CitizenId::from_parts("130131", first.pred_opt().unwrap(), 1).is_none());
 }
 

@@ -156,7 +156,15 @@ fn a_birth_registers_the_child_with_the_mother_and_numbers_it() {
         household: None,
         relationship_to_head: None,
     };
-    let birth = |c: NewPerson| Command::Birth { child: Box::new(c), mother: Some(LI), father: Some(WANG), birth_order: None, policy: None, area: None, household: None };
+    let birth = |c: NewPerson| Command::Birth {
+        child: Box::new(c),
+        mother: Some(LI),
+        father: Some(WANG),
+        birth_order: None,
+        policy: None,
+        area: None,
+        household: None,
+    };
     let x = e.apply(&birth(child("王一", "2008-08-08"))).unwrap().person.unwrap();
     let y = e.apply(&birth(child("王二", "2012-02-02"))).unwrap().person.unwrap();
     let b = e.batch();
@@ -166,7 +174,15 @@ fn a_birth_registers_the_child_with_the_mother_and_numbers_it() {
     assert_eq!(b.memberships.last(), Some(&Membership { person: y, household: Some(HouseholdRef::Stored(1)), relationship: Some("子".into()) }));
     // A mother born after the child, or a father who is a woman, is refused.
     assert_eq!(e.apply(&birth(child("错", "1981-01-01"))).unwrap_err().field, "birth_date");
-    let r = e.apply(&Command::Birth { child: Box::new(child("错", "2013-01-01")), mother: Some(WANG), father: None, birth_order: None, policy: None, area: None, household: None });
+    let r = e.apply(&Command::Birth {
+        child: Box::new(child("错", "2013-01-01")),
+        mother: Some(WANG),
+        father: None,
+        birth_order: None,
+        policy: None,
+        area: None,
+        household: None,
+    });
     assert_eq!(r.unwrap_err().field, "mother");
 }
 

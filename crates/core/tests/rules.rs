@@ -6,9 +6,8 @@ use chrono::NaiveDate;
 use renkou_core::citizen_id::CitizenId;
 use renkou_core::register::{MaritalStatus, MarriageEnd, PolicyClass, ResidenceKind, Sex};
 use renkou_core::rules::{
-    parse_rules_toml, AggregateFacts, BirthFacts, Expr, Importance, Indicator, MarriageFacts, MissingValueStrategy, Number,
-    Operator, Outcome, ParentRole, PersonFacts, RelativeFacts, ResidenceFacts, Rule, RuleBody, RuleDef, RuleError, Scalar,
-    Scope, SkipReason, Type, BUILTIN_INDICATORS, MAX_COLLECTION_DEPTH,
+    parse_rules_toml, AggregateFacts, BirthFacts, Expr, Importance, Indicator, MarriageFacts, MissingValueStrategy, Number, Operator, Outcome, ParentRole,
+    PersonFacts, RelativeFacts, ResidenceFacts, Rule, RuleBody, RuleDef, RuleError, Scalar, Scope, SkipReason, Type, BUILTIN_INDICATORS, MAX_COLLECTION_DEPTH,
 };
 use renkou_core::stats::{Figures, PeriodCounts};
 
@@ -53,17 +52,9 @@ fn mother() -> PersonFacts {
         start: Some(d("2006-10-01")),
         end: None,
         end_reason: None,
-        spouse: RelativeFacts {
-            id: Some(2),
-            name: Some("李建国".into()),
-            sex: Some(Sex::Male),
-            birth_date: Some(d("1983-05-20")),
-            ..Default::default()
-        },
+        spouse: RelativeFacts { id: Some(2), name: Some("李建国".into()), sex: Some(Sex::Male), birth_date: Some(d("1983-05-20")), ..Default::default() },
     });
-    for (i, (name, sex, born, order)) in
-        [("李明", Sex::Male, "2008-01-15", 1u8), ("李丽", Sex::Female, "2012-07-02", 2u8)].into_iter().enumerate()
-    {
+    for (i, (name, sex, born, order)) in [("李明", Sex::Male, "2008-01-15", 1u8), ("李丽", Sex::Female, "2012-07-02", 2u8)].into_iter().enumerate() {
         p.births.push(BirthFacts {
             role: ParentRole::Mother,
             birth_order: Some(order),
@@ -76,12 +67,7 @@ fn mother() -> PersonFacts {
             death_date: None,
         });
     }
-    p.household_members.push(RelativeFacts {
-        id: Some(2),
-        name: Some("李建国".into()),
-        relationship_to_head: Some("户主".into()),
-        ..Default::default()
-    });
+    p.household_members.push(RelativeFacts { id: Some(2), name: Some("李建国".into()), relationship_to_head: Some("户主".into()), ..Default::default() });
     p
 }
 
@@ -381,10 +367,7 @@ fn person_rules_violation_when() {
     assert!(matches!(no_status.evaluate_person(&p, on).unwrap(), Outcome::Violation { .. }));
 
     // Child born more than 300 days after the father's death (seen from the father).
-    let posthumous = person_rule(
-        "P004",
-        "exists(death_date) and any(children where role == father and days_between(person.death_date, birth_date) > 300)",
-    );
+    let posthumous = person_rule("P004", "exists(death_date) and any(children where role == father and days_between(person.death_date, birth_date) > 300)");
     let mut f = PersonFacts::new(2, "李建国", Sex::Male, d("1983-05-20"));
     f.births.push(BirthFacts { role: ParentRole::Father, ..mother().births[1].clone() });
     assert_eq!(posthumous.evaluate_person(&f, on).unwrap(), Outcome::Pass);
@@ -448,14 +431,8 @@ fn def(id: &str) -> RuleDef {
 }
 
 fn compare(id: &str, left: &str, op: &str, right: &str, s: MissingValueStrategy) -> Rule {
-    Rule::compile(&RuleDef {
-        left: Some(left.into()),
-        operator: Some(op.into()),
-        right: Some(right.into()),
-        missing_value_strategy: s,
-        ..def(id)
-    })
-    .unwrap_or_else(|e| panic!("{left} {op} {right}: {e}"))
+    Rule::compile(&RuleDef { left: Some(left.into()), operator: Some(op.into()), right: Some(right.into()), missing_value_strategy: s, ..def(id) })
+        .unwrap_or_else(|e| panic!("{left} {op} {right}: {e}"))
 }
 
 #[test]
@@ -476,10 +453,7 @@ fn aggregate_identities() {
     // A report with one boy too few: the violation carries both sides.
     let mut typed = good.clone();
     typed.values.insert("births_male".into(), Number::from(166));
-    assert_eq!(
-        identities[0].evaluate_aggregate(&typed).unwrap(),
-        Outcome::Violation { left: n(335), right: n(336) }
-    );
+    assert_eq!(identities[0].evaluate_aggregate(&typed).unwrap(), Outcome::Violation { left: n(335), right: n(336) });
     // A printed rate checked against the counts, at the printed precision (5.88 ‰).
     let printed = compare("A7", "crude_death_rate", "==", "round(deaths * 1000 / population_average, 2)", SkipIfAnyValueMissing);
     let mut report = AggregateFacts::from_values([
@@ -489,10 +463,7 @@ fn aggregate_identities() {
     ]);
     assert_eq!(printed.evaluate_aggregate(&report).unwrap(), Outcome::Pass);
     report.values.insert("population_average".into(), Number::from(30317));
-    assert_eq!(
-        printed.evaluate_aggregate(&report).unwrap(),
-        Outcome::Violation { left: ratio(588, 100), right: ratio(587, 100) }
-    );
+    assert_eq!(printed.evaluate_aggregate(&report).unwrap(), Outcome::Violation { left: ratio(588, 100), right: ratio(587, 100) });
 }
 
 #[test]
@@ -501,11 +472,7 @@ fn missing_value_strategies() {
     // Only boys were typed in; girls and the total are missing.
     let partial = AggregateFacts::from_values([("births_male", Number::from(167))]);
     let none = AggregateFacts::default();
-    let full = AggregateFacts::from_values([
-        ("births_male", Number::from(167)),
-        ("births_female", Number::from(169)),
-        ("births", Number::from(336)),
-    ]);
+    let full = AggregateFacts::from_values([("births_male", Number::from(167)), ("births_female", Number::from(169)), ("births", Number::from(336))]);
     let rule = |s| compare("M", "births_male + births_female", "==", "births", s);
 
     // SKIP_IF_ANY_VALUE_MISSING: any missing item skips.
@@ -558,14 +525,9 @@ fn every_rule_operator() {
     }
     assert_eq!(Operator::parse("less_than_or_equal_to"), Some(Operator::Le));
     // Sides that cannot be compared are refused when the rule is saved.
-    let e = Rule::compile(&RuleDef {
-        scope: Scope::Person,
-        left: Some("birth_date".into()),
-        operator: Some("<".into()),
-        right: Some("sex".into()),
-        ..def("X")
-    })
-    .unwrap_err();
+    let e =
+        Rule::compile(&RuleDef { scope: Scope::Person, left: Some("birth_date".into()), operator: Some("<".into()), right: Some("sex".into()), ..def("X") })
+            .unwrap_err();
     assert_eq!((e.rule_id.as_deref(), e.field.as_deref()), (Some("X"), Some("right")));
     assert!(e.message.contains("左边是日期, 右边是性别"), "{e}");
     let e = Rule::compile(&RuleDef { left: Some("births".into()), operator: Some("=>".into()), right: Some("1".into()), ..def("Y") }).unwrap_err();
@@ -722,10 +684,58 @@ mod robustness {
     use proptest::prelude::*;
 
     const WORDS: &[&str] = &[
-        "sex", "female", "age", "(", ")", "person", ",", "ref_date", "and", "or", "not", "between", "in", "[", "]",
-        "count", "children", "where", "birth_order", ">=", "==", "<", "+", "-", "*", "/", "2", "0", "1.5", "\"张\"",
-        "spouse", ".", "birth_date", "is_null", "death_date", "as", "c", "c.sex", "null", "true", "date(\"2014-06-30\")",
-        "if", "coalesce", "exists", "any", "all", "marriages", "start", "days_between", "（", "#", "\n",
+        "sex",
+        "female",
+        "age",
+        "(",
+        ")",
+        "person",
+        ",",
+        "ref_date",
+        "and",
+        "or",
+        "not",
+        "between",
+        "in",
+        "[",
+        "]",
+        "count",
+        "children",
+        "where",
+        "birth_order",
+        ">=",
+        "==",
+        "<",
+        "+",
+        "-",
+        "*",
+        "/",
+        "2",
+        "0",
+        "1.5",
+        "\"张\"",
+        "spouse",
+        ".",
+        "birth_date",
+        "is_null",
+        "death_date",
+        "as",
+        "c",
+        "c.sex",
+        "null",
+        "true",
+        "date(\"2014-06-30\")",
+        "if",
+        "coalesce",
+        "exists",
+        "any",
+        "all",
+        "marriages",
+        "start",
+        "days_between",
+        "（",
+        "#",
+        "\n",
     ];
 
     proptest! {

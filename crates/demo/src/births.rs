@@ -19,10 +19,7 @@ impl Gen<'_> {
             let d = self.rng.date(self.rec, plus_days(self.first, -1));
             dates.push((d, None));
         }
-        let mut sexes: Vec<Sex> = (0..v.births_male)
-            .map(|_| Sex::Male)
-            .chain((0..v.births_female).map(|_| Sex::Female))
-            .collect();
+        let mut sexes: Vec<Sex> = (0..v.births_male).map(|_| Sex::Male).chain((0..v.births_female).map(|_| Sex::Female)).collect();
         self.rng.shuffle(&mut sexes);
         for s in sexes {
             let d = self.rng.date(self.first, self.last);
@@ -35,41 +32,20 @@ impl Gen<'_> {
                 Some(s) => s,
                 None => self.sex_draw(0.51),
             };
-            let c = self.pick_mother(date).ok_or_else(|| {
-                DemoError::Infeasible(format!(
-                    "{date} 没有可生育的已婚妇女 (no eligible mother for a birth)"
-                ))
-            })?;
+            let c = self.pick_mother(date).ok_or_else(|| DemoError::Infeasible(format!("{date} 没有可生育的已婚妇女 (no eligible mother for a birth)")))?;
             let order = self.couples[c].children.len() as u8 + 1;
             let child = self.add_child(c, sex, date, None, Some(date));
-            self.recent.push(Recent {
-                child,
-                couple: c,
-                order,
-                in_period,
-                policy: PolicyClass::Compliant,
-            });
+            self.recent.push(Recent { child, couple: c, order, in_period, policy: PolicyClass::Compliant });
         }
         // The statistical year: exactly the target split; the months before it: the same share
         // of 政策外 births ±10 %.
-        let period: Vec<usize> = (0..self.recent.len())
-            .filter(|&k| self.recent[k].in_period)
-            .collect();
+        let period: Vec<usize> = (0..self.recent.len()).filter(|&k| self.recent[k].in_period).collect();
         self.classify(&period, v.births_policy_noncompliant as usize)?;
-        let earlier: Vec<usize> = (0..self.recent.len())
-            .filter(|&k| !self.recent[k].in_period)
-            .collect();
-        let share = f64::from(v.births_policy_noncompliant) / f64::from(v.births.max(1))
-            * (0.9 + 0.2 * self.rng.unit());
+        let earlier: Vec<usize> = (0..self.recent.len()).filter(|&k| !self.recent[k].in_period).collect();
+        let share = f64::from(v.births_policy_noncompliant) / f64::from(v.births.max(1)) * (0.9 + 0.2 * self.rng.unit());
         let n_earlier = (earlier.len() as f64 * share).round() as usize;
-        let thirds = earlier
-            .iter()
-            .filter(|&&k| self.recent[k].order >= 3)
-            .count();
-        let seconds = earlier
-            .iter()
-            .filter(|&&k| self.recent[k].order == 2)
-            .count();
+        let thirds = earlier.iter().filter(|&&k| self.recent[k].order >= 3).count();
+        let seconds = earlier.iter().filter(|&&k| self.recent[k].order == 2).count();
         self.classify(&earlier, n_earlier.clamp(thirds, thirds + seconds))?;
         Ok(())
     }
@@ -78,20 +54,11 @@ impl Gen<'_> {
     /// births are 政策外; the rest are unapproved second births, first those whose first child is
     /// a boy (a first girl entitles rural couples to a second child under the 2002 regulations).
     pub(crate) fn classify(&mut self, period: &[usize], target_n: usize) -> Result<(), DemoError> {
-        let thirds = period
-            .iter()
-            .filter(|&&k| self.recent[k].order >= 3)
-            .count();
+        let thirds = period.iter().filter(|&&k| self.recent[k].order >= 3).count();
         if thirds > target_n {
-            return Err(DemoError::Infeasible(format!(
-                "第三孩及以上 {thirds} 人多于政策外目标 {target_n}"
-            )));
+            return Err(DemoError::Infeasible(format!("第三孩及以上 {thirds} 人多于政策外目标 {target_n}")));
         }
-        let mut seconds: Vec<usize> = period
-            .iter()
-            .copied()
-            .filter(|&k| self.recent[k].order == 2)
-            .collect();
+        let mut seconds: Vec<usize> = period.iter().copied().filter(|&k| self.recent[k].order == 2).collect();
         self.rng.shuffle(&mut seconds);
         seconds.sort_by_key(|&k| {
             let c = self.recent[k].couple;
@@ -99,17 +66,10 @@ impl Gen<'_> {
             self.p[first].sex != Sex::Male
         });
         if seconds.len() < target_n - thirds {
-            return Err(DemoError::Infeasible(format!(
-                "二孩 {} 人不足以构成政策外目标",
-                seconds.len()
-            )));
+            return Err(DemoError::Infeasible(format!("二孩 {} 人不足以构成政策外目标", seconds.len())));
         }
         for &k in period {
-            self.recent[k].policy = if self.recent[k].order >= 3 {
-                PolicyClass::Noncompliant
-            } else {
-                PolicyClass::Compliant
-            };
+            self.recent[k].policy = if self.recent[k].order >= 3 { PolicyClass::Noncompliant } else { PolicyClass::Compliant };
         }
         for &k in seconds.iter().take(target_n - thirds) {
             self.recent[k].policy = PolicyClass::Noncompliant;

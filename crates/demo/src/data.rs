@@ -59,15 +59,9 @@ impl Tables {
             if line.starts_with('#') || line.starts_with("surname") || line.trim().is_empty() {
                 continue;
             }
-            let (s, w) = line
-                .split_once(',')
-                .expect("surnames.csv: surname,share_percent");
+            let (s, w) = line.split_once(',').expect("surnames.csv: surname,share_percent");
             surnames.push(s.to_string());
-            surname_weights.push(
-                w.trim()
-                    .parse::<f64>()
-                    .expect("surnames.csv: share is a number"),
-            );
+            surname_weights.push(w.trim().parse::<f64>().expect("surnames.csv: share is a number"));
         }
         let given: GivenNames = toml::from_str(GIVEN_NAMES_TOML).expect("given_names.toml");
         let origins: OriginsFile = toml::from_str(ORIGINS_TOML).expect("origins.toml");
@@ -78,29 +72,14 @@ impl Tables {
             let n = f64::from(to - from + 1);
             for a in *from..=to {
                 // The open top group thins out with age.
-                let fade = if a > 85 {
-                    1.0 - f64::from(a - 85) / 12.0
-                } else {
-                    1.0
-                };
+                let fade = if a > 85 { 1.0 - f64::from(a - 85) / 12.0 } else { 1.0 };
                 pyramid[a as usize] = [m / n * fade, f / n * fade];
             }
         }
-        let split = |v: Vec<(String, String, u32)>| -> (Vec<String>, Vec<f64>) {
-            v.into_iter().map(|(c, _, w)| (c, f64::from(w))).unzip()
-        };
+        let split = |v: Vec<(String, String, u32)>| -> (Vec<String>, Vec<f64>) { v.into_iter().map(|(c, _, w)| (c, f64::from(w))).unzip() };
         let (hebei, hebei_weights) = split(origins.hebei);
         let (other, other_weights) = split(origins.other);
-        Tables {
-            surnames,
-            surname_weights,
-            given,
-            hebei,
-            hebei_weights,
-            other,
-            other_weights,
-            pyramid,
-        }
+        Tables { surnames, surname_weights, given, hebei, hebei_weights, other, other_weights, pyramid }
     }
 }
 

@@ -5,9 +5,7 @@ use std::collections::HashSet;
 
 use chrono::NaiveDate;
 use renkou_core::citizen_id::CitizenId;
-use renkou_core::register::{
-    Birth, Death, Marriage, NewHousehold, NewPerson, PersonRef, PolicyClass, RegisterBatch, ResidenceEpisode, ResidenceKind, Sex,
-};
+use renkou_core::register::{Birth, Death, Marriage, NewHousehold, NewPerson, PersonRef, PolicyClass, RegisterBatch, ResidenceEpisode, ResidenceKind, Sex};
 
 use crate::deliberate::DeliberateError;
 use crate::model::Gen;
@@ -41,14 +39,8 @@ impl Gen<'_> {
             }
             serial[hh.village] += 1;
             hmap[h] = households.len();
-            households.push(NewHousehold {
-                household_no: format!(
-                    "{}{:04}",
-                    self.villages[hh.village].as_str(),
-                    serial[hh.village]
-                ),
-                area: self.household_area(h),
-            });
+            households
+                .push(NewHousehold { household_no: format!("{}{:04}", self.villages[hh.village].as_str(), serial[hh.village]), area: self.household_area(h) });
         }
         // Spouses (latest marriage) for relationships.
         let mut spouse = vec![None; self.p.len()];
@@ -63,8 +55,7 @@ impl Gen<'_> {
         let mut new_id = |rng: &mut Rng, addr: &str, birth: NaiveDate, sex: Sex| -> CitizenId {
             loop {
                 let seq = rng.below(500) as u16 * 2 + u16::from(sex == Sex::Male);
-                let id =
-                    CitizenId::from_parts(addr, birth, seq).expect("6-digit address, 4-digit year");
+                let id = CitizenId::from_parts(addr, birth, seq).expect("6-digit address, 4-digit year");
                 if used.insert(id.as_str()[..17].to_string()) {
                     return id;
                 }
@@ -75,25 +66,16 @@ impl Gen<'_> {
             if p.dropped {
                 continue;
             }
-            let id_birth = self
-                .id_birth
-                .iter()
-                .find(|x| x.0 == i)
-                .map_or(p.birth, |x| x.1);
+            let id_birth = self.id_birth.iter().find(|x| x.0 == i).map_or(p.birth, |x| x.1);
             let id = new_id(&mut self.rng, &p.addr, id_birth, p.sex);
             let household = p.household.map(|h| hmap[h]).filter(|&h| h != usize::MAX);
-            let rel = p
-                .household
-                .map(|h| self.relationship(self.hh[h].head, i, &spouse).to_string());
+            let rel = p.household.map(|h| self.relationship(self.hh[h].head, i, &spouse).to_string());
             persons.push(NewPerson {
                 citizen_id: Some(id),
                 name: format!("{}{}", p.surname, p.given),
                 sex: p.sex,
                 birth_date: p.birth,
-                ethnicity: p
-                    .household
-                    .map_or("汉族", |h| self.hh[h].ethnicity)
-                    .to_string(),
+                ethnicity: p.household.map_or("汉族", |h| self.hh[h].ethnicity).to_string(),
                 marital_status: p.marital,
                 household,
                 relationship_to_head: rel.filter(|_| household.is_some()),
@@ -115,29 +97,17 @@ impl Gen<'_> {
             }
         }
         for f in &self.floats {
-            residences.push(ResidenceEpisode {
-                person: pr(f.person),
-                area: self.area_of(f.village, f.group),
-                kind: f.kind,
-                from: Some(f.from),
-                to: f.to,
-            });
+            residences.push(ResidenceEpisode { person: pr(f.person), area: self.area_of(f.village, f.group), kind: f.kind, from: Some(f.from), to: f.to });
         }
         let mut marriages = Vec::new();
         for (c, cp) in self.couples.iter().enumerate() {
-            let outside = cp.outside.as_ref().map(|(name, sex, birth, addr)| {
-                (name.clone(), new_id(&mut self.rng, addr, *birth, *sex))
-            });
+            let outside = cp.outside.as_ref().map(|(name, sex, birth, addr)| (name.clone(), new_id(&mut self.rng, addr, *birth, *sex)));
             marriages.push(Marriage {
                 wife: Some(pr(cp.wife)),
                 husband: cp.husband.map(pr),
                 outside_spouse_name: outside.as_ref().map(|o| o.0.clone()),
                 outside_spouse_citizen_id: outside.map(|o| o.1),
-                start: if self.no_start.contains(&c) {
-                    None
-                } else {
-                    Some(cp.start)
-                },
+                start: if self.no_start.contains(&c) { None } else { Some(cp.start) },
                 end: cp.end.map(|e| e.0),
                 end_reason: cp.end.map(|e| e.1),
             });
@@ -159,10 +129,7 @@ impl Gen<'_> {
         }
         let mut recent_policy = vec![None; self.p.len()];
         for r in &self.recent {
-            debug_assert_eq!(
-                order[r.child], r.order,
-                "birth order of a recent birth changed"
-            );
+            debug_assert_eq!(order[r.child], r.order, "birth order of a recent birth changed");
             recent_policy[r.child] = Some(r.policy);
         }
         let policy_from = NaiveDate::from_ymd_opt(1982, 1, 1).expect("date");
@@ -186,51 +153,19 @@ impl Gen<'_> {
                     _ => PolicyClass::Noncompliant,
                 })
             });
-            let recorded = self
-                .order_record
-                .iter()
-                .find(|x| x.0 == i)
-                .map_or(o, |x| x.1);
-            births.push(Birth {
-                child: pr(i),
-                mother: Some(pr(m)),
-                father: p.father.map(pr),
-                birth_order: Some(recorded),
-                policy,
-            });
+            let recorded = self.order_record.iter().find(|x| x.0 == i).map_or(o, |x| x.1);
+            births.push(Birth { child: pr(i), mother: Some(pr(m)), father: p.father.map(pr), birth_order: Some(recorded), policy });
         }
         let mut deaths = Vec::new();
         for (i, p) in self.p.iter().enumerate() {
             if let Some(d) = p.death {
-                let date = self
-                    .death_record
-                    .iter()
-                    .find(|x| x.0 == i)
-                    .map_or(d, |x| x.1);
-                deaths.push(Death {
-                    person: pr(i),
-                    date,
-                });
+                let date = self.death_record.iter().find(|x| x.0 == i).map_or(d, |x| x.1);
+                deaths.push(Death { person: pr(i), date });
             }
         }
-        let deliberate_errors = self
-            .errors
-            .iter()
-            .map(|e| DeliberateError {
-                person: map[e.person],
-                ..e.clone()
-            })
-            .collect();
+        let deliberate_errors = self.errors.iter().map(|e| DeliberateError { person: map[e.person], ..e.clone() }).collect();
         Demo {
-            batch: RegisterBatch {
-                persons,
-                households,
-                residences,
-                marriages,
-                births,
-                deaths,
-                ..Default::default()
-            },
+            batch: RegisterBatch { persons, households, residences, marriages, births, deaths, ..Default::default() },
             deliberate_errors,
             groups: self.groups.areas(),
         }
@@ -253,11 +188,7 @@ impl Gen<'_> {
             pick("子", "女")
         } else if is_parent_of(p, h) {
             pick("父亲", "母亲")
-        } else if let Some(par) = parents(p)
-            .into_iter()
-            .flatten()
-            .find(|&x| is_parent_of(h, x))
-        {
+        } else if let Some(par) = parents(p).into_iter().flatten().find(|&x| is_parent_of(h, x)) {
             if self.p[par].sex == Sex::Male {
                 pick("孙子", "孙女")
             } else {
@@ -269,11 +200,7 @@ impl Gen<'_> {
             pick("兄弟", "姐妹")
         } else if parents(h).into_iter().flatten().any(|x| is_parent_of(p, x)) {
             pick("祖父", "祖母")
-        } else if parents(h)
-            .into_iter()
-            .flatten()
-            .any(|x| spouse[x] == Some(p))
-        {
+        } else if parents(h).into_iter().flatten().any(|x| spouse[x] == Some(p)) {
             pick("父亲", "母亲")
         } else {
             "其他亲属"

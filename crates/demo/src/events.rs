@@ -12,16 +12,8 @@ impl Gen<'_> {
     /// who were registered until the day of death.
     pub(crate) fn deaths(&mut self, n: usize, lo: NaiveDate, hi: NaiveDate) {
         // Age at death: (from, to, weight in %).
-        const BANDS: [(i64, i64, f64); 8] = [
-            (3, 19, 0.4),
-            (20, 39, 1.6),
-            (40, 49, 2.5),
-            (50, 59, 5.5),
-            (60, 69, 12.0),
-            (70, 79, 30.0),
-            (80, 89, 35.0),
-            (90, 99, 13.0),
-        ];
+        const BANDS: [(i64, i64, f64); 8] =
+            [(3, 19, 0.4), (20, 39, 1.6), (40, 49, 2.5), (50, 59, 5.5), (60, 69, 12.0), (70, 79, 30.0), (80, 89, 35.0), (90, 99, 13.0)];
         let w: Vec<f64> = BANDS.iter().map(|b| b.2).collect();
         for _ in 0..n {
             let date = self.rng.date(lo, hi);
@@ -29,11 +21,7 @@ impl Gen<'_> {
             let age = self.rng.int(a0, a1) as i32;
             let birth = plus_days(add_years(date, -(age + 1)), self.rng.int(1, 364));
             let sex = self.sex_draw(if age < 60 { 0.68 } else { 0.5 });
-            let who = if age >= 60 {
-                self.elder_departure(sex, birth, date, true)
-            } else {
-                None
-            };
+            let who = if age >= 60 { self.elder_departure(sex, birth, date, true) } else { None };
             let i = match who {
                 Some(i) => i,
                 None => self.young_departure(sex, birth, date),
@@ -44,55 +32,21 @@ impl Gen<'_> {
 
     /// An elder who leaves the register on `date` (death or move): the late spouse of a widowed
     /// elder (deaths only), a parent of a household head, or living alone.
-    pub(crate) fn elder_departure(
-        &mut self,
-        sex: Sex,
-        birth: NaiveDate,
-        date: NaiveDate,
-        death: bool,
-    ) -> Option<usize> {
+    pub(crate) fn elder_departure(&mut self, sex: Sex, birth: NaiveDate, date: NaiveDate, death: bool) -> Option<usize> {
         let roll = self.rng.unit();
         if death && roll < 0.45 && !self.widowed_elders.is_empty() {
             for _ in 0..30 {
                 let e = *self.rng.pick(&self.widowed_elders);
                 let pe = &self.p[e];
-                if pe.sex == sex
-                    || pe.dropped
-                    || (pe.birth - birth).num_days().abs() > 6 * 365
-                    || self.widow_taken(e)
-                {
+                if pe.sex == sex || pe.dropped || (pe.birth - birth).num_days().abs() > 6 * 365 || self.widow_taken(e) {
                     continue;
                 }
                 let h = pe.household.expect("elders have a household");
-                let (wife, husband) = if sex == Sex::Male {
-                    (e, None)
-                } else {
-                    (usize::MAX, Some(e))
-                };
-                let surname = if sex == Sex::Male {
-                    self.surname_in(self.hh[h].village)
-                } else {
-                    self.surname_national()
-                };
-                let reg = Some(Reg {
-                    village: self.hh[h].village,
-                    from: None,
-                    to: Some(date),
-                });
-                let i = self.person(
-                    surname,
-                    sex,
-                    birth,
-                    "130131",
-                    MaritalStatus::Married,
-                    Some(h),
-                    reg,
-                );
-                let (wife, husband) = if sex == Sex::Male {
-                    (wife, Some(i))
-                } else {
-                    (i, husband)
-                };
+                let (wife, husband) = if sex == Sex::Male { (e, None) } else { (usize::MAX, Some(e)) };
+                let surname = if sex == Sex::Male { self.surname_in(self.hh[h].village) } else { self.surname_national() };
+                let reg = Some(Reg { village: self.hh[h].village, from: None, to: Some(date) });
+                let i = self.person(surname, sex, birth, "130131", MaritalStatus::Married, Some(h), reg);
+                let (wife, husband) = if sex == Sex::Male { (wife, Some(i)) } else { (i, husband) };
                 let wb = self.p[wife].birth;
                 let hb = self.p[husband.expect("set")].birth;
                 // Married at or above the legal ages of 1980 (20 women, 22 men).
@@ -121,33 +75,13 @@ impl Gen<'_> {
                     continue;
                 }
                 let gap = age_in_completed_years(birth, self.p[head].birth);
-                let free = if sex == Sex::Male {
-                    self.p[head].father.is_none()
-                } else {
-                    self.p[head].mother.is_none()
-                };
+                let free = if sex == Sex::Male { self.p[head].father.is_none() } else { self.p[head].mother.is_none() };
                 if !(22..=36).contains(&gap) || !free || !self.in_end_state(head) {
                     continue;
                 }
-                let surname = if sex == Sex::Male {
-                    self.p[head].surname.clone()
-                } else {
-                    self.surname_national()
-                };
-                let reg = Some(Reg {
-                    village: self.hh[h].village,
-                    from: None,
-                    to: Some(date),
-                });
-                let i = self.person(
-                    surname,
-                    sex,
-                    birth,
-                    "130131",
-                    MaritalStatus::Widowed,
-                    Some(h),
-                    reg,
-                );
+                let surname = if sex == Sex::Male { self.p[head].surname.clone() } else { self.surname_national() };
+                let reg = Some(Reg { village: self.hh[h].village, from: None, to: Some(date) });
+                let i = self.person(surname, sex, birth, "130131", MaritalStatus::Widowed, Some(h), reg);
                 if sex == Sex::Male {
                     self.p[head].father = Some(i);
                 } else {
@@ -160,9 +94,7 @@ impl Gen<'_> {
     }
 
     pub(crate) fn widow_taken(&self, e: usize) -> bool {
-        self.couples[self.young..]
-            .iter()
-            .any(|c| c.wife == e || c.husband == Some(e))
+        self.couples[self.young..].iter().any(|c| c.wife == e || c.husband == Some(e))
     }
 
     /// A younger person who leaves on `date`: a child of a registered couple, or living alone.
@@ -173,16 +105,8 @@ impl Gen<'_> {
         let village = self.village();
         let h = self.household(village, usize::MAX);
         let surname = self.surname_in(village);
-        let reg = Some(Reg {
-            village,
-            from: None,
-            to: Some(date),
-        });
-        let marital = if age_in_completed_years(birth, date) >= 60 {
-            MaritalStatus::Widowed
-        } else {
-            MaritalStatus::NeverMarried
-        };
+        let reg = Some(Reg { village, from: None, to: Some(date) });
+        let marital = if age_in_completed_years(birth, date) >= 60 { MaritalStatus::Widowed } else { MaritalStatus::NeverMarried };
         let i = self.person(surname, sex, birth, "130131", marital, Some(h), reg);
         self.hh[h].head = i;
         i
@@ -246,20 +170,8 @@ impl Gen<'_> {
                 let village = self.village();
                 let h = self.household(village, usize::MAX);
                 let surname = self.surname_in(village);
-                let reg = Some(Reg {
-                    village,
-                    from: Some(date),
-                    to: None,
-                });
-                let i = self.person(
-                    surname,
-                    Sex::Male,
-                    birth,
-                    "130131",
-                    MaritalStatus::NeverMarried,
-                    Some(h),
-                    reg,
-                );
+                let reg = Some(Reg { village, from: Some(date), to: None });
+                let i = self.person(surname, Sex::Male, birth, "130131", MaritalStatus::NeverMarried, Some(h), reg);
                 self.hh[h].head = i;
             }
         }

@@ -41,8 +41,7 @@ impl Gen<'_> {
         }
         for (j, &i) in picked.iter().enumerate() {
             let p = &self.p[i];
-            let mut lo =
-                add_years(p.birth, 16).max(NaiveDate::from_ymd_opt(2004, 1, 1).expect("date"));
+            let mut lo = add_years(p.birth, 16).max(NaiveDate::from_ymd_opt(2004, 1, 1).expect("date"));
             if let Some(f) = p.reg.and_then(|r| r.from) {
                 lo = lo.max(f);
             }
@@ -51,28 +50,11 @@ impl Gen<'_> {
             let group = p.household.filter(|&h| self.hh[h].village == village).and_then(|h| self.hh[h].group);
             if j < n {
                 let from = self.rng.date(lo.min(self.last), self.last);
-                self.floats.push(Float {
-                    person: i,
-                    village,
-                    group,
-                    kind: ResidenceKind::Outflow,
-                    from,
-                    to: None,
-                });
+                self.floats.push(Float { person: i, village, group, kind: ResidenceKind::Outflow, from, to: None });
             } else {
-                let from = self.rng.date(
-                    lo.min(plus_days(self.first, -400)),
-                    plus_days(self.first, -1),
-                );
+                let from = self.rng.date(lo.min(plus_days(self.first, -400)), plus_days(self.first, -1));
                 let to = self.rng.date(plus_days(from, 60).min(self.last), self.last);
-                self.floats.push(Float {
-                    person: i,
-                    village,
-                    group,
-                    kind: ResidenceKind::Outflow,
-                    from,
-                    to: Some(to),
-                });
+                self.floats.push(Float { person: i, village, group, kind: ResidenceKind::Outflow, from, to: Some(to) });
             }
         }
     }
@@ -84,63 +66,22 @@ impl Gen<'_> {
         while open < n {
             let village = self.village();
             let group = self.groups.draw(village);
-            let from = self.rng.date(
-                NaiveDate::from_ymd_opt(2006, 1, 1).expect("date"),
-                self.last,
-            );
+            let from = self.rng.date(NaiveDate::from_ymd_opt(2006, 1, 1).expect("date"), self.last);
             let couple = n - open >= 2 && self.rng.chance(0.3);
             let wa = self.rng.int(20, 50) as i32;
             let b = self.birth_for_age(wa);
             let addr = self.origin(0.45);
-            let first_sex = if couple {
-                Sex::Female
-            } else {
-                self.sex_draw(0.65)
-            };
+            let first_sex = if couple { Sex::Female } else { self.sex_draw(0.65) };
             let s = self.surname_national();
-            let a = self.person(
-                s,
-                first_sex,
-                b,
-                &addr,
-                if couple {
-                    MaritalStatus::Married
-                } else {
-                    MaritalStatus::Unstated
-                },
-                None,
-                None,
-            );
-            self.floats.push(Float {
-                person: a,
-                village,
-                group,
-                kind: ResidenceKind::Inflow,
-                from: from.max(add_years(b, 16)),
-                to: None,
-            });
+            let a = self.person(s, first_sex, b, &addr, if couple { MaritalStatus::Married } else { MaritalStatus::Unstated }, None, None);
+            self.floats.push(Float { person: a, village, group, kind: ResidenceKind::Inflow, from: from.max(add_years(b, 16)), to: None });
             open += 1;
             if couple {
                 // The husband is at least 22 on the last day (legal age at marriage).
                 let hb = self.husband_birth(b).min(add_years(self.last, -22));
                 let s = self.surname_national();
-                let h = self.person(
-                    s.clone(),
-                    Sex::Male,
-                    hb,
-                    &addr,
-                    MaritalStatus::Married,
-                    None,
-                    None,
-                );
-                self.floats.push(Float {
-                    person: h,
-                    village,
-                    group,
-                    kind: ResidenceKind::Inflow,
-                    from: from.max(add_years(hb, 16)),
-                    to: None,
-                });
+                let h = self.person(s.clone(), Sex::Male, hb, &addr, MaritalStatus::Married, None, None);
+                self.floats.push(Float { person: h, village, group, kind: ResidenceKind::Inflow, from: from.max(add_years(hb, 16)), to: None });
                 open += 1;
                 // Wives are 20+ on the last day, husbands 22+: the marriage is legal by then.
                 let start = add_years(b, 20).max(add_years(hb, 22)).min(self.last);
@@ -167,19 +108,9 @@ impl Gen<'_> {
             let sex = self.sex_draw(0.65);
             let s = self.surname_national();
             let i = self.person(s, sex, b, &addr, MaritalStatus::Unstated, None, None);
-            let from = self.rng.date(
-                NaiveDate::from_ymd_opt(2010, 1, 1).expect("date"),
-                plus_days(self.first, -30),
-            );
+            let from = self.rng.date(NaiveDate::from_ymd_opt(2010, 1, 1).expect("date"), plus_days(self.first, -30));
             let to = self.rng.date(plus_days(from, 30), self.last);
-            self.floats.push(Float {
-                person: i,
-                village,
-                group,
-                kind: ResidenceKind::Inflow,
-                from,
-                to: Some(to),
-            });
+            self.floats.push(Float { person: i, village, group, kind: ResidenceKind::Inflow, from, to: Some(to) });
         }
     }
 }

@@ -49,10 +49,7 @@ impl Gen<'_> {
     pub(crate) fn young_couples(&mut self) {
         let n = self.t.register.married_women_of_childbearing_age as usize;
         let ages: Vec<i32> = (20..=49).collect();
-        let weights: Vec<f64> = ages
-            .iter()
-            .map(|&a| self.tab.pyramid[a as usize][1] * married_share_f(a))
-            .collect();
+        let weights: Vec<f64> = ages.iter().map(|&a| self.tab.pyramid[a as usize][1] * married_share_f(a)).collect();
         for _ in 0..n {
             let wa = ages[self.rng.weighted(&weights)];
             let wb = self.birth_for_age(wa);
@@ -106,45 +103,14 @@ impl Gen<'_> {
         };
         let wife_surname = self.surname_national();
         let h = self.household(village, usize::MAX);
-        let wife_reg = Some(Reg {
-            village,
-            from: if moved_in { Some(start) } else { None },
-            to: None,
-        });
-        let wife = self.person(
-            wife_surname,
-            Sex::Female,
-            wb,
-            &wife_addr,
-            MaritalStatus::Married,
-            Some(h),
-            wife_reg,
-        );
+        let wife_reg = Some(Reg { village, from: if moved_in { Some(start) } else { None }, to: None });
+        let wife = self.person(wife_surname, Sex::Female, wb, &wife_addr, MaritalStatus::Married, Some(h), wife_reg);
         let (husband, outside_spouse) = if outside {
             let g = self.given(Sex::Male, hb);
-            (
-                None,
-                Some((
-                    format!("{husband_surname}{g}"),
-                    Sex::Male,
-                    hb,
-                    "130131".to_string(),
-                )),
-            )
+            (None, Some((format!("{husband_surname}{g}"), Sex::Male, hb, "130131".to_string())))
         } else {
             let reg = self.reg_none(h);
-            (
-                Some(self.person(
-                    husband_surname.clone(),
-                    Sex::Male,
-                    hb,
-                    "130131",
-                    MaritalStatus::Married,
-                    Some(h),
-                    reg,
-                )),
-                None,
-            )
+            (Some(self.person(husband_surname.clone(), Sex::Male, hb, "130131", MaritalStatus::Married, Some(h), reg)), None)
         };
         self.hh[h].head = husband.unwrap_or(wife);
         let desired = {
@@ -217,10 +183,7 @@ impl Gen<'_> {
         (0..self.p.len())
             .filter(|&i| {
                 let p = &self.p[i];
-                p.sex == Sex::Female
-                    && p.marital == MaritalStatus::NeverMarried
-                    && !p.dropped
-                    && (15..=49).contains(&self.age_end(i))
+                p.sex == Sex::Female && p.marital == MaritalStatus::NeverMarried && !p.dropped && (15..=49).contains(&self.age_end(i))
             })
             .collect()
     }
@@ -235,39 +198,22 @@ impl Gen<'_> {
     /// Widowed and divorced women 28–49 heading their own household, with young children.
     pub(crate) fn widowed_women(&mut self, n: usize) {
         let ages: Vec<i32> = (28..=49).collect();
-        let weights: Vec<f64> = ages
-            .iter()
-            .map(|&a| self.tab.pyramid[a as usize][1])
-            .collect();
+        let weights: Vec<f64> = ages.iter().map(|&a| self.tab.pyramid[a as usize][1]).collect();
         for _ in 0..n {
             let a = ages[self.rng.weighted(&weights)];
             let wb = self.birth_for_age(a);
             let village = self.village();
             let h = self.household(village, usize::MAX);
-            let addr = if self.rng.chance(0.75) {
-                "130131".to_string()
-            } else {
-                self.origin(0.7)
-            };
+            let addr = if self.rng.chance(0.75) { "130131".to_string() } else { self.origin(0.7) };
             let divorced = self.rng.chance(0.4);
-            let marital = if divorced {
-                MaritalStatus::Divorced
-            } else {
-                MaritalStatus::Widowed
-            };
+            let marital = if divorced { MaritalStatus::Divorced } else { MaritalStatus::Widowed };
             let surname = self.surname_national();
             let reg = self.reg_none(h);
             let w = self.person(surname, Sex::Female, wb, &addr, marital, Some(h), reg);
             self.hh[h].head = w;
             let start = plus_days(add_years(wb, 20), self.rng.int(0, 5 * 365));
-            let latest_end = if divorced {
-                self.last
-            } else {
-                plus_days(self.rec, -1)
-            };
-            let end = self
-                .rng
-                .date(plus_days(start, 2 * 365).min(latest_end), latest_end);
+            let latest_end = if divorced { self.last } else { plus_days(self.rec, -1) };
+            let end = self.rng.date(plus_days(start, 2 * 365).min(latest_end), latest_end);
             let hb = self.husband_birth(wb);
             let family = self.surname_in(village);
             let g = self.given(Sex::Male, hb);
@@ -277,14 +223,7 @@ impl Gen<'_> {
                 family: family.clone(),
                 outside: Some((format!("{family}{g}"), Sex::Male, hb, "130131".to_string())),
                 start,
-                end: Some((
-                    end,
-                    if divorced {
-                        MarriageEnd::Divorce
-                    } else {
-                        MarriageEnd::Death
-                    },
-                )),
+                end: Some((end, if divorced { MarriageEnd::Divorce } else { MarriageEnd::Death })),
                 household: h,
                 children: Vec::new(),
                 desired: 2,
@@ -346,35 +285,20 @@ impl Gen<'_> {
             } else {
                 let village = self.village();
                 let h = self.household(village, usize::MAX);
-                let surname = if sex == Sex::Male {
-                    self.surname_in(village)
-                } else {
-                    self.surname_national()
-                };
-                let addr = if sex == Sex::Female && !self.rng.chance(0.8) {
-                    self.origin(0.8)
-                } else {
-                    "130131".to_string()
-                };
+                let surname = if sex == Sex::Male { self.surname_in(village) } else { self.surname_national() };
+                let addr = if sex == Sex::Female && !self.rng.chance(0.8) { self.origin(0.8) } else { "130131".to_string() };
                 let reg = self.reg_none(h);
                 let e = self.person(surname, sex, b, &addr, MaritalStatus::Widowed, Some(h), reg);
                 self.hh[h].head = e;
                 self.widowed_elders.push(e);
                 members = vec![e];
                 old_couple = None;
-                mother_birth = if sex == Sex::Female {
-                    b
-                } else {
-                    plus_days(b, 900)
-                };
+                mother_birth = if sex == Sex::Female { b } else { plus_days(b, 900) };
             }
             count += members.len();
             let own_h = self.p[members[0]].household.expect("has a household");
             // Join a married son's family.
-            if self
-                .rng
-                .chance(if old_couple.is_some() { 0.4 } else { 0.5 })
-            {
+            if self.rng.chance(if old_couple.is_some() { 0.4 } else { 0.5 }) {
                 let lo = mother_birth.year() + 21 - base_year;
                 let hi = mother_birth.year() + 34 - base_year;
                 for _ in 0..20 {
@@ -383,13 +307,8 @@ impl Gen<'_> {
                         continue;
                     }
                     let c = *self.rng.pick(&by_year[y]);
-                    let son = self.couples[c]
-                        .husband
-                        .expect("indexed couples have a husband");
-                    if self.couples[c].joined
-                        || self.p[son].father.is_some()
-                        || self.p[son].mother.is_some()
-                    {
+                    let son = self.couples[c].husband.expect("indexed couples have a husband");
+                    if self.couples[c].joined || self.p[son].father.is_some() || self.p[son].mother.is_some() {
                         continue;
                     }
                     self.couples[c].joined = true;
@@ -397,11 +316,7 @@ impl Gen<'_> {
                     let village = self.hh[h].village;
                     for &m in &members {
                         self.p[m].household = Some(h);
-                        self.p[m].reg = Some(Reg {
-                            village,
-                            from: None,
-                            to: None,
-                        });
+                        self.p[m].reg = Some(Reg { village, from: None, to: None });
                         if self.p[m].sex == Sex::Male {
                             self.p[son].father = Some(m);
                         } else {
@@ -421,8 +336,7 @@ impl Gen<'_> {
                         self.couples[oc].household = h;
                         self.couples[oc].children.push(son);
                         let old_h = self.p[members[0]].household;
-                        let head_old =
-                            self.age_end(members[0]) < 65 && self.p[members[0]].sex == Sex::Male;
+                        let head_old = self.age_end(members[0]) < 65 && self.p[members[0]].sex == Sex::Male;
                         if head_old {
                             self.hh[h].head = members[0];
                         }
@@ -443,10 +357,7 @@ impl Gen<'_> {
                 if self.rng.chance(p_son) {
                     let age_at_birth = self.rng.int(23, 34) as i32;
                     let sb = plus_days(add_years(mother_birth, age_at_birth), self.rng.int(0, 364));
-                    if age_in_completed_years(sb, self.last) >= 18
-                        && sb > plus_days(self.couples[oc].start, 280)
-                        && self.spaced(oc, sb)
-                    {
+                    if age_in_completed_years(sb, self.last) >= 18 && sb > plus_days(self.couples[oc].start, 280) && self.spaced(oc, sb) {
                         self.add_child(oc, Sex::Male, sb, None, None);
                         count += 1;
                     }
@@ -464,14 +375,9 @@ impl Gen<'_> {
                 let birth = self.birth_for_age(age);
                 let mut done = false;
                 for _ in 0..40 {
-                    let c = self.young
-                        + self.rng.below((self.couples.len() - self.young) as u64) as usize;
+                    let c = self.young + self.rng.below((self.couples.len() - self.young) as u64) as usize;
                     let cp = &self.couples[c];
-                    if cp.end.is_some()
-                        || cp.husband.is_none()
-                        || cp.desired == 0
-                        || !self.in_end_state(cp.wife)
-                    {
+                    if cp.end.is_some() || cp.husband.is_none() || cp.desired == 0 || !self.in_end_state(cp.wife) {
                         continue;
                     }
                     let gap = age_in_completed_years(self.p[cp.wife].birth, birth);
@@ -485,20 +391,8 @@ impl Gen<'_> {
                     let village = self.village();
                     let h = self.household(village, usize::MAX);
                     let surname = self.surname_in(village);
-                    let reg = Some(Reg {
-                        village,
-                        from: None,
-                        to: None,
-                    });
-                    let i = self.person(
-                        surname,
-                        Sex::Male,
-                        birth,
-                        "130131",
-                        MaritalStatus::NeverMarried,
-                        Some(h),
-                        reg,
-                    );
+                    let reg = Some(Reg { village, from: None, to: None });
+                    let i = self.person(surname, Sex::Male, birth, "130131", MaritalStatus::NeverMarried, Some(h), reg);
                     self.hh[h].head = i;
                 }
             } else {
@@ -507,25 +401,9 @@ impl Gen<'_> {
                 let sex = self.sex_draw(0.4);
                 let village = self.village();
                 let h = self.household(village, usize::MAX);
-                let surname = if sex == Sex::Male {
-                    self.surname_in(village)
-                } else {
-                    self.surname_national()
-                };
-                let reg = Some(Reg {
-                    village,
-                    from: None,
-                    to: None,
-                });
-                let i = self.person(
-                    surname,
-                    sex,
-                    birth,
-                    "130131",
-                    MaritalStatus::Widowed,
-                    Some(h),
-                    reg,
-                );
+                let surname = if sex == Sex::Male { self.surname_in(village) } else { self.surname_national() };
+                let reg = Some(Reg { village, from: None, to: None });
+                let i = self.person(surname, sex, birth, "130131", MaritalStatus::Widowed, Some(h), reg);
                 self.hh[h].head = i;
                 self.widowed_elders.push(i);
             }

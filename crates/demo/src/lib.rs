@@ -70,10 +70,9 @@ use renkou_core::area::{Area, AreaCode, AreaLevel};
 use renkou_core::register::RegisterBatch;
 
 pub use deliberate::DeliberateError;
-pub use targets::{Design, DemoError, FloatingTargets, RegisterTargets, Targets, VitalTargets, DELIBERATE_ERRORS_MD, TARGETS_TOML};
+pub use targets::{DemoError, Design, FloatingTargets, RegisterTargets, Targets, VitalTargets, DELIBERATE_ERRORS_MD, TARGETS_TOML};
 
 use model::Gen;
-
 
 /// A generated township: the records and the list of deliberate errors (empty when off).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,12 +91,7 @@ pub struct Demo {
 ///
 /// Panics when the targets cannot be met (use [`generate_demo`] for an error instead); the
 /// bundled targets always can.
-pub fn generate(
-    seed: u64,
-    targets: &Targets,
-    township: &AreaCode,
-    villages: &[Area],
-) -> RegisterBatch {
+pub fn generate(seed: u64, targets: &Targets, township: &AreaCode, villages: &[Area]) -> RegisterBatch {
     match generate_demo(seed, targets, township, villages) {
         Ok(d) => d.batch,
         Err(e) => panic!("{e}"),
@@ -109,16 +103,9 @@ pub fn generate(
 /// `villages` are the township's village-level areas (12-digit codes inside `township`), in any
 /// order; they are used in code order. Errors: [`DemoError::Villages`] when there are none or one
 /// lies outside the township, [`DemoError::Infeasible`] when the targets contradict the model.
-pub fn generate_demo(
-    seed: u64,
-    targets: &Targets,
-    township: &AreaCode,
-    villages: &[Area],
-) -> Result<Demo, DemoError> {
+pub fn generate_demo(seed: u64, targets: &Targets, township: &AreaCode, villages: &[Area]) -> Result<Demo, DemoError> {
     if township.level() != AreaLevel::Township {
-        return Err(DemoError::Villages(format!(
-            "{township} 不是乡级代码 (not a township code)"
-        )));
+        return Err(DemoError::Villages(format!("{township} 不是乡级代码 (not a township code)")));
     }
     let mut vs: Vec<AreaCode> = villages.iter().map(|a| a.code.clone()).collect();
     vs.sort();
@@ -126,24 +113,10 @@ pub fn generate_demo(
     if vs.is_empty() {
         return Err(DemoError::Villages("没有村 (no villages)".into()));
     }
-    if let Some(bad) = vs
-        .iter()
-        .find(|v| v.level() != AreaLevel::Village || !township.contains(v))
-    {
-        return Err(DemoError::Villages(format!(
-            "{bad} 不是 {township} 的村 (not a village of the township)"
-        )));
+    if let Some(bad) = vs.iter().find(|v| v.level() != AreaLevel::Village || !township.contains(v)) {
+        return Err(DemoError::Villages(format!("{bad} 不是 {township} 的村 (not a village of the township)")));
     }
-    let names: Vec<String> = vs
-        .iter()
-        .map(|c| {
-            villages
-                .iter()
-                .find(|a| &a.code == c)
-                .map(|a| a.name.clone())
-                .unwrap_or_default()
-        })
-        .collect();
+    let names: Vec<String> = vs.iter().map(|c| villages.iter().find(|a| &a.code == c).map(|a| a.name.clone()).unwrap_or_default()).collect();
     let t = targets;
     let r = &t.register;
     let v = &t.vital_statistics;
@@ -154,9 +127,7 @@ pub fn generate_demo(
         || v.births_policy_compliant + v.births_policy_noncompliant != v.births
         || !(d.records_from < d.period_first && d.period_first <= d.period_last)
     {
-        return Err(DemoError::Infeasible(
-            "目标数字相互矛盾 (the targets contradict each other)".into(),
-        ));
+        return Err(DemoError::Infeasible("目标数字相互矛盾 (the targets contradict each other)".into()));
     }
     let mut g = Gen::new(seed, t, vs, &names)?;
     g.run()?;

@@ -8,8 +8,8 @@ use renkou_core::register::{MaritalStatus, MarriageEnd, PolicyClass, ResidenceKi
 
 use crate::data::Tables;
 use crate::deliberate::DeliberateError;
-use crate::rng::Rng;
 use crate::groups::Groups;
+use crate::rng::Rng;
 use crate::targets::{DemoError, Targets};
 
 /// A registered episode (one per registered person in the demo).
@@ -109,9 +109,7 @@ pub(crate) struct Gen<'a> {
 
 pub(crate) fn add_years(d: NaiveDate, n: i32) -> NaiveDate {
     if n >= 0 {
-        NaiveDate::from_ymd_opt(d.year() + n, d.month(), d.day())
-            .or_else(|| NaiveDate::from_ymd_opt(d.year() + n, d.month(), d.day() - 1))
-            .expect("valid date")
+        NaiveDate::from_ymd_opt(d.year() + n, d.month(), d.day()).or_else(|| NaiveDate::from_ymd_opt(d.year() + n, d.month(), d.day() - 1)).expect("valid date")
     } else {
         years_before(d, (-n) as u32)
     }
@@ -132,22 +130,15 @@ impl<'a> Gen<'a> {
         // Village sizes: 600–2,500 residents in the seed report's township; weights spread
         // evenly over that range, assigned to villages in a seed-dependent order.
         let n = villages.len();
-        let mut village_weights: Vec<f64> = (0..n)
-            .map(|i| 600.0 + 1900.0 * (i as f64 / (n.max(2) - 1) as f64).powf(1.4))
-            .collect();
+        let mut village_weights: Vec<f64> = (0..n).map(|i| 600.0 + 1900.0 * (i as f64 / (n.max(2) - 1) as f64).powf(1.4)).collect();
         rng.shuffle(&mut village_weights);
         let clans = names
             .iter()
             .map(|name| {
                 let chars: Vec<char> = name.chars().collect();
-                let family = chars
-                    .windows(2)
-                    .find(|w| w[1] == '家')
-                    .map(|w| w[0].to_string());
+                let family = chars.windows(2).find(|w| w[1] == '家').map(|w| w[0].to_string());
                 let first = chars.first().map(|c| c.to_string());
-                family
-                    .or(first)
-                    .filter(|s| tab.surnames.iter().any(|x| x == s))
+                family.or(first).filter(|s| tab.surnames.iter().any(|x| x == s))
             })
             .collect();
         let d = &t.design;
@@ -243,12 +234,7 @@ impl<'a> Gen<'a> {
             _ => "汉族",
         };
         let group = self.groups.draw(village);
-        self.hh.push(Household {
-            village,
-            group,
-            head,
-            ethnicity,
-        });
+        self.hh.push(Household { village, group, head, ethnicity });
         self.hh.len() - 1
     }
 
@@ -264,38 +250,18 @@ impl<'a> Gen<'a> {
         reg: Option<Reg>,
     ) -> usize {
         let given = self.given(sex, birth);
-        self.p.push(P {
-            surname,
-            given,
-            sex,
-            birth,
-            addr: addr.to_string(),
-            marital,
-            household,
-            father: None,
-            mother: None,
-            reg,
-            death: None,
-            dropped: false,
-        });
+        self.p.push(P { surname, given, sex, birth, addr: addr.to_string(), marital, household, father: None, mother: None, reg, death: None, dropped: false });
         self.p.len() - 1
     }
 
     pub(crate) fn reg_none(&self, household: usize) -> Option<Reg> {
-        Some(Reg {
-            village: self.hh[household].village,
-            from: None,
-            to: None,
-        })
+        Some(Reg { village: self.hh[household].village, from: None, to: None })
     }
 
     /// Registered at 00:00 after the last day.
     pub(crate) fn in_end_state(&self, i: usize) -> bool {
         let p = &self.p[i];
-        !p.dropped
-            && p.reg.is_some_and(|r| {
-                r.from.is_none_or(|f| f < self.end_x) && r.to.is_none_or(|t| t >= self.end_x)
-            })
+        !p.dropped && p.reg.is_some_and(|r| r.from.is_none_or(|f| f < self.end_x) && r.to.is_none_or(|t| t >= self.end_x))
     }
 
     pub(crate) fn end_state_count(&self) -> usize {
@@ -313,11 +279,7 @@ impl<'a> Gen<'a> {
     /// A couple whose wife was `age_lo..=age_hi` at `on`, married before `born` (a child's birth)
     /// and registered: a random try among all couples with an ongoing marriage or any marriage.
     pub(crate) fn find_parents(&mut self, child_birth: NaiveDate, only_young: bool) -> Option<usize> {
-        let n = if only_young {
-            self.young
-        } else {
-            self.couples.len()
-        };
+        let n = if only_young { self.young } else { self.couples.len() };
         for _ in 0..60 {
             let c = self.rng.below(n as u64) as usize;
             let cp = &self.couples[c];
@@ -339,37 +301,15 @@ impl<'a> Gen<'a> {
     }
 
     /// Adds a child (born before the records) to a couple's household.
-    pub(crate) fn add_child(
-        &mut self,
-        c: usize,
-        sex: Sex,
-        birth: NaiveDate,
-        reg_to: Option<NaiveDate>,
-        reg_from: Option<NaiveDate>,
-    ) -> usize {
+    pub(crate) fn add_child(&mut self, c: usize, sex: Sex, birth: NaiveDate, reg_to: Option<NaiveDate>, reg_from: Option<NaiveDate>) -> usize {
         let h = self.couples[c].household;
         let family = self.couples[c].family.clone();
-        let reg = Some(Reg {
-            village: self.hh[h].village,
-            from: reg_from,
-            to: reg_to,
-        });
-        let i = self.person(
-            family,
-            sex,
-            birth,
-            "130131",
-            MaritalStatus::NeverMarried,
-            Some(h),
-            reg,
-        );
+        let reg = Some(Reg { village: self.hh[h].village, from: reg_from, to: reg_to });
+        let i = self.person(family, sex, birth, "130131", MaritalStatus::NeverMarried, Some(h), reg);
         self.p[i].mother = Some(self.couples[c].wife);
         self.p[i].father = self.couples[c].husband;
         let kids = &mut self.couples[c].children;
-        let pos = kids
-            .iter()
-            .position(|&k| self.p[k].birth > birth)
-            .unwrap_or(kids.len());
+        let pos = kids.iter().position(|&k| self.p[k].birth > birth).unwrap_or(kids.len());
         kids.insert(pos, i);
         i
     }

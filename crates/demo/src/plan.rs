@@ -10,8 +10,7 @@ impl Gen<'_> {
     pub(crate) fn run(&mut self) -> Result<(), DemoError> {
         let t = self.t;
         self.young_couples();
-        let unmarried_target = (t.register.women_of_childbearing_age
-            - t.register.married_women_of_childbearing_age) as i64;
+        let unmarried_target = (t.register.women_of_childbearing_age - t.register.married_women_of_childbearing_age) as i64;
         let daughters = self.unmarried_daughters();
         let mut widows = unmarried_target - daughters.len() as i64;
         if widows < 0 {
@@ -41,17 +40,11 @@ impl Gen<'_> {
         let brides_period = (0..self.young)
             .filter(|&c| {
                 let w = self.couples[c].wife;
-                self.p[w]
-                    .reg
-                    .and_then(|r| r.from)
-                    .is_some_and(|f| f >= self.first && f <= self.last)
+                self.p[w].reg.and_then(|r| r.from).is_some_and(|f| f >= self.first && f <= self.last)
             })
             .count();
         let moves_in = brides_period + returnees_period;
-        let net_out = i64::from(t.design.population_start)
-            - i64::from(t.register.registered_population)
-            + i64::from(v.births)
-            - i64::from(v.deaths);
+        let net_out = i64::from(t.design.population_start) - i64::from(t.register.registered_population) + i64::from(v.births) - i64::from(v.deaths);
         let moves_out = moves_in as i64 + net_out;
         if moves_out < 0 {
             return Err(DemoError::Infeasible(format!(
@@ -70,9 +63,7 @@ impl Gen<'_> {
         let now = self.end_state_count();
         let target = t.register.registered_population as usize;
         if now > target {
-            return Err(DemoError::Infeasible(format!(
-                "期末人口已有 {now} 人, 超过目标 {target} (end population overshoots)"
-            )));
+            return Err(DemoError::Infeasible(format!("期末人口已有 {now} 人, 超过目标 {target} (end population overshoots)")));
         }
         self.fillers(target - now);
 
@@ -86,8 +77,7 @@ impl Gen<'_> {
 
     /// A count for the 18 months before the statistical year, at the year's rate ±5 %.
     pub(crate) fn scaled(&mut self, per_year: u32) -> usize {
-        let months = (self.first.year() - self.rec.year()) * 12 + self.first.month() as i32
-            - self.rec.month() as i32;
+        let months = (self.first.year() - self.rec.year()) * 12 + self.first.month() as i32 - self.rec.month() as i32;
         let f = 0.95 + 0.1 * self.rng.unit();
         (f64::from(per_year) * f64::from(months) / 12.0 * f).round() as usize
     }

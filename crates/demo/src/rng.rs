@@ -63,10 +63,7 @@ impl Rng {
             }
             x -= w;
         }
-        weights
-            .iter()
-            .rposition(|w| *w > 0.0)
-            .expect("a positive weight")
+        weights.iter().rposition(|w| *w > 0.0).expect("a positive weight")
     }
 
     /// Fisher–Yates shuffle.
@@ -102,10 +99,7 @@ mod tests {
             assert!((0.0..1.0).contains(&u));
         }
         let mut c = Rng::new(8);
-        assert_ne!(
-            (0..8).map(|_| a.below(1000)).collect::<Vec<_>>(),
-            (0..8).map(|_| c.below(1000)).collect::<Vec<_>>()
-        );
+        assert_ne!((0..8).map(|_| a.below(1000)).collect::<Vec<_>>(), (0..8).map(|_| c.below(1000)).collect::<Vec<_>>());
     }
 
     #[test]

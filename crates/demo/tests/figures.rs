@@ -14,12 +14,7 @@ fn d(s: &str) -> NaiveDate {
 
 fn villages() -> (AreaCode, Vec<Area>) {
     let t = AreaCode::parse("130131200").unwrap();
-    let v = (201..=223)
-        .map(|n| Area {
-            code: AreaCode::parse(&format!("130131200{n}")).unwrap(),
-            name: format!("村{n}"),
-        })
-        .collect();
+    let v = (201..=223).map(|n| Area { code: AreaCode::parse(&format!("130131200{n}")).unwrap(), name: format!("村{n}") }).collect();
     (t, v)
 }
 
@@ -48,12 +43,8 @@ fn idx(r: &PersonRef) -> usize {
 
 fn counts(b: &RegisterBatch, first: NaiveDate, last: NaiveDate) -> Counts {
     let x = last.succ_opt().unwrap();
-    let open = |f: Option<NaiveDate>, t: Option<NaiveDate>, at: NaiveDate| {
-        f.is_none_or(|f| f < at) && t.is_none_or(|t| t >= at)
-    };
-    let covers = |f: Option<NaiveDate>, t: Option<NaiveDate>, e: NaiveDate| {
-        f.is_none_or(|f| f <= e) && t.is_none_or(|t| t >= e)
-    };
+    let open = |f: Option<NaiveDate>, t: Option<NaiveDate>, at: NaiveDate| f.is_none_or(|f| f < at) && t.is_none_or(|t| t >= at);
+    let covers = |f: Option<NaiveDate>, t: Option<NaiveDate>, e: NaiveDate| f.is_none_or(|f| f <= e) && t.is_none_or(|t| t >= e);
     let mut c = Counts::default();
     let n = b.persons.len();
     let mut reg: Vec<Vec<(Option<NaiveDate>, Option<NaiveDate>)>> = vec![Vec::new(); n];
@@ -67,15 +58,12 @@ fn counts(b: &RegisterBatch, first: NaiveDate, last: NaiveDate) -> Counts {
                 if open(r.from, r.to, x) {
                     c.end += 1;
                     let p = &b.persons[idx(&r.person)];
-                    if p.sex == Sex::Female
-                        && (15..=49).contains(&age_in_completed_years(p.birth_date, last))
-                    {
+                    if p.sex == Sex::Female && (15..=49).contains(&age_in_completed_years(p.birth_date, last)) {
                         c.wcba += 1;
-                        let married = b.marriages.iter().any(|m| {
-                            m.wife.as_ref().map(idx) == Some(idx(&r.person))
-                                && m.start.is_none_or(|s| s <= last)
-                                && m.end.is_none_or(|e| e > last)
-                        });
+                        let married = b
+                            .marriages
+                            .iter()
+                            .any(|m| m.wife.as_ref().map(idx) == Some(idx(&r.person)) && m.start.is_none_or(|s| s <= last) && m.end.is_none_or(|e| e > last));
                         if married {
                             c.married += 1;
                         }
@@ -89,10 +77,7 @@ fn counts(b: &RegisterBatch, first: NaiveDate, last: NaiveDate) -> Counts {
     for bi in &b.births {
         let i = idx(&bi.child);
         let p = &b.persons[i];
-        if p.birth_date >= first
-            && p.birth_date <= last
-            && reg[i].iter().any(|e| covers(e.0, e.1, p.birth_date))
-        {
+        if p.birth_date >= first && p.birth_date <= last && reg[i].iter().any(|e| covers(e.0, e.1, p.birth_date)) {
             c.births += 1;
             if p.sex == Sex::Male {
                 c.male += 1
@@ -122,11 +107,7 @@ fn seed_figures_are_exact_for_several_seeds() {
     for seed in [1, 2, 42] {
         let started = std::time::Instant::now();
         let demo = generate_demo(seed, &targets, &t, &v).unwrap();
-        eprintln!(
-            "seed {seed}: generated in {:?}, {} persons",
-            started.elapsed(),
-            demo.batch.persons.len()
-        );
+        eprintln!("seed {seed}: generated in {:?}, {} persons", started.elapsed(), demo.batch.persons.len());
         let c = counts(&demo.batch, d("2013-07-01"), d("2014-06-30"));
         let expected = Counts {
             start: 30223,

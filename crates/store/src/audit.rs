@@ -105,19 +105,19 @@ impl Store {
 /// Appends an entry on a connection or inside a transaction; returns its id.
 pub(crate) async fn insert_audit_in(conn: &mut sqlx::SqliteConnection, e: &AuditEntry) -> Result<i64> {
     let r = sqlx::query(
-            "INSERT INTO audit_log (at, username, action, entity, entity_id, area_code, remote_addr, old_value, new_value)
+        "INSERT INTO audit_log (at, username, action, entity, entity_id, area_code, remote_addr, old_value, new_value)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&e.at)
-        .bind(&e.username)
-        .bind(&e.action)
-        .bind(&e.entity)
-        .bind(&e.entity_id)
-        .bind(&e.area_code)
-        .bind(&e.remote_addr)
-        .bind(&e.old_value)
-        .bind(&e.new_value)
-        .execute(&mut *conn)
-        .await?;
+    )
+    .bind(&e.at)
+    .bind(&e.username)
+    .bind(&e.action)
+    .bind(&e.entity)
+    .bind(&e.entity_id)
+    .bind(&e.area_code)
+    .bind(&e.remote_addr)
+    .bind(&e.old_value)
+    .bind(&e.new_value)
+    .execute(&mut *conn)
+    .await?;
     Ok(r.last_insert_rowid())
 }

@@ -95,7 +95,11 @@ impl Store {
                     marital_status: MaritalStatus::Unstated,
                     open,
                     last_end: s.last_episode_end,
-                    marriages: s.open_marriages.into_iter().map(|m| OpenMarriage { spouse: m.spouse.map(PersonRef::Stored), start: m.start, batch: None }).collect(),
+                    marriages: s
+                        .open_marriages
+                        .into_iter()
+                        .map(|m| OpenMarriage { spouse: m.spouse.map(PersonRef::Stored), start: m.start, batch: None })
+                        .collect(),
                     last_marriage_end: s.last_marriage_end,
                     household: None,
                     relationship: None,

@@ -382,14 +382,7 @@ mod json {
                 Ok(())
             })
             .unwrap();
-            assert_eq!(
-                got,
-                vec![
-                    vec![V::Int(1), V::Str("王\"伟\\".into()), V::Null, V::Int(-3)],
-                    vec![],
-                    vec![V::Int(2), V::Str("a\u{1}\n😀b".into())]
-                ]
-            );
+            assert_eq!(got, vec![vec![V::Int(1), V::Str("王\"伟\\".into()), V::Null, V::Int(-3)], vec![], vec![V::Int(2), V::Str("a\u{1}\n😀b".into())]]);
             records("[]", |_| panic!("no record")).unwrap();
             assert!(records("[[1,", |_| Ok(())).is_err());
             assert!(records(r#"[["x]]"#, |_| Ok(())).is_err());
@@ -725,10 +718,7 @@ impl Store {
         .bind(hi)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| UnknownAreaRow { person_id: r.get(0), citizen_id: r.get(1), name: r.get(2), area_code: r.get(3), known: r.get(4) })
-            .collect())
+        Ok(rows.iter().map(|r| UnknownAreaRow { person_id: r.get(0), citizen_id: r.get(1), name: r.get(2), area_code: r.get(3), known: r.get(4) }).collect())
     }
 
     /// Households inside `scope` whose current members (alive, with an open registered episode)

@@ -27,19 +27,8 @@ const RENKOU_TABLES: [&str; 3] = ["area", "person", "household"];
 
 /// The tables whose row counts describe a register (backup, restore).
 /// (Sessions, login attempts and kept forms are copied but not compared: a running server changes them.)
-pub const REGISTER_TABLES: [&str; 11] = [
-    "area",
-    "household",
-    "person",
-    "residence",
-    "marriage",
-    "birth",
-    "death",
-    "app_user",
-    "audit_log",
-    "user_rules",
-    "monthly_report",
-];
+pub const REGISTER_TABLES: [&str; 11] =
+    ["area", "household", "person", "residence", "marriage", "birth", "death", "app_user", "audit_log", "user_rules", "monthly_report"];
 
 /// The schema version this program knows: its newest migration.
 pub fn schema_version() -> i64 {
@@ -109,8 +98,7 @@ pub async fn inspect(path: &Path) -> Result<FileSchema> {
 
 /// `None` for a SQLite file that is not renkou's.
 async fn schema_of(conn: &mut sqlx::SqliteConnection) -> Result<Option<FileSchema>> {
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&mut *conn).await?;
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&mut *conn).await?;
     if names.is_empty() {
         return Ok(Some(FileSchema::Empty));
     }
@@ -118,10 +106,7 @@ async fn schema_of(conn: &mut sqlx::SqliteConnection) -> Result<Option<FileSchem
     if !has("_sqlx_migrations") || !RENKOU_TABLES.iter().all(|t| has(t)) {
         return Ok(None);
     }
-    let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-        .fetch_one(&mut *conn)
-        .await
-        ?;
+    let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(&mut *conn).await?;
     Ok(Some(FileSchema::Renkou(version.unwrap_or(0))))
 }
 
@@ -187,20 +172,14 @@ impl Store {
         if inspect(path).await? == FileSchema::Empty {
             return Err(StoreError::NotRenkou(path.to_path_buf()));
         }
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .read_only(true)
-            .create_if_missing(false)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+        let opts = SqliteConnectOptions::new().filename(path).read_only(true).create_if_missing(false).foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(|e| open_error(path, e))?;
         Ok(Store { pool, path: None })
     }
 
     /// The schema version of this database (highest applied migration).
     pub async fn schema_version(&self) -> Result<i64> {
-        let v: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?;
+        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?;
         Ok(v.unwrap_or(0))
     }
 
@@ -240,8 +219,7 @@ impl Store {
 
     /// Row counts of the [`REGISTER_TABLES`] this database has, in that order.
     pub async fn table_counts(&self) -> Result<Vec<(&'static str, i64)>> {
-        let present: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&self.pool).await?;
+        let present: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&self.pool).await?;
         let mut out = Vec::new();
         for t in REGISTER_TABLES {
             if present.iter().any(|p| p == t) {

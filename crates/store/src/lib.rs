@@ -26,21 +26,21 @@ mod user_rules;
 mod users;
 mod write;
 
-pub use counts::{ExplainRow, Explain};
-pub use file::{companions, inspect, is_constraint, schema_version, settle_file, FileSchema, BUSY_TIMEOUT, REGISTER_TABLES};
-pub use facts::{DuplicateIdRow, FactsChunks, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};
-pub use user_rules::UserRulesRow;
+pub use audit::{AuditEntry, AuditFilter};
+pub use counts::{Explain, ExplainRow};
 pub use engine_state::EngineState;
-pub use write::{AuditTarget, BatchIds, PendingAudit};
+pub use facts::{DuplicateIdRow, FactsChunks, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};
+pub use file::{companions, inspect, is_constraint, schema_version, settle_file, FileSchema, BUSY_TIMEOUT, REGISTER_TABLES};
 pub use form_stash::NewFormStash;
 pub use monthly::{GroupEventRow, MonthlyReportRow};
-pub use audit::{AuditEntry, AuditFilter};
 pub use persons::{
-    AgeGroupCount, ChildRow, HouseholdRow, MarriageRow, MemberRow, MonthCount, OwnBirthRow, PersonDetailRow, PersonSummary,
-    ResidenceRow, SearchField, PYRAMID_TOP,
+    AgeGroupCount, ChildRow, HouseholdRow, MarriageRow, MemberRow, MonthCount, OwnBirthRow, PersonDetailRow, PersonSummary, ResidenceRow, SearchField,
+    PYRAMID_TOP,
 };
 pub use stored::{OpenEpisode, OpenMarriage, StoredState, STATE_BATCH};
+pub use user_rules::UserRulesRow;
 pub use users::{NewUserRow, UserRow};
+pub use write::{AuditTarget, BatchIds, PendingAudit};
 
 use std::str::FromStr;
 
@@ -151,10 +151,7 @@ impl Store {
         for chunk in areas.chunks(500) {
             let mut qb = sqlx::QueryBuilder::new("INSERT INTO area (code, name, level, parent_code) ");
             qb.push_values(chunk, |mut b, a| {
-                b.push_bind(a.code.as_str())
-                    .push_bind(a.name.as_str())
-                    .push_bind(a.code.level() as i64)
-                    .push_bind(a.code.parent().map(String::from));
+                b.push_bind(a.code.as_str()).push_bind(a.name.as_str()).push_bind(a.code.level() as i64).push_bind(a.code.parent().map(String::from));
             });
             qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name");
             qb.build().execute(&mut *tx).await?;
@@ -165,19 +162,13 @@ impl Store {
 
     /// The area with this code, if known.
     pub async fn area(&self, code: &AreaCode) -> Result<Option<Area>> {
-        let row = sqlx::query("SELECT code, name FROM area WHERE code = $1")
-            .bind(code.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT code, name FROM area WHERE code = $1").bind(code.as_str()).fetch_optional(&self.pool).await?;
         row.map(area_of).transpose()
     }
 
     /// Direct children of an area, ordered by code.
     pub async fn children(&self, code: &AreaCode) -> Result<Vec<Area>> {
-        let rows = sqlx::query("SELECT code, name FROM area WHERE parent_code = $1 ORDER BY code")
-            .bind(code.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query("SELECT code, name FROM area WHERE parent_code = $1 ORDER BY code").bind(code.as_str()).fetch_all(&self.pool).await?;
         rows.into_iter().map(area_of).collect()
     }
 
@@ -247,8 +238,5 @@ impl Store {
 
 fn area_of(row: sqlx::sqlite::SqliteRow) -> Result<Area> {
     let code: String = row.get(0);
-    Ok(Area {
-        code: AreaCode::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        name: row.get(1),
-    })
+    Ok(Area { code: AreaCode::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?, name: row.get(1) })
 }

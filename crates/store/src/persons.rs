@@ -9,8 +9,8 @@ use std::sync::LazyLock;
 use chrono::{Datelike, NaiveDate};
 use renkou_core::area::AreaCode;
 use renkou_core::period::{age_in_completed_years, Period};
-use serde::Serialize;
 use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
+use serde::Serialize;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
@@ -215,9 +215,7 @@ fn summary_of(row: &SqliteRow) -> Result<PersonSummary> {
 /// Pushes ` AND (person p is inside the scope)`.
 pub(crate) fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &AreaCode) {
     let (lo, hi) = scope.code_range();
-    qb.push(
-        " AND (EXISTS (SELECT 1 FROM residence rs WHERE rs.person_id = p.id AND rs.kind IN ('registered', 'inflow') AND rs.area_code >= ",
-    );
+    qb.push(" AND (EXISTS (SELECT 1 FROM residence rs WHERE rs.person_id = p.id AND rs.kind IN ('registered', 'inflow') AND rs.area_code >= ");
     qb.push_bind(lo.clone()).push(" AND rs.area_code < ").push_bind(hi.clone());
     qb.push(") OR EXISTS (SELECT 1 FROM household hs WHERE hs.id = p.household_id AND hs.area_code >= ");
     qb.push_bind(lo).push(" AND hs.area_code < ").push_bind(hi).push("))");
@@ -411,8 +409,7 @@ impl Store {
         .bind(x)
         .fetch_all(&self.pool)
         .await?;
-        let mut groups: Vec<AgeGroupCount> =
-            (0..=PYRAMID_TOP / 5).map(|g| AgeGroupCount { from_age: g * 5, male: 0, female: 0 }).collect();
+        let mut groups: Vec<AgeGroupCount> = (0..=PYRAMID_TOP / 5).map(|g| AgeGroupCount { from_age: g * 5, male: 0, female: 0 }).collect();
         for r in rows {
             let birth: NaiveDate = r.try_get("birth_date")?;
             let age = age_in_completed_years(birth, period.last).max(0) as u32;
@@ -500,10 +497,7 @@ impl Store {
     /// Up to `limit` persons whose pinyin initials are not filled yet, as `(id, name)`
     /// (administration: the app computes the initials and calls [`Store::set_name_initials`]).
     pub async fn persons_without_initials(&self, limit: i64) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query("SELECT id, name FROM person WHERE name_initials IS NULL ORDER BY id LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query("SELECT id, name FROM person WHERE name_initials IS NULL ORDER BY id LIMIT $1").bind(limit).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 

@@ -31,12 +31,10 @@ impl Store {
     ///
     /// Errors: [`crate::StoreError::Sql`].
     pub async fn user_rules_latest(&self, area: &AreaCode) -> Result<Option<UserRulesRow>> {
-        let r = sqlx::query(
-            "SELECT area_code, version, body, saved_by, saved_at FROM user_rules WHERE area_code = $1 ORDER BY version DESC LIMIT 1",
-        )
-        .bind(area.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        let r = sqlx::query("SELECT area_code, version, body, saved_by, saved_at FROM user_rules WHERE area_code = $1 ORDER BY version DESC LIMIT 1")
+            .bind(area.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(r.as_ref().map(row_of))
     }
 
@@ -62,13 +60,11 @@ impl Store {
     ///
     /// Errors: [`crate::StoreError::Sql`].
     pub async fn user_rules_history(&self, area: &AreaCode, limit: i64) -> Result<Vec<UserRulesRow>> {
-        let rows = sqlx::query(
-            "SELECT area_code, version, '', saved_by, saved_at FROM user_rules WHERE area_code = $1 ORDER BY version DESC LIMIT $2",
-        )
-        .bind(area.as_str())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query("SELECT area_code, version, '', saved_by, saved_at FROM user_rules WHERE area_code = $1 ORDER BY version DESC LIMIT $2")
+            .bind(area.as_str())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(row_of).collect())
     }
 
@@ -78,11 +74,8 @@ impl Store {
     /// Errors: [`crate::StoreError::Sql`] (e.g. an area not in the area table).
     pub async fn save_user_rules(&self, area: &AreaCode, body: &str, saved_by: &str, saved_at: &str, audit: &AuditEntry) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM user_rules WHERE area_code = $1")
-            .bind(area.as_str())
-            .fetch_one(&mut *tx)
-            .await?
-            .get(0);
+        let version: i64 =
+            sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM user_rules WHERE area_code = $1").bind(area.as_str()).fetch_one(&mut *tx).await?.get(0);
         sqlx::query("INSERT INTO user_rules (area_code, version, body, saved_by, saved_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(area.as_str())
             .bind(version)

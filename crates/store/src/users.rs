@@ -60,48 +60,37 @@ impl Store {
     ///
     /// Errors: [`StoreError::Conflict`] when the username is taken or the area is unknown.
     pub async fn insert_user(&self, u: &NewUserRow) -> Result<i64> {
-        let r = sqlx::query(
-            "INSERT INTO app_user (username, password_hash, role, area_code, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&u.username)
-        .bind(&u.password_hash)
-        .bind(&u.role)
-        .bind(&u.area_code)
-        .bind(&u.display_name)
-        .bind(&u.created_at)
-        .execute(&self.pool)
-        .await;
+        let r = sqlx::query("INSERT INTO app_user (username, password_hash, role, area_code, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&u.username)
+            .bind(&u.password_hash)
+            .bind(&u.role)
+            .bind(&u.area_code)
+            .bind(&u.display_name)
+            .bind(&u.created_at)
+            .execute(&self.pool)
+            .await;
         match r {
             Ok(r) => Ok(r.last_insert_rowid()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict(format!("用户名 {} 已存在 (username taken)", u.username)))
-            }
-            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-                Err(StoreError::Conflict(format!("地区 {} 不存在 (unknown area)", u.area_code)))
-            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(format!("用户名 {} 已存在 (username taken)", u.username))),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(StoreError::Conflict(format!("地区 {} 不存在 (unknown area)", u.area_code))),
             Err(e) => Err(e.into()),
         }
     }
 
     /// The user with this login name.
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM app_user u WHERE u.username = $1"))
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM app_user u WHERE u.username = $1")).bind(username).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(user_of))
     }
 
     /// Users whose area lies inside `scope` (an administrator's view), ordered by area then name.
     pub async fn users_in(&self, scope: &renkou_core::area::AreaCode) -> Result<Vec<UserRow>> {
         let (lo, hi) = scope.code_range();
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM app_user u WHERE u.area_code >= $1 AND u.area_code < $2 ORDER BY u.area_code, u.username"
-        ))
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM app_user u WHERE u.area_code >= $1 AND u.area_code < $2 ORDER BY u.area_code, u.username"))
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(user_of).collect())
     }
 
@@ -113,20 +102,12 @@ impl Store {
     /// Replaces a user's password hash. Errors: [`StoreError::Conflict`] when there is no such user.
     pub async fn set_password_hash(&self, username: &str, hash: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let n = sqlx::query("UPDATE app_user SET password_hash = $1 WHERE username = $2")
-            .bind(hash)
-            .bind(username)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query("UPDATE app_user SET password_hash = $1 WHERE username = $2").bind(hash).bind(username).execute(&mut *tx).await?.rows_affected();
         if n != 1 {
             return Err(StoreError::Conflict(format!("用户 {username} 不存在 (no such user)")));
         }
         // A new password ends every session of the user (in the same transaction).
-        sqlx::query("DELETE FROM session WHERE user_id = (SELECT id FROM app_user WHERE username = $1)")
-            .bind(username)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM session WHERE user_id = (SELECT id FROM app_user WHERE username = $1)").bind(username).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -145,13 +126,12 @@ impl Store {
 
     /// The user and CSRF token of a session that has not expired at `now` (ISO 8601 UTC).
     pub async fn session_user(&self, id: &str, now: &str) -> Result<Option<(UserRow, String)>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLS}, s.csrf_token FROM session s JOIN app_user u ON u.id = s.user_id WHERE s.id = $1 AND s.expires_at > $2"
-        ))
-        .bind(id)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query(&format!("SELECT {USER_COLS}, s.csrf_token FROM session s JOIN app_user u ON u.id = s.user_id WHERE s.id = $1 AND s.expires_at > $2"))
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| (user_of(&r), r.get(7))))
     }
 

@@ -53,8 +53,7 @@ impl Store {
             + batch.marriage_ends.len()) as u64;
         let mut done = 0u64;
         let mut tx = self.begin_write().await?;
-        let first_household: i64 =
-            sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM household").fetch_one(&mut *tx).await?.get(0);
+        let first_household: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM household").fetch_one(&mut *tx).await?.get(0);
         let first_person: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM person").fetch_one(&mut *tx).await?.get(0);
         // A bulk load into a register that is small next to it (a first import, a county's
         // migration) is much faster when the secondary indexes are built once at the end from
@@ -120,8 +119,7 @@ impl Store {
             progress(done, total);
         }
         for chunk in batch.residences.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO residence (person_id, area_code, kind, valid_from, valid_to) ");
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO residence (person_id, area_code, kind, valid_from, valid_to) ");
             qb.push_values(chunk, |mut b, e| {
                 b.push_bind(pid(&e.person)).push_bind(e.area.as_str()).push_bind(e.kind.code()).push_bind(e.from).push_bind(e.to);
             });
@@ -147,8 +145,7 @@ impl Store {
             progress(done, total);
         }
         for chunk in batch.births.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO birth (child_id, mother_id, father_id, birth_order, policy) ");
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO birth (child_id, mother_id, father_id, birth_order, policy) ");
             qb.push_values(chunk, |mut b, x| {
                 b.push_bind(pid(&x.child))
                     .push_bind(x.mother.as_ref().map(pid))
@@ -211,9 +208,7 @@ impl Store {
             .await?
             .rows_affected();
             if n != 1 {
-                return Err(StoreError::Conflict(format!(
-                    "marriage_ends[{i}]: 找到 {n} 段未结束的婚姻, 应为1段 (expected exactly one open marriage)"
-                )));
+                return Err(StoreError::Conflict(format!("marriage_ends[{i}]: 找到 {n} 段未结束的婚姻, 应为1段 (expected exactly one open marriage)")));
             }
             done += 1;
         }
@@ -253,19 +248,17 @@ impl Store {
             sqlx::query("UPDATE household SET area_code = $1 WHERE id = $2").bind(area.as_str()).bind(id).execute(&mut *tx).await?;
         }
         for c in &batch.corrections {
-            let n = sqlx::query(
-                "UPDATE person SET name = $1, sex = $2, birth_date = $3, ethnicity = $4, marital_status = $5, citizen_id = $6 WHERE id = $7",
-            )
-            .bind(&c.name)
-            .bind(c.sex.code())
-            .bind(c.birth_date)
-            .bind(&c.ethnicity)
-            .bind(c.marital_status.code())
-            .bind(c.citizen_id.as_ref().map(|c| c.as_str()))
-            .bind(pid(&c.person))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let n = sqlx::query("UPDATE person SET name = $1, sex = $2, birth_date = $3, ethnicity = $4, marital_status = $5, citizen_id = $6 WHERE id = $7")
+                .bind(&c.name)
+                .bind(c.sex.code())
+                .bind(c.birth_date)
+                .bind(&c.ethnicity)
+                .bind(c.marital_status.code())
+                .bind(c.citizen_id.as_ref().map(|c| c.as_str()))
+                .bind(pid(&c.person))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if n != 1 {
                 return Err(StoreError::Conflict("corrections: 人员不存在 (no such person)".into()));
             }
@@ -283,11 +276,7 @@ impl Store {
             crate::audit::insert_audit_in(&mut tx, &e).await?;
         }
         for (who, status) in &batch.marital_updates {
-            sqlx::query("UPDATE person SET marital_status = $1 WHERE id = $2")
-                .bind(status.code())
-                .bind(pid(who))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("UPDATE person SET marital_status = $1 WHERE id = $2").bind(status.code()).bind(pid(who)).execute(&mut *tx).await?;
         }
         progress(done, total);
         tx.commit().await?;

@@ -39,9 +39,15 @@ fn code(s: &str) -> AreaCode {
 async fn fixture() -> Store {
     let store = Store::open_in_memory().await.unwrap();
     let areas: Vec<Area> = [
-        ("13", "河北省"), ("1301", "石家庄市"), ("130131", "平山县"), ("130131200", "西大吾乡"),
-        ("130131200201", "西大吾村民委员会"), ("130131200202", "东小齐村民委员会"), ("130131200201001", "一组"),
-        ("130131201", "别的乡"), ("130131201201", "别的村"),
+        ("13", "河北省"),
+        ("1301", "石家庄市"),
+        ("130131", "平山县"),
+        ("130131200", "西大吾乡"),
+        ("130131200201", "西大吾村民委员会"),
+        ("130131200202", "东小齐村民委员会"),
+        ("130131200201001", "一组"),
+        ("130131201", "别的乡"),
+        ("130131201201", "别的村"),
     ]
     .iter()
     .map(|(c, n)| Area { code: code(c), name: n.to_string() })
@@ -117,10 +123,8 @@ async fn fixture() -> Store {
         end: end.map(d),
         end_reason: end.map(|_| MarriageEnd::Divorce),
     };
-    b.marriages = vec![
-        Marriage { husband: Some(bb), outside_spouse_name: None, ..marriage(a, "2005-05-01", None) },
-        marriage(f, "1990-01-01", Some("2014-06-30")),
-    ];
+    b.marriages =
+        vec![Marriage { husband: Some(bb), outside_spouse_name: None, ..marriage(a, "2005-05-01", None) }, marriage(f, "1990-01-01", Some("2014-06-30"))];
     b.births = vec![
         Birth { child: c, mother: Some(a), father: Some(bb), birth_order: Some(1), policy: Some(PolicyClass::Compliant) },
         Birth { child: l, mother: None, father: None, birth_order: Some(3), policy: Some(PolicyClass::Noncompliant) },
@@ -224,8 +228,14 @@ async fn batch_updates_close_open_episodes_or_fail_whole() {
     // Closing it again fails, and the new person in the same batch is not written either.
     let mut b = RegisterBatch::default();
     b.persons.push(NewPerson {
-        citizen_id: None, name: "Q".into(), sex: Sex::Male, birth_date: d("2000-01-01"), ethnicity: "汉族".into(),
-        marital_status: MaritalStatus::NeverMarried, household: None, relationship_to_head: None,
+        citizen_id: None,
+        name: "Q".into(),
+        sex: Sex::Male,
+        birth_date: d("2000-01-01"),
+        ethnicity: "汉族".into(),
+        marital_status: MaritalStatus::NeverMarried,
+        household: None,
+        relationship_to_head: None,
     });
     b.episode_ends.push(EpisodeEnd { person: PersonRef::Stored(10), kind: ResidenceKind::Registered, area: None, date: d("2014-02-01") });
     assert!(store.insert_batch(&b, &|_, _| {}).await.is_err());

@@ -31,10 +31,11 @@ const V2: &str = "130131200202";
 
 async fn fixture() -> Store {
     let store = Store::open_in_memory().await.unwrap();
-    let areas: Vec<Area> = [("13", "河北省"), ("1301", "石家庄市"), ("130131", "平山县"), (TOWNSHIP, "西大吾乡"), (V1, "西大吾村民委员会"), (V2, "东小齐村民委员会")]
-        .iter()
-        .map(|(c, n)| Area { code: code(c), name: n.to_string() })
-        .collect();
+    let areas: Vec<Area> =
+        [("13", "河北省"), ("1301", "石家庄市"), ("130131", "平山县"), (TOWNSHIP, "西大吾乡"), (V1, "西大吾村民委员会"), (V2, "东小齐村民委员会")]
+            .iter()
+            .map(|(c, n)| Area { code: code(c), name: n.to_string() })
+            .collect();
     store.upsert_areas(&areas).await.unwrap();
     let mut b = RegisterBatch::default();
     let mut person = |name: &str, sex: Sex, birth: &str| {

@@ -137,7 +137,6 @@ async fn csrf_token(addr: SocketAddr, cookie: &str) -> String {
     html[i..i + html[i..].find('"').unwrap()].to_string()
 }
 
-
 fn cookie_value(h: &hyper::HeaderMap, name: &str) -> Option<String> {
     h.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
         let (k, val) = v.split(';').next()?.split_once('=')?;
@@ -224,7 +223,13 @@ fn main() {
     rt.block_on(async {
         let (store, n) = county(&db, persons_wanted).await;
         if store.user_by_username("county").await.unwrap().is_none() {
-            let nu = NewUser { username: "county".into(), password: PASSWORD.into(), role: Role::TownshipAdmin, area: COUNTY.into(), display_name: "县管理员".into() };
+            let nu = NewUser {
+                username: "county".into(),
+                password: PASSWORD.into(),
+                role: Role::TownshipAdmin,
+                area: COUNTY.into(),
+                display_name: "县管理员".into(),
+            };
             auth::add_user(&store, None, &nu, chrono::Utc::now()).await.unwrap();
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -264,7 +269,10 @@ fn main() {
 
         // Where an uncached county dashboard spends its time.
         {
-            let caller = auth::Caller { user: auth::session(&store, cookie.trim_start_matches("renkou_session="), chrono::Utc::now()).await.unwrap().unwrap().0, remote_addr: "bench".into() };
+            let caller = auth::Caller {
+                user: auth::session(&store, cookie.trim_start_matches("renkou_session="), chrono::Utc::now()).await.unwrap().unwrap().0,
+                remote_addr: "bench".into(),
+            };
             let area = AreaCode::parse(COUNTY).unwrap();
             let p = renkou_app::report::period(NaiveDate::from_ymd_opt(2024, 7, 1).unwrap(), NaiveDate::from_ymd_opt(2025, 6, 30).unwrap()).unwrap();
             let t = Instant::now();

@@ -24,8 +24,12 @@ async fn main() {
     let (db, password) = (args.get(1).expect("DB path"), args.get(2).expect("password"));
     let store = Store::open(std::path::Path::new(db)).await.expect("open");
     let areas: Vec<Area> = [
-        ("13", "河北省"), ("1301", "石家庄市"), ("130131", "平山县"), ("130131200", "西大吾乡"),
-        ("130131200201", "西大吾村民委员会"), ("130131200202", "东小齐村民委员会"),
+        ("13", "河北省"),
+        ("1301", "石家庄市"),
+        ("130131", "平山县"),
+        ("130131200", "西大吾乡"),
+        ("130131200201", "西大吾村民委员会"),
+        ("130131200202", "东小齐村民委员会"),
     ]
     .iter()
     .map(|(c, n)| Area { code: code(c), name: n.to_string() })

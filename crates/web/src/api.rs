@@ -73,7 +73,9 @@ async fn search(State(st): State<AppState>, ApiAuth(a): ApiAuth, body: Result<Js
 
 /// `GET /api/v1/persons`: refused; a search text (name or citizen ID) must not be in a URL.
 async fn search_by_get(ApiAuth(_): ApiAuth) -> ApiError {
-    ApiError(WebError::BadRequest("查询请用 POST, 以 JSON 正文 {\"q\": \"…\"} 提交, 不要放在网址中 (send searches as POST with a JSON body, never in the URL)".into()))
+    ApiError(WebError::BadRequest(
+        "查询请用 POST, 以 JSON 正文 {\"q\": \"…\"} 提交, 不要放在网址中 (send searches as POST with a JSON body, never in the URL)".into(),
+    ))
 }
 
 async fn person(State(st): State<AppState>, ApiAuth(a): ApiAuth, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
@@ -92,7 +94,16 @@ async fn event(
 ) -> Result<Json<Value>, ApiError> {
     let values: BTreeMap<String, String> = body
         .into_iter()
-        .map(|(k, v)| (k, match v { Value::String(s) => s, Value::Null => String::new(), v => v.to_string() }))
+        .map(|(k, v)| {
+            (
+                k,
+                match v {
+                    Value::String(s) => s,
+                    Value::Null => String::new(),
+                    v => v.to_string(),
+                },
+            )
+        })
         .collect();
     let id = submit_event(&st, &a.caller, &kind, &values).await?;
     st.figures_changed();

@@ -121,7 +121,12 @@ fn period_form(action: &str, area: &AreaCode, p: &Period, r: &Report, caller: &C
 
 /// The dashboard's figures of `area` (authorized by the caller of [`resolve`]) for `period`,
 /// from the cache when the register has not changed since they were computed.
-pub async fn dashboard_figures(st: &AppState, caller: &Caller, area: &AreaCode, period: &Period) -> Result<std::sync::Arc<crate::cache::DashboardFigures>, WebError> {
+pub async fn dashboard_figures(
+    st: &AppState,
+    caller: &Caller,
+    area: &AreaCode,
+    period: &Period,
+) -> Result<std::sync::Arc<crate::cache::DashboardFigures>, WebError> {
     authorize(&caller.user, Action::ViewFigures, Some(area))?;
     if let Some(f) = st.figures.get(area.as_str(), period.first, period.last) {
         return Ok(f);
@@ -419,9 +424,25 @@ const POLICY: &[(&str, &str)] = &[("", "(未填)"), ("政策内", "政策内"), 
 const KIND: &[(&str, &str)] = &[("registered", "户籍迁入"), ("inflow", "流入")];
 const WHOLE: &[(&str, &str)] = &[("", "仅本人"), ("1", "整户")];
 const RELATIONSHIP: &[(&str, &str)] = &[
-    ("", "请选择"), ("户主", "户主"), ("配偶", "配偶"), ("子", "子"), ("女", "女"), ("儿媳", "儿媳"), ("女婿", "女婿"), ("孙子", "孙子"),
-    ("孙女", "孙女"), ("外孙子", "外孙子"), ("外孙女", "外孙女"), ("父亲", "父亲"), ("母亲", "母亲"), ("祖父", "祖父"), ("祖母", "祖母"),
-    ("兄弟", "兄弟"), ("姐妹", "姐妹"), ("其他亲属", "其他亲属"), ("非亲属", "非亲属"),
+    ("", "请选择"),
+    ("户主", "户主"),
+    ("配偶", "配偶"),
+    ("子", "子"),
+    ("女", "女"),
+    ("儿媳", "儿媳"),
+    ("女婿", "女婿"),
+    ("孙子", "孙子"),
+    ("孙女", "孙女"),
+    ("外孙子", "外孙子"),
+    ("外孙女", "外孙女"),
+    ("父亲", "父亲"),
+    ("母亲", "母亲"),
+    ("祖父", "祖父"),
+    ("祖母", "祖母"),
+    ("兄弟", "兄弟"),
+    ("姐妹", "姐妹"),
+    ("其他亲属", "其他亲属"),
+    ("非亲属", "非亲属"),
 ];
 
 fn f(name: &'static str, label: &'static str, input: Input, hint: &'static str) -> FieldSpec {
@@ -431,72 +452,99 @@ fn f(name: &'static str, label: &'static str, input: Input, hint: &'static str) 
 /// Event kinds: URL name, title, fields.
 fn event_spec(kind: &str) -> Option<(&'static str, Vec<FieldSpec>)> {
     Some(match kind {
-        "birth" => ("出生登记", vec![
-            f("mother_id", "母亲人员编号", Input::Text, "在人员详情页可见"),
-            f("father_id", "父亲人员编号", Input::Text, "可空"),
-            f("name", "孩子姓名", Input::Text, ""),
-            f("sex", "性别", Input::Select(SEX), ""),
-            f("birth_date", "出生日期", Input::Date, ""),
-            f("citizen_id", "公民身份号码", Input::Text, "可空"),
-            f("birth_order", "孩次", Input::Text, "可空, 默认为母亲已登记子女数+1"),
-            f("policy", "政策属性", Input::Select(POLICY), ""),
-        ]),
+        "birth" => (
+            "出生登记",
+            vec![
+                f("mother_id", "母亲人员编号", Input::Text, "在人员详情页可见"),
+                f("father_id", "父亲人员编号", Input::Text, "可空"),
+                f("name", "孩子姓名", Input::Text, ""),
+                f("sex", "性别", Input::Select(SEX), ""),
+                f("birth_date", "出生日期", Input::Date, ""),
+                f("citizen_id", "公民身份号码", Input::Text, "可空"),
+                f("birth_order", "孩次", Input::Text, "可空, 默认为母亲已登记子女数+1"),
+                f("policy", "政策属性", Input::Select(POLICY), ""),
+            ],
+        ),
         "death" => ("死亡登记", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "死亡日期", Input::Date, "")]),
-        "marriage" => ("结婚登记", vec![
-            f("person_id", "本人人员编号", Input::Text, ""),
-            f("spouse_id", "配偶人员编号", Input::Text, "配偶在册时填写"),
-            f("spouse_name", "配偶姓名", Input::Text, "配偶不在册时填写"),
-            f("spouse_citizen_id", "配偶身份号码", Input::Text, "配偶不在册时填写, 可空"),
-            f("date", "结婚日期", Input::Date, ""),
-        ]),
+        "marriage" => (
+            "结婚登记",
+            vec![
+                f("person_id", "本人人员编号", Input::Text, ""),
+                f("spouse_id", "配偶人员编号", Input::Text, "配偶在册时填写"),
+                f("spouse_name", "配偶姓名", Input::Text, "配偶不在册时填写"),
+                f("spouse_citizen_id", "配偶身份号码", Input::Text, "配偶不在册时填写, 可空"),
+                f("date", "结婚日期", Input::Date, ""),
+            ],
+        ),
         "divorce" => ("离婚登记", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "离婚日期", Input::Date, "")]),
-        "move_in" => ("迁入登记", vec![
-            f("name", "姓名", Input::Text, ""),
-            f("citizen_id", "公民身份号码", Input::Text, "性别与出生日期由号码得出; 已在本库(他村迁出)的人按号码登记"),
-            f("area", "迁入地区代码", Input::Text, "村(12位)或组(15位)"),
-            f("kind", "类型", Input::Select(KIND), ""),
-            f("date", "迁入日期", Input::Date, ""),
-            f("ethnicity", "民族", Input::Text, "默认 汉族"),
-            f("household_id", "加入户编号", Input::Text, "可空"),
-            f("relationship", "与户主关系", Input::Select(RELATIONSHIP), "加入户时填写"),
-        ]),
+        "move_in" => (
+            "迁入登记",
+            vec![
+                f("name", "姓名", Input::Text, ""),
+                f("citizen_id", "公民身份号码", Input::Text, "性别与出生日期由号码得出; 已在本库(他村迁出)的人按号码登记"),
+                f("area", "迁入地区代码", Input::Text, "村(12位)或组(15位)"),
+                f("kind", "类型", Input::Select(KIND), ""),
+                f("date", "迁入日期", Input::Date, ""),
+                f("ethnicity", "民族", Input::Text, "默认 汉族"),
+                f("household_id", "加入户编号", Input::Text, "可空"),
+                f("relationship", "与户主关系", Input::Select(RELATIONSHIP), "加入户时填写"),
+            ],
+        ),
         "move_out" => ("迁出登记", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "迁出日期", Input::Date, "")]),
-        "move" => ("迁移登记", vec![
-            f("person_id", "人员编号", Input::Text, ""),
-            f("area", "迁入地区代码", Input::Text, "本库中的村(12位)或组(15位), 可为其他乡镇"),
-            f("date", "迁移日期", Input::Date, ""),
-            f("household_id", "迁入户编号", Input::Text, "可空; 在户信息页可见"),
-            f("relationship", "与户主关系", Input::Select(RELATIONSHIP), "加入户时填写"),
-        ]),
+        "move" => (
+            "迁移登记",
+            vec![
+                f("person_id", "人员编号", Input::Text, ""),
+                f("area", "迁入地区代码", Input::Text, "本库中的村(12位)或组(15位), 可为其他乡镇"),
+                f("date", "迁移日期", Input::Date, ""),
+                f("household_id", "迁入户编号", Input::Text, "可空; 在户信息页可见"),
+                f("relationship", "与户主关系", Input::Select(RELATIONSHIP), "加入户时填写"),
+            ],
+        ),
         "outflow" => ("流出登记", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "流出日期", Input::Date, "")]),
         "floating_end" => ("流动结束", vec![f("person_id", "人员编号", Input::Text, ""), f("date", "结束日期", Input::Date, "")]),
-        "household_create" => ("立户", vec![
-            f("person_id", "户主人员编号", Input::Text, ""),
-            f("household_no", "户号", Input::Text, "本库中唯一"),
-            f("area", "户籍地区代码", Input::Text, "村(12位)或组(15位), 与户主户籍同村"),
-        ]),
-        "household_join" => ("入户", vec![
-            f("person_id", "人员编号", Input::Text, ""),
-            f("household_id", "户编号", Input::Text, "在户信息页可见"),
-            f("relationship", "与户主关系", Input::Select(RELATIONSHIP), ""),
-        ]),
+        "household_create" => (
+            "立户",
+            vec![
+                f("person_id", "户主人员编号", Input::Text, ""),
+                f("household_no", "户号", Input::Text, "本库中唯一"),
+                f("area", "户籍地区代码", Input::Text, "村(12位)或组(15位), 与户主户籍同村"),
+            ],
+        ),
+        "household_join" => (
+            "入户",
+            vec![
+                f("person_id", "人员编号", Input::Text, ""),
+                f("household_id", "户编号", Input::Text, "在户信息页可见"),
+                f("relationship", "与户主关系", Input::Select(RELATIONSHIP), ""),
+            ],
+        ),
         "household_leave" => ("离户", vec![f("person_id", "人员编号", Input::Text, "户主须先变更户主")]),
-        "household_head" => ("变更户主", vec![
-            f("household_id", "户编号", Input::Text, ""),
-            f("person_id", "新户主人员编号", Input::Text, "须为本户成员"),
-            f("relationship", "原户主与新户主关系", Input::Select(RELATIONSHIP), ""),
-        ]),
-        "household_split" => ("分户", vec![
-            f("household_id", "原户编号", Input::Text, ""),
-            f("household_no", "新户号", Input::Text, ""),
-            f("person_id", "新户主人员编号", Input::Text, ""),
-            f("members", "分出成员人员编号", Input::Text, "多个用逗号分隔, 不含原户主"),
-        ]),
-        "group" => ("分配村民小组", vec![
-            f("person_id", "人员编号", Input::Text, ""),
-            f("group", "村民小组代码", Input::Text, "15位, 同村的小组; 见 村民小组 页"),
-            f("whole_household", "范围", Input::Select(WHOLE), ""),
-        ]),
+        "household_head" => (
+            "变更户主",
+            vec![
+                f("household_id", "户编号", Input::Text, ""),
+                f("person_id", "新户主人员编号", Input::Text, "须为本户成员"),
+                f("relationship", "原户主与新户主关系", Input::Select(RELATIONSHIP), ""),
+            ],
+        ),
+        "household_split" => (
+            "分户",
+            vec![
+                f("household_id", "原户编号", Input::Text, ""),
+                f("household_no", "新户号", Input::Text, ""),
+                f("person_id", "新户主人员编号", Input::Text, ""),
+                f("members", "分出成员人员编号", Input::Text, "多个用逗号分隔, 不含原户主"),
+            ],
+        ),
+        "group" => (
+            "分配村民小组",
+            vec![
+                f("person_id", "人员编号", Input::Text, ""),
+                f("group", "村民小组代码", Input::Text, "15位, 同村的小组; 见 村民小组 页"),
+                f("whole_household", "范围", Input::Select(WHOLE), ""),
+            ],
+        ),
         _ => return None,
     })
 }
@@ -668,7 +716,11 @@ pub struct LoginForm {
 }
 
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next.to_string() } else { "/".to_string() }
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_string()
+    } else {
+        "/".to_string()
+    }
 }
 
 fn login_page(status: StatusCode, next: &str, username: &str, message: Option<&str>) -> Response {
@@ -708,12 +760,9 @@ pub async fn login(State(st): State<AppState>, Remote(remote): Remote, headers: 
         )
             .into_response()),
         Err(AppError::Unauthenticated(_)) => Ok(login_page(StatusCode::UNAUTHORIZED, &f.next, &f.username, Some("用户名或密码错误"))),
-        Err(AppError::RateLimited(_)) => Ok(login_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            &f.next,
-            &f.username,
-            Some(&format!("登录失败次数过多, 请 {} 分钟后再试", auth::RATE_WINDOW_MINUTES)),
-        )),
+        Err(AppError::RateLimited(_)) => {
+            Ok(login_page(StatusCode::TOO_MANY_REQUESTS, &f.next, &f.username, Some(&format!("登录失败次数过多, 请 {} 分钟后再试", auth::RATE_WINDOW_MINUTES))))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -75,8 +75,8 @@ impl FromRequestParts<AppState> for Auth {
             None => {
                 let next = parts.uri.path_and_query().map_or("/".to_string(), |p| p.to_string());
                 // A search text (`/persons?q=…`) never goes on into a `Location` header.
-                let search_text = parts.uri.path() == "/persons"
-                    && crate::view::parse_urlencoded(parts.uri.query().unwrap_or("")).iter().any(|(k, _)| k == "q");
+                let search_text =
+                    parts.uri.path() == "/persons" && crate::view::parse_urlencoded(parts.uri.query().unwrap_or("")).iter().any(|(k, _)| k == "q");
                 let keep_query = parts.method == axum::http::Method::GET && !search_text;
                 Err(WebError::Login(if keep_query { next } else { parts.uri.path().to_string() }))
             }

@@ -240,7 +240,8 @@ pub async fn import_submit(State(st): State<AppState>, a: Auth, headers: HeaderM
         Ok(m) => m,
         Err(e) => return Ok(refuse(&a, StatusCode::BAD_REQUEST, format!("上传格式有误, 请用本页的表单上传文件 (malformed upload: {e})"), json)),
     };
-    let dir = tempfile::Builder::new().prefix("renkou-upload-").tempdir().map_err(|e| WebError::App(AppError::Io { path: "临时目录".into(), source: e }))?;
+    let dir =
+        tempfile::Builder::new().prefix("renkou-upload-").tempdir().map_err(|e| WebError::App(AppError::Io { path: "临时目录".into(), source: e }))?;
     let mut csrf_ok = a.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok())).is_ok();
     let mut paths: Vec<PathBuf> = Vec::new();
     let mut names: Vec<String> = Vec::new();
@@ -308,13 +309,18 @@ pub async fn import_submit(State(st): State<AppState>, a: Auth, headers: HeaderM
         return Ok(refuse(&a, StatusCode::BAD_REQUEST, "请选择要导入的文件 (no file)".into(), json));
     }
     let id = renkou_app::auth::random_token(12);
-    st.jobs.jobs.lock().expect("jobs lock").insert(
-        id.clone(),
-        Job { owner: a.caller.user.id, files: names, bytes: total, started: Instant::now(), finished: None, state: JobState::Queued },
-    );
+    st.jobs
+        .jobs
+        .lock()
+        .expect("jobs lock")
+        .insert(id.clone(), Job { owner: a.caller.user.id, files: names, bytes: total, started: Instant::now(), finished: None, state: JobState::Queued });
     start(st.clone(), a.caller.clone(), id.clone(), dir, paths);
     if json {
-        Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id, "url": format!("/import/jobs/{id}"), "progress": format!("/import/jobs/{id}/progress") }))).into_response())
+        Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "id": id, "url": format!("/import/jobs/{id}"), "progress": format!("/import/jobs/{id}/progress") })),
+        )
+            .into_response())
     } else {
         Ok(Redirect::to(&format!("/import/jobs/{id}")).into_response())
     }
@@ -447,7 +453,6 @@ pub async fn job_page(State(st): State<AppState>, a: Auth, Path(id): Path<String
     };
     Ok(page("数据导入", Some((&a.caller.user, &a.csrf)), body))
 }
-
 
 /// The shared job table, created with the router.
 pub fn new_jobs() -> Arc<Jobs> {

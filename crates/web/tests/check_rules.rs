@@ -76,11 +76,7 @@ async fn good_rule_is_saved_and_reported_by_the_check_page() {
     assert!(check.body.contains("测试规则: 已婚女性"), "{}", check.body);
     assert!(check.body.contains("data-check=\"U001\""));
     // One table per village (李娜 in V1, 王芳 in V2).
-    let section: String = check
-        .body
-        .match_indices("data-check=\"U001\"")
-        .map(|(i, _)| &check.body[i..i + check.body[i..].find("</table>").unwrap()])
-        .collect();
+    let section: String = check.body.match_indices("data-check=\"U001\"").map(|(i, _)| &check.body[i..i + check.body[i..].find("</table>").unwrap()]).collect();
     assert!(section.contains(&format!("/persons/{}", f.li_na)) && section.contains(&format!("/persons/{}", f.wang_fang)), "{section}");
     assert!(!section.contains(&format!("/persons/{}\"", f.zhang_wei)));
     assert!(check.body.contains("id=\"check-user-rules\">1<"), "{}", check.body);

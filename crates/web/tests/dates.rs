@@ -12,11 +12,9 @@ async fn implausible_dates_in_report_urls_are_a_bad_request() {
     let f = fixture(&[]).await;
     let (cookie, _) = login(&f.router, "admin").await;
     for path in ["/", "/report.csv", "/report.xlsx", "/report/print", "/explain", "/api/v1/report", "/api/v1/dashboard", "/api/v1/explain"] {
-        for (from, to, reason) in [
-            ("2013-07-01", "%2B262142-12-31", "无法识别"),
-            ("2013-07-01", "9999-12-31", "晚于2200年"),
-            ("1879-12-31", "2014-06-30", "早于1880年"),
-        ] {
+        for (from, to, reason) in
+            [("2013-07-01", "%2B262142-12-31", "无法识别"), ("2013-07-01", "9999-12-31", "晚于2200年"), ("1879-12-31", "2014-06-30", "早于1880年")]
+        {
             let sep = if path.contains('?') { '&' } else { '?' };
             let uri = format!("{path}{sep}key=births&from={from}&to={to}");
             let r = get(&f.router, &uri, &cookie).await;

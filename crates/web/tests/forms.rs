@@ -120,7 +120,11 @@ async fn a_rejected_import_lists_each_row_and_offers_the_errors_as_csv() {
     let good = cid("1990-01-01", 11);
     let mut bad = cid("1992-02-02", 22);
     bad.replace_range(17.., if bad.ends_with('0') { "1" } else { "0" }); // wrong check character
-    let csv = persons_csv(&[("赵一", &good, "男", "1990-01-01", "V1-100", "户主"), ("钱二", &bad, "女", "1992-02-02", "V1-100", "配偶"), ("孙三", &good, "男", "1990-01-01", "V1-101", "户主")]);
+    let csv = persons_csv(&[
+        ("赵一", &good, "男", "1990-01-01", "V1-100", "户主"),
+        ("钱二", &bad, "女", "1992-02-02", "V1-100", "配偶"),
+        ("孙三", &good, "男", "1990-01-01", "V1-101", "户主"),
+    ]);
     let r = upload(&f.router, &cookie, multipart(&csrf, &[("people.csv", &csv)])).await;
     let (page, id) = finished_job(&f.router, &cookie, &r).await;
     assert!(page.body.contains("data-state=\"rejected\""), "{}", page.body);
@@ -320,7 +324,13 @@ async fn a_specialist_cannot_correct_a_person_of_another_village_and_a_leader_ca
     let (cookie, csrf) = login(&f.router, "spec1").await;
     let uri = format!("/persons/{}/correct", f.wang_fang);
     assert_eq!(get(&f.router, &uri, &cookie).await.status, StatusCode::NOT_FOUND);
-    let r = post(&f.router, &uri, &cookie, &[("csrf", &csrf), ("name", "王芳芳"), ("sex", "女"), ("birth_date", "1990-02-02"), ("ethnicity", "汉族"), ("marital_status", "已婚"), ("reason", "x")]).await;
+    let r = post(
+        &f.router,
+        &uri,
+        &cookie,
+        &[("csrf", &csrf), ("name", "王芳芳"), ("sex", "女"), ("birth_date", "1990-02-02"), ("ethnicity", "汉族"), ("marital_status", "已婚"), ("reason", "x")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let (boss, boss_csrf) = login(&f.router, "boss").await;
     assert_eq!(get(&f.router, &format!("/persons/{}/correct", f.zhang_wei), &boss).await.status, StatusCode::FORBIDDEN);
@@ -356,7 +366,13 @@ async fn login_again(router: &Router, r: &Resp, user: &str, values: &[&str], typ
     let token = set_cookie_value(&page, "renkou_login_csrf").unwrap();
     let next = page.body.split("name=\"next\" value=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
     assert_no_values(&next, values);
-    let r = post(router, "/login", &format!("renkou_login_csrf={token}; {form_cookie}"), &[("username", user), ("password", PASSWORD), ("csrf", &token), ("next", &next)]).await;
+    let r = post(
+        router,
+        "/login",
+        &format!("renkou_login_csrf={token}; {form_cookie}"),
+        &[("username", user), ("password", PASSWORD), ("csrf", &token), ("next", &next)],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let cookie = format!("renkou_session={}", set_cookie_value(&r, "renkou_session").unwrap());
     let back = r.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_string();
@@ -409,7 +425,16 @@ async fn an_expired_session_keeps_the_correction_forms_input() {
     let (cookie, csrf) = login(&f.router, "spec1").await;
     expire_sessions(&f.store).await;
     let uri = format!("/persons/{}/correct", f.zhang_wei);
-    let fields = [("csrf", csrf.as_str()), ("name", "张卫"), ("sex", "男"), ("birth_date", "1980-01-01"), ("ethnicity", "汉族"), ("marital_status", "已婚"), ("citizen_id", &f.zhang_wei_id), ("reason", "户口簿为准")];
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("name", "张卫"),
+        ("sex", "男"),
+        ("birth_date", "1980-01-01"),
+        ("ethnicity", "汉族"),
+        ("marital_status", "已婚"),
+        ("citizen_id", &f.zhang_wei_id),
+        ("reason", "户口簿为准"),
+    ];
     let r = post(&f.router, &uri, &cookie, &fields).await;
     let (form, _) = login_again(&f.router, &r, "spec1", &[&f.zhang_wei_id, "张卫", "户口簿为准"], &["张卫", "户口簿为准"]).await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);

@@ -59,7 +59,8 @@ async fn a_move_between_villages_is_one_form_and_the_report_follows() {
 async fn the_receiving_office_registers_a_move_in_by_citizen_id_only_after_the_move_out() {
     let f = fixture(&[("spec2", Role::VillageSpecialist, V2)]).await;
     let (spec2, csrf2) = login(&f.router, "spec2").await;
-    let move_in = [("csrf", csrf2.as_str()), ("name", "张伟"), ("citizen_id", f.zhang_wei_id.as_str()), ("area", V2), ("kind", "registered"), ("date", "2014-06-01")];
+    let move_in =
+        [("csrf", csrf2.as_str()), ("name", "张伟"), ("citizen_id", f.zhang_wei_id.as_str()), ("area", V2), ("kind", "registered"), ("date", "2014-06-01")];
     // Not moved out yet: refused, and the page says only that (no name, no address of him).
     let r = post(&f.router, "/events/move_in", &spec2, &move_in).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -96,26 +97,47 @@ async fn households_are_created_joined_handed_over_and_split() {
     let (cookie, csrf) = login(&f.router, "admin").await;
     // The tag person (V1, no household) founds household V1-002.
     let tag: i64 = sqlx::query("SELECT id FROM person WHERE name LIKE '<script>%'").fetch_one(f.store.pool()).await.unwrap().get(0);
-    let r = post(&f.router, "/events/household_create", &cookie, &[("csrf", &csrf), ("person_id", &tag.to_string()), ("household_no", "V1-002"), ("area", V1)]).await;
+    let r = post(&f.router, "/events/household_create", &cookie, &[("csrf", &csrf), ("person_id", &tag.to_string()), ("household_no", "V1-002"), ("area", V1)])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let (h2, rel) = household_of(&f, tag).await;
     assert_eq!(rel.as_deref(), Some("户主"));
     // A second household with the same number is refused on its field.
-    let r = post(&f.router, "/events/household_create", &cookie, &[("csrf", &csrf), ("person_id", &f.li_na.to_string()), ("household_no", "V1-002"), ("area", V1)]).await;
+    let r =
+        post(&f.router, "/events/household_create", &cookie, &[("csrf", &csrf), ("person_id", &f.li_na.to_string()), ("household_no", "V1-002"), ("area", V1)])
+            .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("data-field=\"household_no\">户号 V1-002 已存在"), "{}", r.body);
     // 李娜 joins it; 张伟's household keeps him alone.
     let h2s = h2.unwrap().to_string();
-    let r = post(&f.router, "/events/household_join", &cookie, &[("csrf", &csrf), ("person_id", &f.li_na.to_string()), ("household_id", &h2s), ("relationship", "其他亲属")]).await;
+    let r = post(
+        &f.router,
+        "/events/household_join",
+        &cookie,
+        &[("csrf", &csrf), ("person_id", &f.li_na.to_string()), ("household_id", &h2s), ("relationship", "其他亲属")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(household_of(&f, f.li_na).await, (h2, Some("其他亲属".into())));
     // Hand over: 李娜 becomes head, the founder 兄弟.
-    let r = post(&f.router, "/events/household_head", &cookie, &[("csrf", &csrf), ("household_id", &h2s), ("person_id", &f.li_na.to_string()), ("relationship", "兄弟")]).await;
+    let r = post(
+        &f.router,
+        "/events/household_head",
+        &cookie,
+        &[("csrf", &csrf), ("household_id", &h2s), ("person_id", &f.li_na.to_string()), ("relationship", "兄弟")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(household_of(&f, f.li_na).await.1.as_deref(), Some("户主"));
     assert_eq!(household_of(&f, tag).await.1.as_deref(), Some("兄弟"));
     // Split the founder off into V1-003.
-    let r = post(&f.router, "/events/household_split", &cookie, &[("csrf", &csrf), ("household_id", &h2s), ("household_no", "V1-003"), ("person_id", &tag.to_string()), ("members", "")]).await;
+    let r = post(
+        &f.router,
+        "/events/household_split",
+        &cookie,
+        &[("csrf", &csrf), ("household_id", &h2s), ("household_no", "V1-003"), ("person_id", &tag.to_string()), ("members", "")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let (h3, rel) = household_of(&f, tag).await;
     assert_ne!(h3, h2);
@@ -124,7 +146,13 @@ async fn households_are_created_joined_handed_over_and_split() {
     assert!(page.body.contains("户号 V1-003"), "{}", page.body);
     // A household in V2 cannot take a person registered in V1.
     let v2h: i64 = sqlx::query("SELECT id FROM household WHERE household_no = 'V2-001'").fetch_one(f.store.pool()).await.unwrap().get(0);
-    let r = post(&f.router, "/events/household_join", &cookie, &[("csrf", &csrf), ("person_id", &tag.to_string()), ("household_id", &v2h.to_string()), ("relationship", "非亲属")]).await;
+    let r = post(
+        &f.router,
+        "/events/household_join",
+        &cookie,
+        &[("csrf", &csrf), ("person_id", &tag.to_string()), ("household_id", &v2h.to_string()), ("relationship", "非亲属")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("不在同一村"), "{}", r.body);
 }
@@ -146,7 +174,13 @@ async fn villager_groups_are_created_renamed_and_assigned() {
     let r = post(&f.router, "/groups", &cookie, &[("csrf", &csrf), ("village", V2), ("number", "1"), ("name", "一组")]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // 张伟's whole household (张伟 and 李娜) goes to 东一组.
-    let r = post(&f.router, "/events/group", &cookie, &[("csrf", &csrf), ("person_id", &f.zhang_wei.to_string()), ("group", "130131200201001"), ("whole_household", "1")]).await;
+    let r = post(
+        &f.router,
+        "/events/group",
+        &cookie,
+        &[("csrf", &csrf), ("person_id", &f.zhang_wei.to_string()), ("group", "130131200201001"), ("whole_household", "1")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     for p in [f.zhang_wei, f.li_na] {
         assert_eq!(open_episodes(&f, p).await, vec![("registered".to_string(), "130131200201001".to_string())]);

@@ -7,8 +7,8 @@ mod common;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::*;
-use renkou_app::auth;
 use http_body_util::BodyExt;
+use renkou_app::auth;
 use tower::ServiceExt;
 
 async fn fixture() -> Fixture {
@@ -180,8 +180,15 @@ async fn recording_a_birth_raises_the_dashboards_births_figure() {
     assert_eq!(figure(&before.body, "births", V1), "0");
     let mother = f.li_na.to_string();
     let father = f.zhang_wei.to_string();
-    let fields =
-        [("csrf", csrf.as_str()), ("mother_id", &mother), ("father_id", &father), ("name", "张小明"), ("sex", "男"), ("birth_date", "2024-03-01"), ("policy", "政策内")];
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("mother_id", &mother),
+        ("father_id", &father),
+        ("name", "张小明"),
+        ("sex", "男"),
+        ("birth_date", "2024-03-01"),
+        ("policy", "政策内"),
+    ];
     let r = post(&f.router, "/events/birth", &cookie, &fields).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let child_page = r.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_string();
@@ -202,14 +209,8 @@ async fn recording_a_birth_raises_the_dashboards_births_figure() {
 async fn an_invalid_birth_form_comes_back_with_chinese_messages_per_field() {
     let f = fixture().await;
     let (cookie, csrf) = login(&f.router, "admin").await;
-    let fields = [
-        ("csrf", csrf.as_str()),
-        ("mother_id", "999"),
-        ("name", ""),
-        ("sex", "男"),
-        ("birth_date", "2024-02-30"),
-        ("citizen_id", "130131202403010010"),
-    ];
+    let fields =
+        [("csrf", csrf.as_str()), ("mother_id", "999"), ("name", ""), ("sex", "男"), ("birth_date", "2024-02-30"), ("citizen_id", "130131202403010010")];
     let r = post(&f.router, "/events/birth", &cookie, &fields).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("<span class=\"err\" data-field=\"name\">请填写姓名</span>"), "{}", r.body);
@@ -260,7 +261,13 @@ async fn an_admin_adds_a_user_with_a_generated_password() {
     let s = try_login(&f.router, "spec2", password).await;
     assert_eq!(s.status, StatusCode::SEE_OTHER);
     // A specialist's area must be a village.
-    let bad = post(&f.router, "/users", &cookie, &[("csrf", &csrf), ("username", "x2"), ("role", "village_specialist"), ("area", TOWNSHIP), ("password", "longenough")]).await;
+    let bad = post(
+        &f.router,
+        "/users",
+        &cookie,
+        &[("csrf", &csrf), ("username", "x2"), ("role", "village_specialist"), ("area", TOWNSHIP), ("password", "longenough")],
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.body.contains("行政村"));
 }

@@ -77,17 +77,9 @@ impl EventKind {
             "流入" => EventKind::InflowStart,
             "流出" => EventKind::OutflowStart,
             "流动结束" | "流入结束" | "流出结束" => EventKind::FlowEnd,
-            "出生" => {
-                return Err(
-                    "出生请在人员表中登记 (填写母亲公民身份号码或孩次) (births are imported from the persons file)"
-                        .into(),
-                )
-            }
+            "出生" => return Err("出生请在人员表中登记 (填写母亲公民身份号码或孩次) (births are imported from the persons file)".into()),
             _ => {
-                return Err(format!(
-                    "事件类型 {} 应为 死亡/迁入/迁出/结婚/离婚/丧偶/流入/流出/流动结束 之一 (unknown event type)",
-                    renkou_core::text::quote(s)
-                ))
+                return Err(format!("事件类型 {} 应为 死亡/迁入/迁出/结婚/离婚/丧偶/流入/流出/流动结束 之一 (unknown event type)", renkou_core::text::quote(s)))
             }
         })
     }
@@ -168,12 +160,7 @@ pub(crate) struct Builder {
 type Problems = Vec<Problem>;
 
 fn problem(out: &mut Problems, src: Src, field: Field, reason: impl Into<String>) {
-    out.push(Problem {
-        sheet: src.sheet,
-        row: src.row,
-        col: Col::Field(field),
-        reason: reason.into(),
-    });
+    out.push(Problem { sheet: src.sheet, row: src.row, col: Col::Field(field), reason: reason.into() });
 }
 
 /// A code cell (户号): full-width digits and letters read as ASCII, so `００１` is household `001`.
@@ -204,10 +191,7 @@ fn enc(r: PersonRef) -> i64 {
 
 impl Builder {
     pub(crate) fn new(today: NaiveDate) -> Builder {
-        Builder {
-            today,
-            ..Default::default()
-        }
+        Builder { today, ..Default::default() }
     }
 
     fn intern_area(&mut self, code: AreaCode, at: SrcCol) -> u32 {
@@ -247,20 +231,14 @@ impl Builder {
                     out,
                     src,
                     Field::Area,
-                    format!(
-                        "户号 {no} 在第{}行登记在 {existing}, 本行为 {here}; 同一户只能在一个村/组 (household area differs)",
-                        first.row
-                    ),
+                    format!("户号 {no} 在第{}行登记在 {existing}, 本行为 {here}; 同一户只能在一个村/组 (household area differs)", first.row),
                 );
                 return None;
             }
             return Some(h as usize);
         }
         let h = self.batch.households.len();
-        self.batch.households.push(NewHousehold {
-            household_no: no.clone(),
-            area: self.areas[area as usize].0.clone(),
-        });
+        self.batch.households.push(NewHousehold { household_no: no.clone(), area: self.areas[area as usize].0.clone() });
         self.household_src.push(src);
         self.household_index.insert(no, h as u32);
         Some(h)
@@ -279,14 +257,7 @@ impl Builder {
         }
     }
 
-    fn id_field(
-        &mut self,
-        info: &SheetInfo,
-        row: &Row<'_>,
-        src: Src,
-        field: Field,
-        out: &mut Problems,
-    ) -> Option<CitizenId> {
+    fn id_field(&mut self, info: &SheetInfo, row: &Row<'_>, src: Src, field: Field, out: &mut Problems) -> Option<CitizenId> {
         match parse_citizen_id(&row.field(info, field), self.today) {
             Ok(Some((id, legacy))) => {
                 if legacy {
@@ -303,22 +274,10 @@ impl Builder {
     }
 
     /// A date cell: parsed, after 1880 and not after today.
-    fn date_field(
-        &self,
-        info: &SheetInfo,
-        row: &Row<'_>,
-        src: Src,
-        field: Field,
-        out: &mut Problems,
-    ) -> Option<NaiveDate> {
+    fn date_field(&self, info: &SheetInfo, row: &Row<'_>, src: Src, field: Field, out: &mut Problems) -> Option<NaiveDate> {
         match parse_date(&row.field(info, field)).and_then(|d| d.map(plausible_year).transpose()) {
             Ok(Some(d)) if d > self.today => {
-                problem(
-                    out,
-                    src,
-                    field,
-                    format!("日期 {d} 晚于今天 {} (date in the future)", self.today),
-                );
+                problem(out, src, field, format!("日期 {d} 晚于今天 {} (date in the future)", self.today));
                 None
             }
             Ok(d) => d,
@@ -378,21 +337,9 @@ impl Builder {
             }),
         };
         if let Some(id) = &id {
-            for (other, field) in [
-                (&rel.spouse_id, Field::SpouseId),
-                (&rel.mother, Field::MotherId),
-                (&rel.father, Field::FatherId),
-            ] {
+            for (other, field) in [(&rel.spouse_id, Field::SpouseId), (&rel.mother, Field::MotherId), (&rel.father, Field::FatherId)] {
                 if other.as_ref() == Some(id) {
-                    problem(
-                        out,
-                        src,
-                        field,
-                        format!(
-                            "{} 与本人的公民身份号码相同 (refers to the person themself)",
-                            field.header(info.kind)
-                        ),
-                    );
+                    problem(out, src, field, format!("{} 与本人的公民身份号码相同 (refers to the person themself)", field.header(info.kind)));
                 }
             }
         }
@@ -406,15 +353,7 @@ impl Builder {
         if let Some(&first) = self.id_index.get(&key) {
             let f = self.person_src[first as usize];
             let file = if f.sheet == src.sheet { String::new() } else { format!("{} ", self.sheet_names[f.sheet as usize]) };
-            problem(
-                out,
-                src,
-                Field::CitizenId,
-                format!(
-                    "公民身份号码 {id} 与{file}第{}行重复 (duplicate citizen ID in the files)",
-                    f.row
-                ),
-            );
+            problem(out, src, Field::CitizenId, format!("公民身份号码 {id} 与{file}第{}行重复 (duplicate citizen ID in the files)", f.row));
             return;
         }
         let sex = match sex {
@@ -462,11 +401,7 @@ impl Builder {
             relationship_to_head: relationship,
         });
         self.person_src.push(src);
-        self.extras.push(PersonExtra {
-            area,
-            reg_from,
-            rel: has_rel.then(|| Box::new(std::mem::take(&mut rel))),
-        });
+        self.extras.push(PersonExtra { area, reg_from, rel: has_rel.then(|| Box::new(std::mem::take(&mut rel))) });
     }
 
     fn event_row(&mut self, info: &SheetInfo, src: Src, row: &Row<'_>, out: &mut Problems) {
@@ -476,9 +411,7 @@ impl Builder {
                 problem(out, src, Field::EventType, "事件类型为空 (event type is empty)");
                 None
             }
-            Some(t) => EventKind::parse(&t)
-                .map_err(|e| problem(out, src, Field::EventType, e))
-                .ok(),
+            Some(t) => EventKind::parse(&t).map_err(|e| problem(out, src, Field::EventType, e)).ok(),
         };
         let id = self.id_field(info, row, src, Field::CitizenId, out);
         if id.is_none() && row.field(info, Field::CitizenId).is_empty() {
@@ -497,12 +430,7 @@ impl Builder {
             Some("流出") => Some(ResidenceKind::Outflow),
             Some("户籍") => Some(ResidenceKind::Registered),
             Some(t) => {
-                problem(
-                    out,
-                    src,
-                    Field::FlowKind,
-                    format!("流动类型 {} 应为 流入 或 流出 (flow kind must be 流入 or 流出)", renkou_core::text::quote(t)),
-                );
+                problem(out, src, Field::FlowKind, format!("流动类型 {} 应为 流入 或 流出 (flow kind must be 流入 or 流出)", renkou_core::text::quote(t)));
                 None
             }
         };
@@ -514,12 +442,7 @@ impl Builder {
         let mut newcomer = None;
         if matches!(kind, Some(EventKind::MoveIn) | Some(EventKind::InflowStart)) {
             if area.is_none() && row.field(info, Field::Area).is_empty() {
-                problem(
-                    out,
-                    src,
-                    Field::Area,
-                    "迁入/流入需要填写地区 (area required for 迁入/流入)",
-                );
+                problem(out, src, Field::Area, "迁入/流入需要填写地区 (area required for 迁入/流入)");
             }
             let sex = parse_sex(&row.field(info, Field::Sex)).unwrap_or_else(|e| {
                 problem(out, src, Field::Sex, e);
@@ -545,21 +468,11 @@ impl Builder {
             }));
         }
         if kind == Some(EventKind::Marry) && spouse_id.is_none() && spouse_name.is_none() && out.len() == before {
-            problem(
-                out,
-                src,
-                Field::SpouseId,
-                "结婚需要填写配偶公民身份号码或配偶姓名 (spouse ID or name required)",
-            );
+            problem(out, src, Field::SpouseId, "结婚需要填写配偶公民身份号码或配偶姓名 (spouse ID or name required)");
         }
         if let (Some(a), Some(b)) = (&id, &spouse_id) {
             if a == b {
-                problem(
-                    out,
-                    src,
-                    Field::SpouseId,
-                    "配偶公民身份号码与本人相同 (spouse is the person themself)",
-                );
+                problem(out, src, Field::SpouseId, "配偶公民身份号码与本人相同 (spouse is the person themself)");
             }
         }
         if out.len() > before {
@@ -568,27 +481,12 @@ impl Builder {
         let (Some(kind), Some(id), Some(date)) = (kind, id, date) else {
             return;
         };
-        self.events.push(EventRow {
-            src,
-            kind,
-            id,
-            date,
-            area,
-            spouse_id,
-            spouse_name,
-            flow,
-            newcomer,
-        });
+        self.events.push(EventRow { src, kind, id, date, area, spouse_id, spouse_name, flow, newcomer });
     }
 
     /// Every citizen ID the rows refer to, for one store look-up.
     pub(crate) fn referenced_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .batch
-            .persons
-            .iter()
-            .filter_map(|p| p.citizen_id.as_ref().map(|c| c.as_str().to_string()))
-            .collect();
+        let mut ids: Vec<String> = self.batch.persons.iter().filter_map(|p| p.citizen_id.as_ref().map(|c| c.as_str().to_string())).collect();
         for e in &self.extras {
             if let Some(r) = &e.rel {
                 for id in [&r.spouse_id, &r.mother, &r.father].into_iter().flatten() {
@@ -617,35 +515,20 @@ impl Builder {
         for (i, p) in self.batch.persons.iter().enumerate() {
             let id = p.citizen_id.as_ref().expect("persons-file persons have IDs");
             if stored.contains_key(&id_key(id)) {
-                problem(
-                    out,
-                    self.person_src[i],
-                    Field::CitizenId,
-                    format!("公民身份号码 {id} 已在数据库中 (citizen ID already stored)"),
-                );
+                problem(out, self.person_src[i], Field::CitizenId, format!("公民身份号码 {id} 已在数据库中 (citizen ID already stored)"));
             }
         }
         let lookup = |index: &HashMap<u64, u32>, id: &CitizenId| -> Option<PersonRef> {
             let k = id_key(id);
-            index
-                .get(&k)
-                .map(|&i| PersonRef::Batch(i as usize))
-                .or_else(|| stored.get(&k).map(|&s| PersonRef::Stored(s)))
+            index.get(&k).map(|&i| PersonRef::Batch(i as usize)).or_else(|| stored.get(&k).map(|&s| PersonRef::Stored(s)))
         };
         // Registered episodes of persons-file persons: residence i belongs to person i.
         let n = self.extras.len();
         self.batch.residences.reserve(n);
         for i in 0..n {
             let e = &self.extras[i];
-            let has_birth = e
-                .rel
-                .as_ref()
-                .is_some_and(|r| r.mother.is_some() || r.birth_order.is_some());
-            let from = e.reg_from.or(if has_birth {
-                Some(self.batch.persons[i].birth_date)
-            } else {
-                None
-            });
+            let has_birth = e.rel.as_ref().is_some_and(|r| r.mother.is_some() || r.birth_order.is_some());
+            let from = e.reg_from.or(if has_birth { Some(self.batch.persons[i].birth_date) } else { None });
             self.batch.residences.push(ResidenceEpisode {
                 person: PersonRef::Batch(i),
                 area: self.areas[e.area as usize].0.clone(),
@@ -653,10 +536,7 @@ impl Builder {
                 from,
                 to: None,
             });
-            self.residence_src.push(SrcCol {
-                src: self.person_src[i],
-                field: Field::RegisteredFrom,
-            });
+            self.residence_src.push(SrcCol { src: self.person_src[i], field: Field::RegisteredFrom });
         }
         // Marriages and births of the persons file.
         let mut couples: HashMap<(i64, i64), usize> = HashMap::new();
@@ -667,11 +547,7 @@ impl Builder {
             let me = PersonRef::Batch(i);
             if rel.spouse_id.is_some() || rel.spouse_name.is_some() || rel.marriage_date.is_some() {
                 let spouse = rel.spouse_id.as_ref().and_then(|s| lookup(&self.id_index, s));
-                let field = if rel.marriage_date.is_some() {
-                    Field::MarriageDate
-                } else {
-                    Field::SpouseId
-                };
+                let field = if rel.marriage_date.is_some() { Field::MarriageDate } else { Field::SpouseId };
                 self.marry(
                     me,
                     spouse,
@@ -693,21 +569,8 @@ impl Builder {
                 if rel.father.is_some() && father.is_none() {
                     self.tally.father_outside.push(src);
                 }
-                self.batch.births.push(Birth {
-                    child: me,
-                    mother,
-                    father,
-                    birth_order: rel.birth_order,
-                    policy: rel.policy,
-                });
-                self.birth_src.push(SrcCol {
-                    src,
-                    field: if rel.mother.is_some() {
-                        Field::MotherId
-                    } else {
-                        Field::BirthOrder
-                    },
-                });
+                self.batch.births.push(Birth { child: me, mother, father, birth_order: rel.birth_order, policy: rel.policy });
+                self.birth_src.push(SrcCol { src, field: if rel.mother.is_some() { Field::MotherId } else { Field::BirthOrder } });
             }
         }
         // Events, in date order (rows of the same day in file order), as register commands
@@ -911,12 +774,7 @@ impl Builder {
                 match (existing.start, date) {
                     (Some(a), Some(b)) if a != b => {
                         let first = self.marriage_src[m].src.row;
-                        problem(
-                            out,
-                            at.src,
-                            at.field,
-                            format!("结婚日期 {b} 与第{first}行记录的 {a} 不一致 (marriage date differs)"),
-                        );
+                        problem(out, at.src, at.field, format!("结婚日期 {b} 与第{first}行记录的 {a} 不一致 (marriage date differs)"));
                     }
                     (None, Some(b)) => existing.start = Some(b),
                     _ => {}
@@ -925,20 +783,11 @@ impl Builder {
             }
             if let Some(sp_sex) = sex_of(self, sp, spouse_id.as_ref()) {
                 if sp_sex == my_sex {
-                    problem(
-                        out,
-                        at.src,
-                        Field::SpouseId,
-                        "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)",
-                    );
+                    problem(out, at.src, Field::SpouseId, "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)");
                     return;
                 }
             }
-            let (wife, husband) = if my_sex == Sex::Female {
-                (Some(me), Some(sp))
-            } else {
-                (Some(sp), Some(me))
-            };
+            let (wife, husband) = if my_sex == Sex::Female { (Some(me), Some(sp)) } else { (Some(sp), Some(me)) };
             let m = self.batch.marriages.len();
             self.batch.marriages.push(Marriage {
                 wife,
@@ -956,12 +805,7 @@ impl Builder {
         } else {
             if let Some(sid) = &spouse_id {
                 if sid.sex() == my_sex {
-                    problem(
-                        out,
-                        at.src,
-                        Field::SpouseId,
-                        "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)",
-                    );
+                    problem(out, at.src, Field::SpouseId, "配偶与本人性别相同, 无法登记夫妻 (spouses of the same sex)");
                     return;
                 }
                 // The same outside spouse named twice (e.g. two event rows) is one marriage.
@@ -971,11 +815,7 @@ impl Builder {
                 }
                 couples.insert(key, self.batch.marriages.len());
             }
-            let (wife, husband) = if my_sex == Sex::Female {
-                (Some(me), None)
-            } else {
-                (None, Some(me))
-            };
+            let (wife, husband) = if my_sex == Sex::Female { (Some(me), None) } else { (None, Some(me)) };
             let m = self.batch.marriages.len();
             self.batch.marriages.push(Marriage {
                 wife,
@@ -990,5 +830,4 @@ impl Builder {
             by_person.entry(enc(me)).or_default().push(m);
         }
     }
-
 }

@@ -99,16 +99,12 @@ impl Field {
     pub(crate) fn from_header(h: &str) -> Option<Field> {
         Some(match h {
             "姓名" => Field::Name,
-            "公民身份号码" | "身份证号" | "身份证号码" | "公民身份证号码" | "身份号码" => {
-                Field::CitizenId
-            }
+            "公民身份号码" | "身份证号" | "身份证号码" | "公民身份证号码" | "身份号码" => Field::CitizenId,
             "性别" => Field::Sex,
             "出生日期" | "出生年月日" => Field::BirthDate,
             "民族" => Field::Ethnicity,
             "婚姻状况" | "婚姻状态" => Field::Marital,
-            "户籍村/组" | "户籍村组" | "村/组" | "村组" | "地区" | "区划代码" | "户籍地区划代码" => {
-                Field::Area
-            }
+            "户籍村/组" | "户籍村组" | "村/组" | "村组" | "地区" | "区划代码" | "户籍地区划代码" => Field::Area,
             "户号" => Field::HouseholdNo,
             "与户主关系" => Field::Relationship,
             "户籍登记日期" | "登记日期" => Field::RegisteredFrom,
@@ -182,10 +178,7 @@ impl FileKind {
 /// required columns: `" 公民身份号码 * "` → `公民身份号码`.
 pub(crate) fn normalize_header(h: &str) -> String {
     let s: String = h.chars().filter(|c| !c.is_whitespace() && *c != '\u{feff}').collect();
-    s.trim_end_matches(['*', '＊'])
-        .replace('（', "(")
-        .replace('）', ")")
-        .replace('／', "/")
+    s.trim_end_matches(['*', '＊']).replace('（', "(").replace('）', ")").replace('／', "/")
 }
 
 /// Excel column letters of a 0-based column index: 0 → `A`, 27 → `AB`.
@@ -296,31 +289,22 @@ pub(crate) fn excel_serial_date(f: f64, is_1904: bool) -> Option<NaiveDate> {
 pub(crate) fn parse_citizen_id(c: &Cell, today: NaiveDate) -> Result<Option<(CitizenId, bool)>, String> {
     if let Cell::Number(f) = *c {
         if f >= 9.0e15 {
-            return Err(
-                "身份号码被 Excel 存成了数字, 末几位已丢失; 请把该列设为文本格式后重新填写 (citizen ID stored as a number: digits lost)"
-                    .into(),
-            );
+            return Err("身份号码被 Excel 存成了数字, 末几位已丢失; 请把该列设为文本格式后重新填写 (citizen ID stored as a number: digits lost)".into());
         }
     }
     let Some(t) = c.as_code() else { return Ok(None) };
-    CitizenId::parse(&t, today)
-        .map(|p| Some((p.id, p.legacy_15)))
-        .map_err(|e| format!("公民身份号码 {} {e}", clip(&t)))
+    CitizenId::parse(&t, today).map(|p| Some((p.id, p.legacy_15))).map_err(|e| format!("公民身份号码 {} {e}", clip(&t)))
 }
 
 /// The first 17 digits of a citizen ID as a number: a compact, allocation-free key.
 pub(crate) fn id_key(id: &CitizenId) -> u64 {
-    id.as_str().as_bytes()[..17]
-        .iter()
-        .fold(0u64, |k, d| k * 10 + u64::from(d - b'0'))
+    id.as_str().as_bytes()[..17].iter().fold(0u64, |k, d| k * 10 + u64::from(d - b'0'))
 }
 
 /// Parses 男/女 (also 1/2, M/F).
 pub(crate) fn parse_sex(c: &Cell) -> Result<Option<Sex>, String> {
     let Some(t) = c.as_code() else { return Ok(None) };
-    Sex::parse(&t)
-        .map(Some)
-        .ok_or_else(|| format!("性别 {} 应为 男 或 女 (sex must be 男 or 女)", quote(&t)))
+    Sex::parse(&t).map(Some).ok_or_else(|| format!("性别 {} 应为 男 或 女 (sex must be 男 or 女)", quote(&t)))
 }
 
 /// Parses a marital status (GB/T 2261.2 code or name); empty = 未说明.
@@ -328,27 +312,15 @@ pub(crate) fn parse_marital(c: &Cell) -> Result<MaritalStatus, String> {
     let Some(t) = c.as_code() else {
         return Ok(MaritalStatus::Unstated);
     };
-    MaritalStatus::parse(&t).ok_or_else(|| {
-        format!(
-            "婚姻状况 {} 应为 未婚/已婚/初婚/再婚/复婚/丧偶/离婚/未说明 或代码 10-40、90 (unknown marital status)",
-            quote(&t)
-        )
-    })
+    MaritalStatus::parse(&t)
+        .ok_or_else(|| format!("婚姻状况 {} 应为 未婚/已婚/初婚/再婚/复婚/丧偶/离婚/未说明 或代码 10-40、90 (unknown marital status)", quote(&t)))
 }
 
 /// Parses an ethnicity: the GB 3304 name; `族` is added when missing (`汉` → `汉族`); empty = 汉族.
 pub(crate) fn parse_ethnicity(c: &Cell) -> String {
     match c.as_text() {
         None => "汉族".to_string(),
-        Some(t)
-            if t.ends_with('族')
-                || t.ends_with('人')
-                || t.starts_with("其他")
-                || t.contains("外国")
-                || t.contains("未识别") =>
-        {
-            t.into_owned()
-        }
+        Some(t) if t.ends_with('族') || t.ends_with('人') || t.starts_with("其他") || t.contains("外国") || t.contains("未识别") => t.into_owned(),
         Some(t) => format!("{t}族"),
     }
 }
@@ -361,10 +333,7 @@ pub(crate) fn parse_area(c: &Cell) -> Result<Option<AreaCode>, String> {
     }
     let code = AreaCode::parse(&t).map_err(|e| e.to_string())?;
     if code.level() < AreaLevel::Township {
-        return Err(format!(
-            "区划代码 {t} 是{}, 应为乡镇(9位)、村(12位)或村民小组(15位) (area must be a township, village or group)",
-            code.level().name_zh()
-        ));
+        return Err(format!("区划代码 {t} 是{}, 应为乡镇(9位)、村(12位)或村民小组(15位) (area must be a township, village or group)", code.level().name_zh()));
     }
     Ok(Some(code))
 }
@@ -375,11 +344,7 @@ pub(crate) fn parse_relationship(c: &Cell) -> Result<Option<String>, String> {
     if RELATIONSHIPS_TO_HEAD.contains(&t.as_ref()) {
         Ok(Some(t.into_owned()))
     } else {
-        Err(format!(
-            "与户主关系 {} 不在 GB/T 4761 列表中: {} (unknown relationship)",
-            quote(&t),
-            RELATIONSHIPS_TO_HEAD.join("/")
-        ))
+        Err(format!("与户主关系 {} 不在 GB/T 4761 列表中: {} (unknown relationship)", quote(&t), RELATIONSHIPS_TO_HEAD.join("/")))
     }
 }
 
@@ -400,9 +365,7 @@ pub(crate) fn parse_birth_order(c: &Cell) -> Result<Option<u8>, String> {
 /// Parses 政策内/政策外.
 pub(crate) fn parse_policy(c: &Cell) -> Result<Option<PolicyClass>, String> {
     let Some(t) = c.as_text() else { return Ok(None) };
-    PolicyClass::parse(&t)
-        .map(Some)
-        .ok_or_else(|| format!("政策属性 {} 应为 政策内 或 政策外 (policy must be 政策内 or 政策外)", quote(&t)))
+    PolicyClass::parse(&t).map(Some).ok_or_else(|| format!("政策属性 {} 应为 政策内 或 政策外 (policy must be 政策内 or 政策外)", quote(&t)))
 }
 
 /// The plausible range 1880-01-01 … 2200-12-31 of every date ([`check_range`]; typos such as
@@ -421,14 +384,7 @@ mod tests {
 
     #[test]
     fn dates_in_every_accepted_form() {
-        for s in [
-            "2013-07-05",
-            "2013/7/5",
-            "20130705",
-            "2013.7.5",
-            "2013年7月5日",
-            "2013-07-05 00:00:00",
-        ] {
+        for s in ["2013-07-05", "2013/7/5", "20130705", "2013.7.5", "2013年7月5日", "2013-07-05 00:00:00"] {
             assert_eq!(parse_date(&Cell::text(s)).unwrap(), Some(d(2013, 7, 5)), "{s}");
         }
         assert_eq!(parse_date(&Cell::Date(d(2013, 7, 5))).unwrap(), Some(d(2013, 7, 5)));
@@ -440,9 +396,7 @@ mod tests {
         }
         assert!(parse_date(&Cell::Date(d(1879, 12, 31))).unwrap_err().contains("早于1880年"));
         assert!(parse_date(&Cell::Number(99991231.0)).unwrap_err().contains("晚于2200年"));
-        assert!(parse_date(&Cell::text("2013-02-30"))
-            .unwrap_err()
-            .contains("不是有效日期"));
+        assert!(parse_date(&Cell::text("2013-02-30")).unwrap_err().contains("不是有效日期"));
         assert!(parse_date(&Cell::text("13-7-5")).is_err());
         assert_eq!(parse_date(&Cell::Empty).unwrap(), None);
     }
@@ -481,8 +435,6 @@ mod tests {
         assert_eq!(parse_ethnicity(&Cell::Empty), "汉族");
         assert_eq!(parse_sex(&Cell::text("Ｍ")).unwrap(), Some(Sex::Male));
         assert_eq!(parse_marital(&Cell::text("２０")).unwrap(), MaritalStatus::parse("20").unwrap());
-        assert!(parse_citizen_id(&Cell::Number(1.301_311_99e17), d(2020, 1, 1))
-            .unwrap_err()
-            .contains("数字"));
+        assert!(parse_citizen_id(&Cell::Number(1.301_311_99e17), d(2020, 1, 1)).unwrap_err().contains("数字"));
     }
 }

@@ -133,41 +133,21 @@ pub(crate) struct Sink<'s> {
 
 impl Sink<'_> {
     fn problem(&mut self, sheet: u32, row: u32, col: Col, reason: impl Into<String>) {
-        self.problems.push(Problem {
-            sheet,
-            row,
-            col,
-            reason: reason.into(),
-        });
+        self.problems.push(Problem { sheet, row, col, reason: reason.into() });
     }
 }
 
 /// Reads one file (CSV or XLSX) and feeds its rows to the sink.
 ///
 /// Errors of the file itself go to `sink.problems`; `Err` is only for I/O errors.
-pub(crate) fn read_path(
-    path: &Path,
-    sink: &mut Sink<'_>,
-    progress: &(dyn Fn(ImportProgress<'_>) + Sync),
-) -> Result<(), std::io::Error> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+pub(crate) fn read_path(path: &Path, sink: &mut Sink<'_>, progress: &(dyn Fn(ImportProgress<'_>) + Sync)) -> Result<(), std::io::Error> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     match ext.as_str() {
         "xlsx" | "xlsm" => read_xlsx(path, &name, sink, progress),
         "xls" | "et" => {
             let sheet = new_sheet(sink, &name, FileKind::Persons, Vec::new());
-            sink.problem(
-                sheet,
-                1,
-                Col::None,
-                "不支持旧版 .xls 文件, 请在 Excel/WPS 中另存为 .xlsx (legacy .xls is not supported: save as .xlsx)",
-            );
+            sink.problem(sheet, 1, Col::None, "不支持旧版 .xls 文件, 请在 Excel/WPS 中另存为 .xlsx (legacy .xls is not supported: save as .xlsx)");
             Ok(())
         }
         _ => {
@@ -179,13 +159,7 @@ pub(crate) fn read_path(
 }
 
 fn new_sheet(sink: &mut Sink<'_>, name: &str, kind: FileKind, headers: Vec<String>) -> u32 {
-    sink.sheets.push(SheetInfo {
-        name: name.to_string(),
-        kind,
-        headers,
-        cols: [None; N_FIELDS],
-        rows: 0,
-    });
+    sink.sheets.push(SheetInfo { name: name.to_string(), kind, headers, cols: [None; N_FIELDS], rows: 0 });
     (sink.sheets.len() - 1) as u32
 }
 
@@ -197,26 +171,16 @@ fn line_of(bytes: &[u8], pos: usize) -> u32 {
 /// Decodes a CSV file: UTF-8 (BOM optional), else GBK. `Err((line, reason))` when neither fits.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, (u32, String)> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err((
-            1,
-            "文件是 UTF-16 编码, 请另存为 UTF-8 或 GBK 的 CSV (UTF-16 is not supported)".into(),
-        ));
+        return Err((1, "文件是 UTF-16 编码, 请另存为 UTF-8 或 GBK 的 CSV (UTF-16 is not supported)".into()));
     }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let utf8_fail = match std::str::from_utf8(body) {
-        Ok(s) => {
-            return check_text(s)
-                .map(Cow::Borrowed)
-                .map_err(|pos| (line_of(body, pos), binary_reason()))
-        }
+        Ok(s) => return check_text(s).map(Cow::Borrowed).map_err(|pos| (line_of(body, pos), binary_reason())),
         Err(e) => e.valid_up_to(),
     };
     if body.len() != bytes.len() {
         // A UTF-8 BOM promises UTF-8.
-        return Err((
-            line_of(body, utf8_fail),
-            "文件以 UTF-8 BOM 开头, 但含有无效的 UTF-8 字节 (invalid UTF-8 after a UTF-8 BOM)".into(),
-        ));
+        return Err((line_of(body, utf8_fail), "文件以 UTF-8 BOM 开头, 但含有无效的 UTF-8 字节 (invalid UTF-8 after a UTF-8 BOM)".into()));
     }
     let mut decoder = encoding_rs::GBK.new_decoder_without_bom_handling();
     let mut out = String::with_capacity(body.len() * 3 / 2 + 16);
@@ -229,7 +193,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, (u32, String)> {
         encoding_rs::DecoderResult::Malformed(..) | encoding_rs::DecoderResult::OutputFull => {
             let pos = read.max(utf8_fail);
             let line = line_of(body, pos.saturating_sub(1));
-            Err((line, format!("文件编码无法识别: 既不是 UTF-8 也不是 GBK, 第{line}行有无法解码的字节; 请另存为 UTF-8 或 GBK 的 CSV (encoding: neither UTF-8 nor GBK)")))
+            Err((
+                line,
+                format!(
+                    "文件编码无法识别: 既不是 UTF-8 也不是 GBK, 第{line}行有无法解码的字节; 请另存为 UTF-8 或 GBK 的 CSV (encoding: neither UTF-8 nor GBK)"
+                ),
+            ))
         }
     }
 }
@@ -240,10 +209,7 @@ fn binary_reason() -> String {
 
 /// Rejects NUL and other control characters (a binary file that happens to decode).
 fn check_text(s: &str) -> Result<&str, usize> {
-    match s
-        .bytes()
-        .position(|b| b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n')
-    {
+    match s.bytes().position(|b| b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') {
         Some(pos) => Err(pos),
         None => Ok(s),
     }
@@ -253,13 +219,8 @@ fn check_text(s: &str) -> Result<&str, usize> {
 /// required or duplicate columns. Returns false when the sheet cannot be read further.
 fn read_header(sink: &mut Sink<'_>, sheet: u32, header_row: u32, raw: &[String], forced: Option<FileKind>) -> bool {
     let headers: Vec<String> = raw.iter().map(|h| normalize_header(h)).collect();
-    let kind = forced.unwrap_or_else(|| {
-        if headers.iter().any(|h| Field::from_header(h) == Some(Field::EventType)) {
-            FileKind::Events
-        } else {
-            FileKind::Persons
-        }
-    });
+    let kind =
+        forced.unwrap_or_else(|| if headers.iter().any(|h| Field::from_header(h) == Some(Field::EventType)) { FileKind::Events } else { FileKind::Persons });
     let mut cols = [None; N_FIELDS];
     let mut ignored = Vec::new();
     let mut ok = true;
@@ -297,32 +258,19 @@ fn read_header(sink: &mut Sink<'_>, sheet: u32, header_row: u32, raw: &[String],
                 sheet,
                 row: header_row,
                 col: Col::None,
-                reason: format!(
-                    "{}表缺少必需的列 {} (missing required column {})",
-                    kind.name_zh(),
-                    f.header(kind),
-                    f.header(kind)
-                ),
+                reason: format!("{}表缺少必需的列 {} (missing required column {})", kind.name_zh(), f.header(kind), f.header(kind)),
             });
             ok = false;
         }
     }
     if !ignored.is_empty() {
-        sink.warnings.push(format!(
-            "{info_name}:{header_row}:-: 忽略无法识别的列 (ignored columns): {}",
-            ignored.join(", ")
-        ));
+        sink.warnings.push(format!("{info_name}:{header_row}:-: 忽略无法识别的列 (ignored columns): {}", ignored.join(", ")));
     }
     ok
 }
 
 /// Reads a CSV file from its bytes (UTF-8 or GBK; comma- or tab-separated).
-pub(crate) fn read_csv_bytes(
-    name: &str,
-    bytes: &[u8],
-    sink: &mut Sink<'_>,
-    progress: &(dyn Fn(ImportProgress<'_>) + Sync),
-) {
+pub(crate) fn read_csv_bytes(name: &str, bytes: &[u8], sink: &mut Sink<'_>, progress: &(dyn Fn(ImportProgress<'_>) + Sync)) {
     let sheet = new_sheet(sink, name, FileKind::Persons, Vec::new());
     let text = match decode(bytes) {
         Ok(t) => t,
@@ -337,16 +285,8 @@ pub(crate) fn read_csv_bytes(
         return;
     }
     let first_line = text.lines().next().unwrap_or("");
-    let delimiter = if !first_line.contains(',') && first_line.contains('\t') {
-        b'\t'
-    } else {
-        b','
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
+    let delimiter = if !first_line.contains(',') && first_line.contains('\t') { b'\t' } else { b',' };
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
     let mut rec = csv::ByteRecord::new();
     let total = text.len() as u64;
     // Header row.
@@ -364,12 +304,7 @@ pub(crate) fn read_csv_bytes(
                 return;
             }
             Err(e) => {
-                sink.problem(
-                    sheet,
-                    csv_line(&e),
-                    Col::None,
-                    format!("CSV 格式错误 (malformed CSV): {e}"),
-                );
+                sink.problem(sheet, csv_line(&e), Col::None, format!("CSV 格式错误 (malformed CSV): {e}"));
                 return;
             }
         }
@@ -378,11 +313,7 @@ pub(crate) fn read_csv_bytes(
     if !read_header(sink, sheet, header_line, &raw, None) {
         return;
     }
-    let width = sink.sheets[sheet as usize]
-        .headers
-        .iter()
-        .rposition(|h| !h.is_empty())
-        .map_or(0, |i| i + 1);
+    let width = sink.sheets[sheet as usize].headers.iter().rposition(|h| !h.is_empty()).map_or(0, |i| i + 1);
     let mut rows = 0u64;
     let bytes = text.as_bytes();
     let mut counted_to = rec.position().map_or(0, |p| p.byte() as usize);
@@ -392,12 +323,7 @@ pub(crate) fn read_csv_bytes(
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                sink.problem(
-                    sheet,
-                    csv_line(&e),
-                    Col::None,
-                    format!("CSV 格式错误 (malformed CSV): {e}"),
-                );
+                sink.problem(sheet, csv_line(&e), Col::None, format!("CSV 格式错误 (malformed CSV): {e}"));
                 break;
             }
         }
@@ -421,37 +347,20 @@ pub(crate) fn read_csv_bytes(
                 sheet,
                 row: line,
                 col: Col::Index(missing),
-                reason: format!(
-                    "此行只有 {} 列, 表头有 {width} 列, 缺少 {} 及以后的列 (truncated row)",
-                    rec.len(),
-                    info.col_label(missing)
-                ),
+                reason: format!("此行只有 {} 列, 表头有 {width} 列, 缺少 {} 及以后的列 (truncated row)", rec.len(), info.col_label(missing)),
             });
             continue;
         }
         (sink.on_row)(info, sheet, line, &row, &mut sink.problems);
         if rows % 16384 == 0 {
             let done = rec.position().map_or(0, |p| p.byte());
-            progress(ImportProgress::Reading {
-                file: name,
-                done,
-                total,
-            });
+            progress(ImportProgress::Reading { file: name, done, total });
         }
     }
     sink.sheets[sheet as usize].rows = rows;
-    progress(ImportProgress::Reading {
-        file: name,
-        done: total,
-        total,
-    });
+    progress(ImportProgress::Reading { file: name, done: total, total });
     if rows == 0 {
-        sink.problem(
-            sheet,
-            header_line + 1,
-            Col::None,
-            "只有表头, 没有数据行 (header only: no data rows)",
-        );
+        sink.problem(sheet, header_line + 1, Col::None, "只有表头, 没有数据行 (header only: no data rows)");
     }
 }
 
@@ -460,23 +369,13 @@ fn csv_line(e: &csv::Error) -> u32 {
 }
 
 /// Reads the 人员/事件 sheets of a workbook, or its first sheet.
-fn read_xlsx(
-    path: &Path,
-    name: &str,
-    sink: &mut Sink<'_>,
-    progress: &(dyn Fn(ImportProgress<'_>) + Sync),
-) -> Result<(), std::io::Error> {
+fn read_xlsx(path: &Path, name: &str, sink: &mut Sink<'_>, progress: &(dyn Fn(ImportProgress<'_>) + Sync)) -> Result<(), std::io::Error> {
     let mut wb: Xlsx<_> = match calamine::open_workbook(path) {
         Ok(wb) => wb,
         Err(calamine::XlsxError::Io(e)) => return Err(e),
         Err(e) => {
             let sheet = new_sheet(sink, name, FileKind::Persons, Vec::new());
-            sink.problem(
-                sheet,
-                1,
-                Col::None,
-                format!("无法读取 Excel 文件 (cannot read the workbook): {e}"),
-            );
+            sink.problem(sheet, 1, Col::None, format!("无法读取 Excel 文件 (cannot read the workbook): {e}"));
             return Ok(());
         }
     };
@@ -502,25 +401,12 @@ fn read_xlsx(
     }
     let several = chosen.len() > 1;
     for (sheet_name, forced) in chosen {
-        let display = if several {
-            format!("{name}[{sheet_name}]")
-        } else {
-            name.to_string()
-        };
+        let display = if several { format!("{name}[{sheet_name}]") } else { name.to_string() };
         let sheet = new_sheet(sink, &display, forced.unwrap_or(FileKind::Persons), Vec::new());
-        let (range, formulas, merges) = match (
-            wb.worksheet_range(&sheet_name),
-            wb.worksheet_formula(&sheet_name),
-            wb.merge_cells_by_sheet_name(&sheet_name),
-        ) {
+        let (range, formulas, merges) = match (wb.worksheet_range(&sheet_name), wb.worksheet_formula(&sheet_name), wb.merge_cells_by_sheet_name(&sheet_name)) {
             (Ok(r), Ok(f), Ok(m)) => (r, f, m),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-                sink.problem(
-                    sheet,
-                    1,
-                    Col::None,
-                    format!("无法读取工作表 {sheet_name} (cannot read the sheet): {e}"),
-                );
+                sink.problem(sheet, 1, Col::None, format!("无法读取工作表 {sheet_name} (cannot read the sheet): {e}"));
                 continue;
             }
         };
@@ -552,29 +438,13 @@ fn read_xlsx(
         for m in &merges {
             let (top, left) = m.start;
             let (bottom, right) = m.end;
-            let a1 = format!(
-                "{}{}:{}{}",
-                column_letters(left as usize),
-                top + 1,
-                column_letters(right as usize),
-                bottom + 1
-            );
+            let a1 = format!("{}{}:{}{}", column_letters(left as usize), top + 1, column_letters(right as usize), bottom + 1);
             let in_header = top < header_row && bottom + 1 >= header_row;
             if in_header {
-                sink.problem(
-                    sheet,
-                    header_row,
-                    Col::Index(left),
-                    format!("表头含合并单元格 {a1}, 请取消合并, 每列一个表头 (merged header cells)"),
-                );
+                sink.problem(sheet, header_row, Col::Index(left), format!("表头含合并单元格 {a1}, 请取消合并, 每列一个表头 (merged header cells)"));
                 header_bad = true;
             } else if bottom + 1 > header_row && used.iter().any(|&c| c >= left && c <= right) {
-                sink.problem(
-                    sheet,
-                    top + 1,
-                    Col::Index(left),
-                    format!("合并单元格 {a1}, 请取消合并并在每一行填写 (merged cells)"),
-                );
+                sink.problem(sheet, top + 1, Col::Index(left), format!("合并单元格 {a1}, 请取消合并并在每一行填写 (merged cells)"));
                 // The merged rows hold a value in the top-left cell only: not checked further.
                 bad_rows.extend((top + 1).max(header_row + 1)..=bottom + 1);
             }
@@ -590,10 +460,7 @@ fn read_xlsx(
                     sheet,
                     row,
                     Col::Index(col),
-                    format!(
-                        "单元格是公式 ={}, 请复制后\"选择性粘贴-数值\"再导入 (formula cell: paste values instead)",
-                        clip(f)
-                    ),
+                    format!("单元格是公式 ={}, 请复制后\"选择性粘贴-数值\"再导入 (formula cell: paste values instead)", clip(f)),
                 );
                 if row == header_row {
                     header_bad = true;
@@ -629,26 +496,13 @@ fn read_xlsx(
             let info = &sink.sheets[sheet as usize];
             (sink.on_row)(info, sheet, excel_row, &row, &mut sink.problems);
             if n % 16384 == 0 {
-                progress(ImportProgress::Reading {
-                    file: &display,
-                    done: (i - h) as u64,
-                    total,
-                });
+                progress(ImportProgress::Reading { file: &display, done: (i - h) as u64, total });
             }
         }
         sink.sheets[sheet as usize].rows = n;
-        progress(ImportProgress::Reading {
-            file: &display,
-            done: total,
-            total,
-        });
+        progress(ImportProgress::Reading { file: &display, done: total, total });
         if n == 0 {
-            sink.problem(
-                sheet,
-                header_row + 1,
-                Col::None,
-                "只有表头, 没有数据行 (header only: no data rows)",
-            );
+            sink.problem(sheet, header_row + 1, Col::None, "只有表头, 没有数据行 (header only: no data rows)");
         }
     }
     Ok(())

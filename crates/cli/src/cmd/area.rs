@@ -52,11 +52,7 @@ async fn import_into(a: &AreaImportArgs, store: &Store) -> anyhow::Result<ExitCo
         eprintln!("空数据库: 已载入内置区划表 {n} 条 (empty database: loaded the bundled area table)");
     }
     let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {percent:>3}% {elapsed_precise}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    bar.set_style(ProgressStyle::with_template("{msg} [{bar:40}] {percent:>3}% {elapsed_precise}").expect("valid template").progress_chars("=> "));
     bar.set_message("读取 (reading)");
     let phase = std::cell::Cell::new(0u8);
     let progress = |done: u64, total: u64| {
@@ -75,14 +71,8 @@ async fn import_into(a: &AreaImportArgs, store: &Store) -> anyhow::Result<ExitCo
     bar.finish_and_clear();
     match result {
         Ok(n) => {
-            println!(
-                "已导入 {n} 个区划, 用时 {:.1} 秒 (imported {n} areas)",
-                started.elapsed().as_secs_f64()
-            );
-            println!(
-                "数据库中共有 {} 个区划 (areas in the database)",
-                store.area_count().await?
-            );
+            println!("已导入 {n} 个区划, 用时 {:.1} 秒 (imported {n} areas)", started.elapsed().as_secs_f64());
+            println!("数据库中共有 {} 个区划 (areas in the database)", store.area_count().await?);
             Ok(ExitCode::SUCCESS)
         }
         // As `renkou import`: one `file:row:column: reason` line each, then the count.
@@ -126,9 +116,7 @@ async fn group_into(a: &AddGroupArgs, store: &Store) -> anyhow::Result<ExitCode>
         }
         Err(e) => return Err(anyhow::anyhow!("{e}")),
     };
-    let full = county_name_in(&store, area.code.as_str())
-        .await?
-        .unwrap_or_else(|| area.name.clone());
+    let full = county_name_in(&store, area.code.as_str()).await?.unwrap_or_else(|| area.name.clone());
     match existed {
         None => println!("已添加村民小组 {} {} (group added)", area.code, full),
         Some(old) if old.name != area.name => {
@@ -152,16 +140,9 @@ async fn list(a: AreaListArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL)
-        .set_header(["代码", "统计用代码", "名称", "级别"]);
+    table.load_preset(UTF8_FULL).set_header(["代码", "统计用代码", "名称", "级别"]);
     for c in &children {
-        table.add_row([
-            c.code.to_string(),
-            c.code.statistical(),
-            c.name.clone(),
-            c.code.level().name_zh().to_string(),
-        ]);
+        table.add_row([c.code.to_string(), c.code.statistical(), c.name.clone(), c.code.level().name_zh().to_string()]);
     }
     println!("{table}");
     Ok(ExitCode::SUCCESS)

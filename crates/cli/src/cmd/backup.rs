@@ -159,7 +159,9 @@ pub fn restore(a: RestoreArgs) -> anyhow::Result<ExitCode> {
     } else if let Err(e) = db::place_new(&tmp, &a.db) {
         db::remove_temp(&tmp);
         match e {
-            db::PlaceError::Exists => bail!("数据库文件 {} 在恢复期间已由其他程序创建, 未改动 (the database file appeared meanwhile; not changed)", a.db.display()),
+            db::PlaceError::Exists => {
+                bail!("数据库文件 {} 在恢复期间已由其他程序创建, 未改动 (the database file appeared meanwhile; not changed)", a.db.display())
+            }
             db::PlaceError::Io(e) => bail!("无法创建数据库文件 {} (cannot create the database file): {e}", a.db.display()),
         }
     }

@@ -173,7 +173,13 @@ fn report_file(name: &str, text: &str, format: Format) -> anyhow::Result<ExitCod
     } else {
         println!("报表核对: {name} (读入 {} 个数字)", c.figures.len());
         for f in &c.findings {
-            let mark = if f.ok { "✓" } else if f.importance == renkou_core::rules::Importance::Error { "✗ 错误" } else { "! 需说明" };
+            let mark = if f.ok {
+                "✓"
+            } else if f.importance == renkou_core::rules::Importance::Error {
+                "✗ 错误"
+            } else {
+                "! 需说明"
+            };
             println!("{mark} {}", f.statement_zh);
             if !f.explanation_zh.is_empty() && !f.ok {
                 println!("    → {}", f.explanation_zh);

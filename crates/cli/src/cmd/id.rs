@@ -74,9 +74,7 @@ pub fn run(args: IdArgs) -> anyhow::Result<ExitCode> {
         }
         _ => {
             let mut table = Table::new();
-            table
-                .load_preset(UTF8_FULL)
-                .set_header(["输入", "结论", "18位号码", "性别", "出生日期", "地区"]);
+            table.load_preset(UTF8_FULL).set_header(["输入", "结论", "18位号码", "性别", "出生日期", "地区"]);
             for c in &checks {
                 let id = c.parsed.as_ref().map(|p| &p.id);
                 let normalized = match &c.parsed {
@@ -93,8 +91,7 @@ pub fn run(args: IdArgs) -> anyhow::Result<ExitCode> {
                     c.input.clone(),
                     c.verdict.label_zh(),
                     normalized,
-                    id.map(|i| if i.sex() == Sex::Male { "男" } else { "女" }.to_string())
-                        .unwrap_or_default(),
+                    id.map(|i| if i.sex() == Sex::Male { "男" } else { "女" }.to_string()).unwrap_or_default(),
                     id.map(|i| i.birth_date().to_string()).unwrap_or_default(),
                     area,
                 ]);
@@ -103,9 +100,5 @@ pub fn run(args: IdArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let any_invalid = checks.iter().any(|c| matches!(c.verdict, IdVerdict::Invalid(_)));
-    Ok(if any_invalid {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if any_invalid { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

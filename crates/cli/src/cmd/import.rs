@@ -103,17 +103,9 @@ async fn import(a: &ImportArgs, store: &renkou_app::Store, today: chrono::NaiveD
     {
         // A fresh register gets the bundled area table, so that village codes resolve.
         // (Said after a successful import only: a rejected import into a new file leaves none.)
-        let bundled = if store.area_count().await? == 0 {
-            Some(renkou_app::areas::ensure_bundled_areas(&store).await?)
-        } else {
-            None
-        };
+        let bundled = if store.area_count().await? == 0 { Some(renkou_app::areas::ensure_bundled_areas(&store).await?) } else { None };
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(8));
-        bar.set_style(
-            ProgressStyle::with_template("{msg:24} [{bar:40}] {percent:>3}% {elapsed_precise}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
+        bar.set_style(ProgressStyle::with_template("{msg:24} [{bar:40}] {percent:>3}% {elapsed_precise}").expect("valid template").progress_chars("=> "));
         // 0 reading, 1 checking, 2 writing: the message changes with the phase.
         let phase = AtomicU8::new(u8::MAX);
         let started = std::time::Instant::now();

@@ -92,9 +92,18 @@ fn print_table(r: &Report) {
     println!("{t}");
     if !r.children.is_empty() {
         let cols = [
-            "population_end", "population_average", "births", "deaths", "crude_birth_rate", "crude_death_rate",
-            "natural_growth_rate", "sex_ratio_at_birth", "women_of_childbearing_age",
-            "married_women_of_childbearing_age", "floating_inflow", "floating_outflow",
+            "population_end",
+            "population_average",
+            "births",
+            "deaths",
+            "crude_birth_rate",
+            "crude_death_rate",
+            "natural_growth_rate",
+            "sex_ratio_at_birth",
+            "women_of_childbearing_age",
+            "married_women_of_childbearing_age",
+            "floating_inflow",
+            "floating_outflow",
         ];
         let mut v = Table::new();
         let mut head = vec!["代码".to_string(), "名称".to_string()];

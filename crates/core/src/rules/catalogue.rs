@@ -164,12 +164,9 @@ impl Check {
 /// A scalar in Chinese (enum constants by their Chinese names).
 pub fn scalar_zh(v: &super::Scalar) -> String {
     match v {
-        super::Scalar::Enum(e) => super::ENUM_CONSTANTS
-            .iter()
-            .filter(|(n, _, c)| c == e && !n.is_ascii())
-            .map(|(n, _, _)| n.to_string())
-            .next()
-            .unwrap_or_else(|| e.to_string()),
+        super::Scalar::Enum(e) => {
+            super::ENUM_CONSTANTS.iter().filter(|(n, _, c)| c == e && !n.is_ascii()).map(|(n, _, _)| n.to_string()).next().unwrap_or_else(|| e.to_string())
+        }
         v => v.to_string(),
     }
 }
@@ -475,7 +472,8 @@ mod tests {
             }
             "P008" => {
                 bad.births.push(birth(10, "1994-04-30", 1, ParentRole::Mother)); // 13 years 364 days
-                good.births.push(birth(10, "1994-05-01", 1, ParentRole::Mother)); // 14 exactly
+                good.births.push(birth(10, "1994-05-01", 1, ParentRole::Mother));
+                // 14 exactly
             }
             "P009" => {
                 bad.birth_date = d("1955-05-01");
@@ -483,7 +481,8 @@ mod tests {
                 bad.births.push(birth(10, "2011-05-01", 1, ParentRole::Mother)); // 56
                 good.birth_date = d("1955-05-01");
                 good.citizen_id = None;
-                good.births.push(birth(10, "2011-04-30", 1, ParentRole::Mother)); // 55
+                good.births.push(birth(10, "2011-04-30", 1, ParentRole::Mother));
+                // 55
             }
             "P010" => {
                 let mut b = man();
@@ -510,16 +509,18 @@ mod tests {
             "P013" => {
                 bad.births.push(birth(10, "2005-01-01", 1, ParentRole::Mother));
                 bad.births.push(birth(11, "2005-06-29", 2, ParentRole::Mother)); // 179 days
-                // Twins on the same day are fine.
+                                                                                 // Twins on the same day are fine.
                 good.births.push(birth(10, "2005-01-01", 1, ParentRole::Mother));
                 good.births.push(birth(11, "2005-01-01", 2, ParentRole::Mother));
-                good.births.push(birth(12, "2005-06-30", 3, ParentRole::Mother)); // 180 days
+                good.births.push(birth(12, "2005-06-30", 3, ParentRole::Mother));
+                // 180 days
             }
             "P014" => {
                 bad.births.push(birth(10, "2012-01-01", 2, ParentRole::Mother)); // no earlier child
                 good.births.push(birth(10, "2005-01-01", 1, ParentRole::Mother));
                 good.births.push(birth(11, "2012-01-01", 2, ParentRole::Mother));
-                good.births.push(birth(12, "2012-01-01", 3, ParentRole::Mother)); // twins: 2 and 3
+                good.births.push(birth(12, "2012-01-01", 3, ParentRole::Mother));
+                // twins: 2 and 3
             }
             "P015" => {
                 bad.births.push(BirthFacts { birth_order: None, ..birth(10, "2012-01-01", 1, ParentRole::Mother) });
@@ -537,7 +538,7 @@ mod tests {
             "P018" => {
                 bad.marriages[0].start = Some(d("2000-04-30")); // 19 (woman, after 1981: 20)
                 good.marriages[0].start = Some(d("2000-05-01")); // 20
-                // Before 1981 the 1950 law's 18 applied.
+                                                                 // Before 1981 the 1950 law's 18 applied.
                 let mut old = woman();
                 old.birth_date = d("1960-05-01");
                 old.citizen_id = None;
@@ -694,7 +695,11 @@ mod tests {
                 &[("births", 336), ("births_policy_compliant", 286), ("births_policy_noncompliant", 49)],
                 &[("births", 336), ("births_policy_compliant", 286), ("births_policy_noncompliant", 50)],
             ),
-            ("A003", &[("floating_inflow", 503), ("floating_outflow", 1805), ("floating_total", 2307)], &[("floating_inflow", 503), ("floating_outflow", 1805), ("floating_total", 2308)]),
+            (
+                "A003",
+                &[("floating_inflow", 503), ("floating_outflow", 1805), ("floating_total", 2307)],
+                &[("floating_inflow", 503), ("floating_outflow", 1805), ("floating_total", 2308)],
+            ),
             (
                 "A004",
                 &[("women_of_childbearing_age", 700), ("married_women_of_childbearing_age", 701)],

@@ -5,10 +5,7 @@ use chrono::NaiveDate;
 
 use super::number::Number;
 use super::syntax::{self, Arg, Ast, AstKind, BinOp};
-use super::types::{
-    aggregate_identifiers, edit_distance, enum_constant, record_fields, EnumKind, FieldDef, FieldId, RecordKind, Type,
-    PERSON_FIELDS,
-};
+use super::types::{aggregate_identifiers, edit_distance, enum_constant, record_fields, EnumKind, FieldDef, FieldId, RecordKind, Type, PERSON_FIELDS};
 use super::{RuleError, Span};
 
 /// Deepest nesting of collections (`count(children where any(marriages where …))` is 2 deep), so
@@ -181,10 +178,8 @@ fn list_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
 
 fn did_you_mean<'a>(name: &str, options: impl Iterator<Item = &'a str>) -> String {
     // Close in spelling, or a prefix of the intended name (`population_avg`).
-    let best = options
-        .map(|o| (edit_distance(name, o), o))
-        .filter(|(d, o)| *d <= 2 || (name.chars().count() >= 4 && is_subsequence(name, o)))
-        .min_by_key(|(d, _)| *d);
+    let best =
+        options.map(|o| (edit_distance(name, o), o)).filter(|(d, o)| *d <= 2 || (name.chars().count() >= 4 && is_subsequence(name, o))).min_by_key(|(d, _)| *d);
     match best {
         Some((_, o)) => format!("; 是否应为 `{o}`? (did you mean `{o}`?)"),
         None => String::new(),
@@ -315,10 +310,7 @@ impl<'s> Checker<'s> {
         if matches!(y.ty, Type::Null) || matches!(x.ty, Type::Null) {
             return Err(self.err(y.span, "不能与 null 比较大小, 请用 is_null(x) (cannot order null; use is_null)"));
         }
-        Err(self.err(
-            y.span,
-            format!("`{op}` 两边类型不一致: {} 与 {} (only numbers or dates can be ordered, and both sides alike)", x.ty, y.ty),
-        ))
+        Err(self.err(y.span, format!("`{op}` 两边类型不一致: {} 与 {} (only numbers or dates can be ordered, and both sides alike)", x.ty, y.ty)))
     }
 
     fn binary(&self, op: BinOp, l: Node, r: Node, span: Span) -> Result<Node, RuleError> {
@@ -328,10 +320,7 @@ impl<'s> Checker<'s> {
                 for x in [&l, &r] {
                     if !x.ty.is_numeric() {
                         let hint = if matches!(x.ty.base(), Type::Date) { "; 日期相减请用 days_between(a, b)" } else { "" };
-                        return Err(self.err(
-                            x.span,
-                            format!("`{}` 需要数值, 这里是{}{hint} (arithmetic needs numbers)", op.symbol(), x.ty),
-                        ));
+                        return Err(self.err(x.span, format!("`{}` 需要数值, 这里是{}{hint} (arithmetic needs numbers)", op.symbol(), x.ty)));
                     }
                 }
                 let int = matches!((l.ty.base(), r.ty.base()), (Type::Int, Type::Int)) && op != BinOp::Div;
@@ -348,10 +337,7 @@ impl<'s> Checker<'s> {
                     }
                 }
                 if unify(&l.ty, &r.ty).is_none() {
-                    return Err(self.err(
-                        r.span,
-                        format!("`{}` 两边类型不一致: {} 与 {} (type mismatch)", op.symbol(), l.ty, r.ty),
-                    ));
+                    return Err(self.err(r.span, format!("`{}` 两边类型不一致: {} 与 {} (type mismatch)", op.symbol(), l.ty, r.ty)));
                 }
                 Ok(Self::node(NodeKind::Cmp(op, b(l), b(r)), span, Type::Bool.optional_if(opt)))
             }
@@ -375,10 +361,7 @@ impl<'s> Checker<'s> {
             }
             let keys: Vec<&str> = aggregate_identifiers().map(|(k, _)| k).collect();
             let hint = did_you_mean(name, keys.iter().copied());
-            return Err(self.err(
-                span,
-                format!("未知指标 `{name}` (unknown statistic){hint}, 可选: {}", list_names(keys.iter().copied())),
-            ));
+            return Err(self.err(span, format!("未知指标 `{name}` (unknown statistic){hint}, 可选: {}", list_names(keys.iter().copied()))));
         }
         for (i, (alias, kind)) in self.bindings.iter().enumerate().rev() {
             if alias.as_deref() == Some(name) {
@@ -423,25 +406,16 @@ impl<'s> Checker<'s> {
             Type::List(k) => {
                 return Err(self.err(
                     name_span,
-                    format!(
-                        "`{}` 是{}列表, 没有字段; 请用 count/any/all(… where …) (a list has no fields)",
-                        self.text(obj.span),
-                        k.name_zh()
-                    ),
+                    format!("`{}` 是{}列表, 没有字段; 请用 count/any/all(… where …) (a list has no fields)", self.text(obj.span), k.name_zh()),
                 ))
             }
             t => return Err(self.err(name_span, format!("`{}` 是{t}, 没有字段 `{name}` (not a record)", self.text(obj.span)))),
         };
         let Some(f) = fields.iter().find(|f| f.0 == name) else {
             let hint = did_you_mean(name, fields.iter().map(|f| f.0));
-            return Err(self.err(
-                name_span,
-                format!(
-                    "未知字段 {}.{name} (unknown field){hint}, 可选: {}",
-                    self.text(obj.span),
-                    list_names(fields.iter().map(|f| f.0))
-                ),
-            ));
+            return Err(
+                self.err(name_span, format!("未知字段 {}.{name} (unknown field){hint}, 可选: {}", self.text(obj.span), list_names(fields.iter().map(|f| f.0))))
+            );
         };
         let ty = (f.1)().optional_if(obj.ty.is_optional());
         Ok(Self::node(NodeKind::Field(b(obj), f.2), span, ty))
@@ -466,10 +440,9 @@ impl<'s> Checker<'s> {
         args.iter()
             .map(|a| match a {
                 Arg::Expr(e) => self.check(e),
-                Arg::Where { span, .. } => Err(self.err(
-                    *span,
-                    format!("函数 {name} 的参数不能用 as/where, 只有 count/exists/any/all 可以 (where only in collection functions)"),
-                )),
+                Arg::Where { span, .. } => {
+                    Err(self.err(*span, format!("函数 {name} 的参数不能用 as/where, 只有 count/exists/any/all 可以 (where only in collection functions)")))
+                }
             })
             .collect()
     }
@@ -513,10 +486,9 @@ impl<'s> Checker<'s> {
                             return Err(self.err(src.span, format!("where 前应为集合 (如 children), 实际是{} (where needs a collection)", src.ty)));
                         };
                         if self.bindings.len() >= MAX_COLLECTION_DEPTH {
-                            return Err(self.err(
-                                src.span,
-                                format!("集合嵌套超过 {MAX_COLLECTION_DEPTH} 层 (collections nested deeper than {MAX_COLLECTION_DEPTH})"),
-                            ));
+                            return Err(
+                                self.err(src.span, format!("集合嵌套超过 {MAX_COLLECTION_DEPTH} 层 (collections nested deeper than {MAX_COLLECTION_DEPTH})"))
+                            );
                         }
                         if let Some((a, aspan)) = alias {
                             let taken = PERSON_FIELDS.iter().any(|f| f.0 == a)
@@ -544,9 +516,8 @@ impl<'s> Checker<'s> {
                 self.arity(name, span, args, 1, 1)?;
                 match &args[0] {
                     Arg::Expr(Ast { kind: AstKind::Str(s), span: sspan }) => {
-                        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                            self.err(*sspan, format!("日期 \"{s}\" 无效, 格式应为 \"YYYY-MM-DD\" (invalid date)"))
-                        })?;
+                        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                            .map_err(|_| self.err(*sspan, format!("日期 \"{s}\" 无效, 格式应为 \"YYYY-MM-DD\" (invalid date)")))?;
                         Ok(Node { kind: NodeKind::Const(Const::Date(d)), span, ty: Type::Date })
                     }
                     a => Err(self.err(a.span(), "date 的参数应为日期字符串, 如 date(\"2014-06-30\") (date needs a literal)")),
@@ -572,10 +543,7 @@ impl<'s> Checker<'s> {
                 }
                 let a = self.plain_args(name, args)?;
                 if name == "age" {
-                    let ok = matches!(
-                        a[0].ty.base(),
-                        Type::Person | Type::Record(RecordKind::Relative) | Type::Record(RecordKind::Birth) | Type::Date
-                    );
+                    let ok = matches!(a[0].ty.base(), Type::Person | Type::Record(RecordKind::Relative) | Type::Record(RecordKind::Birth) | Type::Date);
                     if !ok {
                         return Err(self.err(a[0].span, format!("age 的第1个参数应为人员或出生日期, 实际是{} (age needs a person or a date)", a[0].ty)));
                     }
@@ -608,9 +576,8 @@ impl<'s> Checker<'s> {
                 let a = self.plain_args(name, args)?;
                 let mut ty = a[0].ty.clone();
                 for x in &a[1..] {
-                    ty = unify(&ty, &x.ty).ok_or_else(|| {
-                        self.err(x.span, format!("{name} 的参数类型不一致: {} 与 {} (arguments differ in type)", ty, x.ty))
-                    })?;
+                    ty =
+                        unify(&ty, &x.ty).ok_or_else(|| self.err(x.span, format!("{name} 的参数类型不一致: {} 与 {} (arguments differ in type)", ty, x.ty)))?;
                 }
                 if !ty.is_scalar() {
                     return Err(self.err(span, format!("{name} 的参数应为单个值 (needs values)")));
@@ -632,9 +599,8 @@ impl<'s> Checker<'s> {
                 self.arity(name, span, args, 3, 3)?;
                 let a = self.plain_args(name, args)?;
                 self.want_bool(&a[0], "if")?;
-                let ty = unify(&a[1].ty, &a[2].ty).ok_or_else(|| {
-                    self.err(a[2].span, format!("if 的两个结果类型不一致: {} 与 {} (branches differ in type)", a[1].ty, a[2].ty))
-                })?;
+                let ty = unify(&a[1].ty, &a[2].ty)
+                    .ok_or_else(|| self.err(a[2].span, format!("if 的两个结果类型不一致: {} 与 {} (branches differ in type)", a[1].ty, a[2].ty)))?;
                 let ty = ty.optional_if(a[0].ty.is_optional());
                 Ok(node(Func::If, a, ty))
             }
@@ -654,10 +620,7 @@ impl<'s> Checker<'s> {
             }
             _ => {
                 let hint = did_you_mean(name, FUNCTIONS.iter().map(|f| f.0));
-                Err(self.err(
-                    name_span,
-                    format!("未知函数 `{name}` (unknown function){hint}, 可选: {}", list_names(FUNCTIONS.iter().map(|f| f.0))),
-                ))
+                Err(self.err(name_span, format!("未知函数 `{name}` (unknown function){hint}, 可选: {}", list_names(FUNCTIONS.iter().map(|f| f.0)))))
             }
         }
     }

@@ -432,8 +432,7 @@ impl<'a> Env<'a> {
                     if v.is_null() {
                         continue;
                     }
-                    let better = best.is_null()
-                        || compare(if f == Func::Min { BinOp::Lt } else { BinOp::Gt }, v, best) == Some(true);
+                    let better = best.is_null() || compare(if f == Func::Min { BinOp::Lt } else { BinOp::Gt }, v, best) == Some(true);
                     if better {
                         best = v;
                     }

@@ -180,11 +180,7 @@ pub struct AggregateFacts {
 impl AggregateFacts {
     /// Every figure [`Figures::compute`] derives from the counts (rates over nothing are absent).
     pub fn from_counts(c: &PeriodCounts) -> AggregateFacts {
-        let values = Figures::compute(c)
-            .figures
-            .iter()
-            .filter_map(|f| Some((f.key.to_string(), Number::from_ratio(f.ratio?)?)))
-            .collect();
+        let values = Figures::compute(c).figures.iter().filter_map(|f| Some((f.key.to_string(), Number::from_ratio(f.ratio?)?))).collect();
         AggregateFacts { values }
     }
 

@@ -70,11 +70,8 @@ pub use eval::Scalar;
 pub use facts::{AggregateFacts, BirthFacts, MarriageFacts, ParentRole, PersonFacts, RelativeFacts, ResidenceFacts};
 pub use file::{parse_rules_toml, RuleSet};
 pub use number::{ArithError, Number};
+pub use rule::{Importance, Indicator, IndicatorDef, MissingValueStrategy, Operator, Outcome, Rule, RuleBody, RuleDef, SkipReason, BUILTIN_INDICATORS};
 pub use syntax::{KEYWORDS, MAX_NESTING};
-pub use rule::{
-    Importance, Indicator, IndicatorDef, MissingValueStrategy, Operator, Outcome, Rule, RuleBody, RuleDef, SkipReason,
-    BUILTIN_INDICATORS,
-};
 pub use types::{aggregate_identifiers, enum_constant, record_fields, EnumKind, FieldId, RecordKind, Type, ENUM_CONSTANTS, PERSON_FIELDS};
 
 use std::fmt;

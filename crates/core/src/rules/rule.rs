@@ -239,7 +239,8 @@ impl Rule {
     /// inside that field's text.
     pub fn compile(def: &RuleDef) -> Result<Rule, RuleError> {
         let id = def.id.as_str();
-        let whole = |msg: String, field: &str| RuleError { line: 1, column: 1, offset: 0, message: msg, rule_id: Some(id.to_string()), field: Some(field.to_string()) };
+        let whole =
+            |msg: String, field: &str| RuleError { line: 1, column: 1, offset: 0, message: msg, rule_id: Some(id.to_string()), field: Some(field.to_string()) };
         if def.id.trim().is_empty() {
             return Err(whole("规则编号为空 (empty rule id)".into(), "id"));
         }
@@ -441,11 +442,41 @@ impl BuiltinIndicator {
 /// `(population_start + population_end) / 2`). Evaluating them gives the same values as
 /// [`crate::stats::Figures::compute`].
 pub const BUILTIN_INDICATORS: &[BuiltinIndicator] = &[
-    BuiltinIndicator { key: "crude_birth_rate", name_zh: "人口出生率", numerator: "births", denominator: Some("population_average"), factor: 1000, precision: 1 },
-    BuiltinIndicator { key: "crude_death_rate", name_zh: "死亡率", numerator: "deaths", denominator: Some("population_average"), factor: 1000, precision: 2 },
-    BuiltinIndicator { key: "natural_growth_rate", name_zh: "人口自然增长率", numerator: "births - deaths", denominator: Some("population_average"), factor: 1000, precision: 2 },
-    BuiltinIndicator { key: "sex_ratio_at_birth", name_zh: "出生人口性别比", numerator: "births_male", denominator: Some("births_female"), factor: 100, precision: 1 },
-    BuiltinIndicator { key: "policy_compliance_rate", name_zh: "符合政策生育率", numerator: "births_policy_compliant", denominator: Some("births"), factor: 100, precision: 2 },
+    BuiltinIndicator {
+        key: "crude_birth_rate",
+        name_zh: "人口出生率",
+        numerator: "births",
+        denominator: Some("population_average"),
+        factor: 1000,
+        precision: 1,
+    },
+    BuiltinIndicator {
+        key: "crude_death_rate", name_zh: "死亡率", numerator: "deaths", denominator: Some("population_average"), factor: 1000, precision: 2
+    },
+    BuiltinIndicator {
+        key: "natural_growth_rate",
+        name_zh: "人口自然增长率",
+        numerator: "births - deaths",
+        denominator: Some("population_average"),
+        factor: 1000,
+        precision: 2,
+    },
+    BuiltinIndicator {
+        key: "sex_ratio_at_birth",
+        name_zh: "出生人口性别比",
+        numerator: "births_male",
+        denominator: Some("births_female"),
+        factor: 100,
+        precision: 1,
+    },
+    BuiltinIndicator {
+        key: "policy_compliance_rate",
+        name_zh: "符合政策生育率",
+        numerator: "births_policy_compliant",
+        denominator: Some("births"),
+        factor: 100,
+        precision: 2,
+    },
 ];
 
 /// A checked indicator.
@@ -469,7 +500,8 @@ impl Indicator {
     /// Parses and type-checks an indicator (both expressions numeric, aggregate scope).
     pub fn compile(def: &IndicatorDef) -> Result<Indicator, RuleError> {
         let id = def.key.as_str();
-        let whole = |msg: &str, field: &str| RuleError { line: 1, column: 1, offset: 0, message: msg.into(), rule_id: Some(id.into()), field: Some(field.into()) };
+        let whole =
+            |msg: &str, field: &str| RuleError { line: 1, column: 1, offset: 0, message: msg.into(), rule_id: Some(id.into()), field: Some(field.into()) };
         if def.factor <= 0 {
             return Err(whole("系数应为正整数, 如 1、100、1000 (factor must be positive)", "factor"));
         }
@@ -477,11 +509,8 @@ impl Indicator {
             return Err(whole("小数位数应为 0 到 9 (precision must be 0..9)", "precision"));
         }
         let numerator = Expr::parse_as(&def.numerator, Scope::Aggregate, &Type::Number).map_err(|e| e.in_rule(id, "numerator"))?;
-        let denominator = def
-            .denominator
-            .as_deref()
-            .map(|d| Expr::parse_as(d, Scope::Aggregate, &Type::Number).map_err(|e| e.in_rule(id, "denominator")))
-            .transpose()?;
+        let denominator =
+            def.denominator.as_deref().map(|d| Expr::parse_as(d, Scope::Aggregate, &Type::Number).map_err(|e| e.in_rule(id, "denominator"))).transpose()?;
         Ok(Indicator { key: def.key.clone(), name_zh: def.name_zh.clone(), numerator, denominator, factor: def.factor, precision: def.precision })
     }
 
@@ -504,7 +533,10 @@ impl Indicator {
             },
             None => Number::ONE,
         };
-        let overflow = || RuleError { line: 1, column: 1, offset: 0, message: "数值超出范围 (arithmetic overflow)".into(), rule_id: Some(self.key.clone()), field: None };
+        let overflow =
+            || RuleError {
+                line: 1, column: 1, offset: 0, message: "数值超出范围 (arithmetic overflow)".into(), rule_id: Some(self.key.clone()), field: None
+            };
         match n.checked_mul(Number::int(i128::from(self.factor))).and_then(|x| x.checked_div(d)) {
             Ok(v) => Ok(Some(v)),
             Err(super::number::ArithError::DivisionByZero) => Ok(None),

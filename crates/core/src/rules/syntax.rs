@@ -90,16 +90,46 @@ pub(crate) fn lex(src: &str) -> Result<Vec<(Tok, Span)>, RuleError> {
         let one = |t: Tok| (t, Span::new(i, i + c.len_utf8()));
         let next_is = |b: u8| bytes.get(i + 1) == Some(&b);
         match c {
-            '(' => { it.next(); out.push(one(Tok::LParen)); }
-            ')' => { it.next(); out.push(one(Tok::RParen)); }
-            '[' => { it.next(); out.push(one(Tok::LBracket)); }
-            ']' => { it.next(); out.push(one(Tok::RBracket)); }
-            ',' => { it.next(); out.push(one(Tok::Comma)); }
-            '.' => { it.next(); out.push(one(Tok::Dot)); }
-            '+' => { it.next(); out.push(one(Tok::Plus)); }
-            '-' => { it.next(); out.push(one(Tok::Minus)); }
-            '*' => { it.next(); out.push(one(Tok::Star)); }
-            '/' => { it.next(); out.push(one(Tok::Slash)); }
+            '(' => {
+                it.next();
+                out.push(one(Tok::LParen));
+            }
+            ')' => {
+                it.next();
+                out.push(one(Tok::RParen));
+            }
+            '[' => {
+                it.next();
+                out.push(one(Tok::LBracket));
+            }
+            ']' => {
+                it.next();
+                out.push(one(Tok::RBracket));
+            }
+            ',' => {
+                it.next();
+                out.push(one(Tok::Comma));
+            }
+            '.' => {
+                it.next();
+                out.push(one(Tok::Dot));
+            }
+            '+' => {
+                it.next();
+                out.push(one(Tok::Plus));
+            }
+            '-' => {
+                it.next();
+                out.push(one(Tok::Minus));
+            }
+            '*' => {
+                it.next();
+                out.push(one(Tok::Star));
+            }
+            '/' => {
+                it.next();
+                out.push(one(Tok::Slash));
+            }
             '=' | '!' | '<' | '>' => {
                 it.next();
                 let two = next_is(b'=');
@@ -135,9 +165,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<(Tok, Span)>, RuleError> {
                             Some((_, 'n')) => s.push('\n'),
                             Some((_, 't')) => s.push('\t'),
                             Some((_, c @ ('\\' | '"' | '\''))) => s.push(c),
-                            Some((k, c)) => {
-                                return Err(RuleError::at(src, Span::new(j, k + c.len_utf8()), format!("未知转义 \\{c} (unknown escape)")))
-                            }
+                            Some((k, c)) => return Err(RuleError::at(src, Span::new(j, k + c.len_utf8()), format!("未知转义 \\{c} (unknown escape)"))),
                             None => break,
                         }
                     } else {

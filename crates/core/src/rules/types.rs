@@ -192,40 +192,113 @@ impl fmt::Display for Type {
 #[allow(missing_docs)]
 pub enum FieldId {
     // Person.
-    PId, PCitizenId, PName, PSex, PBirthDate, PEthnicity, PMaritalStatus, PArea, PHouseholdNo,
-    PRelationshipToHead, PDeathDate, PSpouse, PChildren, PBirths, PMarriages, PResidences, PHouseholdMembers,
+    PId,
+    PCitizenId,
+    PName,
+    PSex,
+    PBirthDate,
+    PEthnicity,
+    PMaritalStatus,
+    PArea,
+    PHouseholdNo,
+    PRelationshipToHead,
+    PDeathDate,
+    PSpouse,
+    PChildren,
+    PBirths,
+    PMarriages,
+    PResidences,
+    PHouseholdMembers,
     // Relative.
-    RId, RCitizenId, RName, RSex, RBirthDate, RDeathDate, RRelationshipToHead,
+    RId,
+    RCitizenId,
+    RName,
+    RSex,
+    RBirthDate,
+    RDeathDate,
+    RRelationshipToHead,
     // Birth (with the child's facts).
-    BRole, BBirthOrder, BPolicy, BChildId, BCitizenId, BName, BSex, BBirthDate, BDeathDate,
+    BRole,
+    BBirthOrder,
+    BPolicy,
+    BChildId,
+    BCitizenId,
+    BName,
+    BSex,
+    BBirthDate,
+    BDeathDate,
     // Marriage.
-    MStart, MEnd, MEndReason, MSpouse,
+    MStart,
+    MEnd,
+    MEndReason,
+    MSpouse,
     // Residence.
-    EArea, EKind, EStart, EEnd,
+    EArea,
+    EKind,
+    EStart,
+    EEnd,
 }
 
 /// A field of the schema: name, type, id, Chinese description.
 pub type FieldDef = (&'static str, fn() -> Type, FieldId, &'static str);
 
-fn t_int() -> Type { Type::Int }
-fn t_text() -> Type { Type::Text }
-fn t_date() -> Type { Type::Date }
-fn t_opt_int() -> Type { Type::Int.optional() }
-fn t_opt_text() -> Type { Type::Text.optional() }
-fn t_opt_date() -> Type { Type::Date.optional() }
-fn t_sex() -> Type { Type::Enum(EnumKind::Sex) }
-fn t_opt_sex() -> Type { Type::Enum(EnumKind::Sex).optional() }
-fn t_marital() -> Type { Type::Enum(EnumKind::MaritalStatus) }
-fn t_role() -> Type { Type::Enum(EnumKind::ParentRole) }
-fn t_opt_policy() -> Type { Type::Enum(EnumKind::PolicyClass).optional() }
-fn t_opt_end() -> Type { Type::Enum(EnumKind::MarriageEnd).optional() }
-fn t_res_kind() -> Type { Type::Enum(EnumKind::ResidenceKind) }
-fn t_relative() -> Type { Type::Record(RecordKind::Relative) }
-fn t_opt_relative() -> Type { Type::Record(RecordKind::Relative).optional() }
-fn t_births() -> Type { Type::List(RecordKind::Birth) }
-fn t_marriages() -> Type { Type::List(RecordKind::Marriage) }
-fn t_residences() -> Type { Type::List(RecordKind::Residence) }
-fn t_relatives() -> Type { Type::List(RecordKind::Relative) }
+fn t_int() -> Type {
+    Type::Int
+}
+fn t_text() -> Type {
+    Type::Text
+}
+fn t_date() -> Type {
+    Type::Date
+}
+fn t_opt_int() -> Type {
+    Type::Int.optional()
+}
+fn t_opt_text() -> Type {
+    Type::Text.optional()
+}
+fn t_opt_date() -> Type {
+    Type::Date.optional()
+}
+fn t_sex() -> Type {
+    Type::Enum(EnumKind::Sex)
+}
+fn t_opt_sex() -> Type {
+    Type::Enum(EnumKind::Sex).optional()
+}
+fn t_marital() -> Type {
+    Type::Enum(EnumKind::MaritalStatus)
+}
+fn t_role() -> Type {
+    Type::Enum(EnumKind::ParentRole)
+}
+fn t_opt_policy() -> Type {
+    Type::Enum(EnumKind::PolicyClass).optional()
+}
+fn t_opt_end() -> Type {
+    Type::Enum(EnumKind::MarriageEnd).optional()
+}
+fn t_res_kind() -> Type {
+    Type::Enum(EnumKind::ResidenceKind)
+}
+fn t_relative() -> Type {
+    Type::Record(RecordKind::Relative)
+}
+fn t_opt_relative() -> Type {
+    Type::Record(RecordKind::Relative).optional()
+}
+fn t_births() -> Type {
+    Type::List(RecordKind::Birth)
+}
+fn t_marriages() -> Type {
+    Type::List(RecordKind::Marriage)
+}
+fn t_residences() -> Type {
+    Type::List(RecordKind::Residence)
+}
+fn t_relatives() -> Type {
+    Type::List(RecordKind::Relative)
+}
 
 /// Fields of the person (`person.sex`, or bare `sex` in a person rule).
 pub const PERSON_FIELDS: &[FieldDef] = &[

@@ -122,9 +122,7 @@ pub fn form_body(fields: &[(&str, &str)]) -> String {
 }
 
 pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 pub async fn post(router: &Router, uri: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
