@@ -76,7 +76,7 @@ fn main() {
                 _ => {}
             }
         };
-        import::import_files(&store, &[csv.clone()], today, &on_progress).await.unwrap();
+        import::import_files(&store, std::slice::from_ref(&csv), today, &on_progress).await.unwrap();
         let import_time = t.elapsed();
         let (checking, writing) = *phases.lock().unwrap();
         let secs = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64());

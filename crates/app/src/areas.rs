@@ -519,7 +519,7 @@ fn read_csv(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64))
         let name = record.get(name_ix).unwrap_or("");
         c.add(file_ix, line, &labels.0, &labels.1, code, name);
         rows += 1;
-        if rows % PROGRESS_EVERY == 0 {
+        if rows.is_multiple_of(PROGRESS_EVERY) {
             report(record.position().map(|p| p.byte()).unwrap_or(0));
         }
     }
@@ -616,7 +616,7 @@ fn read_json(path: &Path, display: &str, c: &mut Collector, report: &dyn Fn(u64)
                     None => String::new(),
                 };
                 self.c.add(self.file_ix, row, "code", "name", &code, el.name.as_deref().unwrap_or(""));
-                if row % PROGRESS_EVERY == 0 {
+                if row.is_multiple_of(PROGRESS_EVERY) {
                     (self.report)(self.count.get());
                 }
             }

@@ -117,6 +117,9 @@ pub struct CheckReport {
     pub villages: Vec<VillageSummary>,
 }
 
+/// One village's violations grouped by check id (see [`CheckReport::grouped`]).
+pub type VillageGroup<'a> = (&'a VillageSummary, Vec<(&'a str, Vec<&'a Violation>)>);
+
 impl CheckReport {
     /// Number of error-level violations.
     pub fn errors(&self) -> usize {
@@ -131,7 +134,7 @@ impl CheckReport {
         self.errors() > 0
     }
     /// Violations grouped by village, then by check id (in catalogue order of ids).
-    pub fn grouped(&self) -> Vec<(&VillageSummary, Vec<(&str, Vec<&Violation>)>)> {
+    pub fn grouped(&self) -> Vec<VillageGroup<'_>> {
         let mut by_village: HashMap<&str, BTreeMap<&str, Vec<&Violation>>> = HashMap::new();
         for x in &self.violations {
             by_village.entry(x.village.as_str()).or_default().entry(x.check_id.as_str()).or_default().push(x);

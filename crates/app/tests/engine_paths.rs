@@ -205,7 +205,7 @@ fn run(events: Vec<(Ev, u16)>) -> usize {
         let mut date = d("2010-01-01");
         let mut rows = Vec::new();
         for (e, gap) in &events {
-            date = date + chrono::Duration::days(1 + i64::from(*gap));
+            date += chrono::Duration::days(1 + i64::from(*gap));
             if let Some(row) = by_form(&forms, e, date).await {
                 rows.push(row);
             }

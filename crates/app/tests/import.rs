@@ -660,7 +660,7 @@ async fn scoped_import_stays_inside_the_callers_area() {
     let v202 = renkou_core::area::AreaCode::parse("130131200202").unwrap();
     let p = write(dir.path(), "persons.csv", format!("{PERSONS_HEADER}\n张三,130131197503120110,男,,,,130131200201,,,\n"));
     // Outside the scope: refused at the row, nothing written.
-    let err = renkou_app::import::import_files_within(&store, &[p.clone()], &v202, today(), &no_progress).await.unwrap_err();
+    let err = renkou_app::import::import_files_within(&store, std::slice::from_ref(&p), &v202, today(), &no_progress).await.unwrap_err();
     match err {
         renkou_app::AppError::Rejected(lines) => {
             assert_eq!(lines, vec!["persons.csv:2:G列(户籍村/组): 区划代码 130131200201 不在您的管辖范围 130131200202 内 (area outside your scope)"])

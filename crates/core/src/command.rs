@@ -590,7 +590,7 @@ impl Engine {
         }
     }
 
-    fn open_of<'a>(s: &'a PersonState, kind: ResidenceKind) -> Vec<&'a OpenEpisode> {
+    fn open_of(s: &PersonState, kind: ResidenceKind) -> Vec<&OpenEpisode> {
         s.open.iter().filter(|e| e.kind == kind).collect()
     }
 

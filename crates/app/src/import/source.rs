@@ -352,7 +352,7 @@ pub(crate) fn read_csv_bytes(name: &str, bytes: &[u8], sink: &mut Sink<'_>, prog
             continue;
         }
         (sink.on_row)(info, sheet, line, &row, &mut sink.problems);
-        if rows % 16384 == 0 {
+        if rows.is_multiple_of(16384) {
             let done = rec.position().map_or(0, |p| p.byte());
             progress(ImportProgress::Reading { file: name, done, total });
         }
@@ -495,7 +495,7 @@ fn read_xlsx(path: &Path, name: &str, sink: &mut Sink<'_>, progress: &(dyn Fn(Im
             }
             let info = &sink.sheets[sheet as usize];
             (sink.on_row)(info, sheet, excel_row, &row, &mut sink.problems);
-            if n % 16384 == 0 {
+            if n.is_multiple_of(16384) {
                 progress(ImportProgress::Reading { file: &display, done: (i - h) as u64, total });
             }
         }
