@@ -147,7 +147,14 @@ fn check_scope(
         }
     }
     let Some((persons, households)) = in_scope else { return Ok(()) };
-    for p in c.stored_persons() {
+    // The person of a move-in or inflow named by citizen ID may live anywhere in the database.
+    let arriving = match c {
+        Command::MoveIn { person: Arrival::Known(PersonRef::Stored(p)), .. } | Command::InflowStart { person: Arrival::Known(PersonRef::Stored(p)), .. } => {
+            Some(*p)
+        }
+        _ => None,
+    };
+    for p in c.stored_persons().into_iter().filter(|p| Some(*p) != arriving) {
         if !persons.contains(&p) {
             return Err(out_of_scope(person_field(c), &format!("人员 {p}")));
         }

@@ -1,7 +1,7 @@
 //! The dashboard's births and deaths by month are the report's: for the demo township over the
 //! statistical year 2013-07-01 … 2014-06-30 (336 births, 178 deaths) and for each of several
 //! villages, the months add up to `report::build`'s figures. And nobody is resident before birth:
-//! the demo's population on 1800-01-01 is 0.
+//! the demo's population on 1880-01-01 (the earliest date a user may give) is 0.
 
 use chrono::NaiveDate;
 use renkou_app::demo::{build_demo, DEMO_TOWNSHIP};
@@ -49,7 +49,7 @@ async fn nobody_in_the_demo_is_resident_before_birth() {
     let store = Store::open_in_memory().await.unwrap();
     build_demo(&store, 1, &|_, _| {}).await.unwrap();
     let township = AreaCode::parse(DEMO_TOWNSHIP).unwrap();
-    let (c, _) = store.period_counts(&township, &Period::new(d("1800-01-01"), d("1800-01-01")).unwrap()).await.unwrap();
+    let (c, _) = store.period_counts(&township, &Period::new(d("1880-01-01"), d("1880-01-01")).unwrap()).await.unwrap();
     assert_eq!((c.population_start, c.population_end, c.women_of_childbearing_age, c.floating_inflow, c.floating_outflow), (0, 0, 0, 0, 0));
     let pyramid = store.population_pyramid(&township, &Period::new(d("1899-12-31"), d("1899-12-31")).unwrap()).await.unwrap();
     assert_eq!(pyramid.iter().map(|g| g.male + g.female).sum::<i64>(), 0);

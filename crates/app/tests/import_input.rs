@@ -72,12 +72,13 @@ async fn a_full_width_row_imports_as_its_ascii_twin() {
     );
     assert_eq!(
         rejected(&a, &[ascii]).await,
-        vec![
-            "ascii.csv:2:B列(公民身份号码): 公民身份号码 130131197503120110 已在数据库中 (citizen ID already stored)",
-            "ascii.csv:2:H列(户号): 户号 001 已在数据库中; 暂不支持向已有的户添加人员 (household number already stored: adding to a stored household is not supported yet)",
-        ],
-        "the ID and the household number ００１ were stored as ASCII"
+        vec!["ascii.csv:2:B列(公民身份号码): 公民身份号码 130131197503120110 已在数据库中 (citizen ID already stored)"],
+        "the ID ００１… was stored as ASCII"
     );
+    // The household number ００１ was stored as 001: a new person of 户号 001 joins that household.
+    let more = write(dir.path(), "more.csv", format!("{HEADER}\n张小,130131201401050018,男,2014-01-05,汉族,10,130131200201,001,子,\n"));
+    let s = imported(&a, &[more]).await;
+    assert_eq!((s.persons, s.households), (1, 0));
 }
 
 fn xlsx(path: &Path, f: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) {

@@ -84,8 +84,9 @@ async fn start_end(store: &Store, area: &str, period: &Period) -> (i64, i64) {
 #[tokio::test]
 async fn nobody_is_resident_before_birth() {
     let store = fixture().await;
-    // 1800: every episode without a start is open, but nobody is born yet.
-    assert_eq!(start_end(&store, TOWNSHIP, &day("1800-01-01")).await, (0, 0));
+    // 1880 (the earliest date a user may give): every episode without a start is open, but
+    // nobody is born yet.
+    assert_eq!(start_end(&store, TOWNSHIP, &day("1880-01-01")).await, (0, 0));
     // A is born during 2000-05-10: not resident at 00:00 of that day, resident at 00:00 of the
     // next (B and C, born before, are there both times).
     assert_eq!(start_end(&store, V1, &day("2000-05-10")).await, (2, 3));

@@ -60,6 +60,15 @@ pub fn ensure_settled(tmp: &Path) -> anyhow::Result<()> {
     while renkou_store::companions(tmp).iter().any(|c| c.exists()) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    // A connection sqlx has not finished closing can keep the files after the checkpoint; the
+    // checkpoint (TRUNCATE) left the -wal empty, so the .db alone is complete and they can go.
+    let wal_empty =
+        renkou_store::companions(tmp).iter().filter(|c| c.to_string_lossy().ends_with("-wal")).all(|c| std::fs::metadata(c).map_or(true, |m| m.len() == 0));
+    if wal_empty {
+        for c in renkou_store::companions(tmp) {
+            let _ = std::fs::remove_file(c);
+        }
+    }
     if let Some(c) = renkou_store::companions(tmp).iter().find(|c| c.exists()) {
         bail!("临时数据库未能完整写入 {} (the temporary database was not checkpointed: {} remains)", tmp.display(), c.display());
     }
