@@ -16,7 +16,8 @@ use renkou_app::{export, persons, report};
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, WebError};
-use crate::pages::{resolve, submit_event, ReportQuery, SearchQuery};
+use crate::events::submit_event;
+use crate::pages::{resolve, ReportQuery, SearchQuery};
 use crate::session::ApiAuth;
 use crate::AppState;
 

@@ -21,6 +21,7 @@ mod api;
 mod assets;
 mod check;
 mod correct;
+mod events;
 mod groups;
 mod monthly;
 mod pages;
@@ -66,7 +67,7 @@ pub fn router(store: Store) -> Router {
         .route("/persons", get(pages::persons).post(pages::persons_search))
         .route("/persons/{id}", get(pages::person))
         .route("/households/{id}", get(pages::household))
-        .route("/events/{kind}", get(pages::event_form).post(pages::event_submit))
+        .route("/events/{kind}", get(events::event_form).post(events::event_submit))
         .route("/report/print", get(pages::report_print))
         .route("/report.csv", get(pages::report_csv))
         .route("/report.xlsx", get(pages::report_xlsx))
