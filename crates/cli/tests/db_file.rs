@@ -362,3 +362,36 @@ fn a_newer_schema_is_refused_with_both_versions() {
     let o = renkou(&["backup", "--db", s(&db), s(&dir.path().join("b.db"))]);
     assert!(stderr(&o).contains(&msg), "{}", stderr(&o));
 }
+
+/// `serve` ended by SIGTERM (as a service manager stops it) finishes gracefully and closes the
+/// store: exit 0 and a checkpointed file, whose copy alone holds what was written while serving.
+#[cfg(unix)]
+#[test]
+fn serve_stopped_by_sigterm_leaves_a_complete_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    assert!(renkou(&["demo", "--db", s(&db)]).status.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_renkou"))
+        .args(["serve", "--db", s(&db), "--addr", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Serving: it created the first administrator (a write into the WAL).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(wal_with_content(&db), None);
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&db, &copy).unwrap();
+    let users: i64 = rt().block_on(async { Store::open_read_only(&copy).await.unwrap().user_count().await.unwrap() });
+    assert_eq!(users, 1, "the administrator created by serve is in the file alone");
+}

@@ -19,7 +19,6 @@ use crate::session::Auth;
 use crate::view::page;
 use crate::AppState;
 
-
 enum Input {
     Text,
     Date,
@@ -253,4 +252,3 @@ pub async fn event_submit(
         Err(e) => Err(e.into()),
     }
 }
-

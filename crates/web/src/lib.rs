@@ -94,6 +94,14 @@ pub fn router(store: Store) -> Router {
 ///
 /// Errors: the address cannot be bound.
 pub async fn serve(store: Store, addr: SocketAddr) -> std::io::Result<()> {
+    serve_until(store, addr, std::future::pending()).await
+}
+
+/// Serves the application on `addr` until `shutdown` completes, then finishes the requests
+/// under way and returns (the caller then closes the store, which checkpoints the file).
+///
+/// Errors: the address cannot be bound.
+pub async fn serve_until(store: Store, addr: SocketAddr, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, router(store).into_make_service_with_connect_info::<SocketAddr>()).await
+    axum::serve(listener, router(store).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
 }

@@ -29,7 +29,34 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             None => {}
         }
         println!("请在浏览器中打开 (open in a browser): {url}");
-        renkou_web::serve(store, a.addr).await.with_context(|| format!("无法监听 {} (cannot listen)", a.addr))?;
+        // Ctrl+C (and SIGTERM) end the server gracefully; closing the store then checkpoints
+        // the WAL, so the .db file alone is complete after `serve` ends.
+        let served = renkou_web::serve_until(store.clone(), a.addr, shutdown_signal()).await.with_context(|| format!("无法监听 {} (cannot listen)", a.addr));
+        eprintln!("正在关闭 (shutting down)…");
+        super::db::close(store).await?;
+        served?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Completes on Ctrl+C, or on SIGTERM where there are Unix signals.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
