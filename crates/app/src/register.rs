@@ -99,7 +99,8 @@ pub async fn plan(store: &Store, scope: Option<&AreaCode>, batch: RegisterBatch,
         .collect();
     let taken_ids: HashMap<String, i64> = store.person_ids_by_citizen_id(&new_ids).await?;
     let mut marriage_command: Vec<Option<usize>> = vec![None; batch.marriages.len()];
-    let mut engine = Engine::new(today, batch, pstates, hstates, taken);
+    let tracked: HashSet<usize> = commands.iter().flat_map(|c| c.batch_persons()).collect();
+    let mut engine = Engine::tracking(today, batch, pstates, hstates, taken, Some(tracked));
     let mut results = Vec::with_capacity(commands.len());
     for (i, c) in commands.iter().enumerate() {
         let r = check_scope(c, scope, in_scope.as_ref(), &existing, &taken_ids).and_then(|()| engine.apply(c));

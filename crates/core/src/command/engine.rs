@@ -58,12 +58,48 @@ impl Engine {
         households: HashMap<HouseholdRef, HouseholdState>,
         taken_household_nos: HashSet<String>,
     ) -> Engine {
+        Self::tracking(today, batch, persons, households, taken_household_nos, None)
+    }
+
+    /// As [`Engine::new`], keeping a state only for the batch persons `tracked` names (by index)
+    /// and those whose state a command on them reads: their spouses and the members of their
+    /// households. An import of a county's persons file with a few events then holds a state for
+    /// a few persons, not for a million. `None` tracks every batch person.
+    pub fn tracking(
+        today: NaiveDate,
+        batch: RegisterBatch,
+        persons: HashMap<PersonRef, PersonState>,
+        households: HashMap<HouseholdRef, HouseholdState>,
+        taken_household_nos: HashSet<String>,
+        tracked: Option<HashSet<usize>>,
+    ) -> Engine {
+        let tracked = tracked.map(|mut t| {
+            for m in &batch.marriages {
+                if let (Some(PersonRef::Batch(w)), Some(PersonRef::Batch(h))) = (m.wife, m.husband) {
+                    if t.contains(&w) {
+                        t.insert(h);
+                    } else if t.contains(&h) {
+                        t.insert(w);
+                    }
+                }
+            }
+            let homes: HashSet<usize> = t.iter().filter_map(|&i| batch.persons.get(i).and_then(|p| p.household)).collect();
+            for (i, p) in batch.persons.iter().enumerate() {
+                if p.household.is_some_and(|h| homes.contains(&h)) {
+                    t.insert(i);
+                }
+            }
+            t
+        });
         let mut e = Engine { today, batch, persons, households, taken_household_nos };
         for (i, h) in e.batch.households.iter().enumerate() {
             e.taken_household_nos.insert(h.household_no.clone());
             e.households.insert(HouseholdRef::Batch(i), HouseholdState { household_no: h.household_no.clone(), area: h.area.clone(), members: Vec::new() });
         }
         for (i, p) in e.batch.persons.iter().enumerate() {
+            if tracked.as_ref().is_some_and(|t| !t.contains(&i)) {
+                continue;
+            }
             let me = PersonRef::Batch(i);
             let household = p.household.map(HouseholdRef::Batch);
             if let Some(h) = household.and_then(|h| e.households.get_mut(&h)) {

@@ -276,12 +276,21 @@ impl Command {
 
     /// The stored persons the command names (the app loads their state before applying).
     pub fn stored_persons(&self) -> Vec<i64> {
+        let mut out: Vec<i64> = self.persons().into_iter().filter_map(|r| if let PersonRef::Stored(id) = r { Some(id) } else { None }).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The persons of the batch (an import's persons file) the command names.
+    pub fn batch_persons(&self) -> Vec<usize> {
+        self.persons().into_iter().filter_map(|r| if let PersonRef::Batch(i) = r { Some(i) } else { None }).collect()
+    }
+
+    /// Every person the command names.
+    fn persons(&self) -> Vec<PersonRef> {
         let mut out = Vec::new();
-        let mut add = |r: &PersonRef| {
-            if let PersonRef::Stored(id) = r {
-                out.push(*id)
-            }
-        };
+        let mut add = |r: &PersonRef| out.push(*r);
         match self {
             Command::Birth { mother, father, .. } => {
                 mother.iter().chain(father.iter()).for_each(&mut add);
@@ -317,8 +326,6 @@ impl Command {
             Command::AssignGroup { .. } => {}
             Command::Correction { fields, .. } => add(&fields.person),
         }
-        out.sort_unstable();
-        out.dedup();
         out
     }
 
