@@ -226,7 +226,7 @@ pub async fn add_group(store: &Store, village: &AreaCode, number: u16, name: &st
         }
         if !rename {
             return Err(AppError::Invalid(format!(
-                "村民小组 {code} 已存在, 名称为 {}; 如要改名为 {name}, 请加 --rename (group exists: use --rename to rename it)",
+                "村民小组 {code} 已存在, 名称为 {}; 如要改名为 {name}, 请选择改名 (命令行: --rename) (group exists: choose rename)",
                 old.name
             )));
         }

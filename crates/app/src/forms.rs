@@ -261,14 +261,14 @@ pub async fn record_divorce(store: &Store, caller: &Caller, f: &DivorceForm, tod
 pub async fn record_move_out(store: &Store, caller: &Caller, f: &MoveOutForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
     authorize(&caller.user, Action::RecordEvents, None)?;
     let (person, date) = person_date(f, today)?;
-    run(store, caller, Command::MoveOut { person, date }, today, now).await
+    run(store, caller, Command::MoveOut { person, date, area: None }, today, now).await
 }
 
 /// Records the end of floating ([`Command::FloatingEnd`]: the open inflow or outflow ends).
 pub async fn record_floating_end(store: &Store, caller: &Caller, f: &PersonDateForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
     authorize(&caller.user, Action::RecordEvents, None)?;
     let (person, date) = person_date(f, today)?;
-    run(store, caller, Command::FloatingEnd { person, kind: None, date }, today, now).await
+    run(store, caller, Command::FloatingEnd { person, kind: None, date, area: None }, today, now).await
 }
 
 /// Records an outflow (流出) from the area of registration ([`Command::OutflowStart`]).
@@ -302,6 +302,16 @@ pub async fn record_marriage(store: &Store, caller: &Caller, f: &MarriageForm, t
     let date = e.date("date", &f.date, today);
     let spouse_id = e.opt_id("spouse_id", &f.spouse_id);
     let outside_id = if f.spouse_citizen_id.trim().is_empty() { None } else { e.citizen_id("spouse_citizen_id", &f.spouse_citizen_id, today) };
+    // A spouse named by a citizen ID of a person of the caller's area is that person, not an
+    // outside one (a spouse registered in another township stays that office's record).
+    let registered_by_id = match (&spouse_id, &outside_id) {
+        (None, Some(c)) => match store.person_id_by_citizen_id(c.as_str()).await? {
+            Some(p) if store.persons_in_write_scope(&caller.user.area, &[p]).await?.contains(&p) => Some(p),
+            _ => None,
+        },
+        _ => None,
+    };
+    let spouse_id = spouse_id.or(registered_by_id);
     let spouse = match spouse_id {
         Some(s) => Some(Spouse::Registered(PersonRef::Stored(s))),
         None if f.spouse_name.trim().is_empty() => {

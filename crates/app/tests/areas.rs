@@ -207,7 +207,7 @@ async fn groups_hang_under_their_village() {
     // An existing group keeps its name unless renamed on purpose.
     assert_eq!(
         invalid(add_group(&store, &code("130131200201"), 3, "新三组", false).await),
-        "村民小组 130131200201003 已存在, 名称为 三组; 如要改名为 新三组, 请加 --rename (group exists: use --rename to rename it)"
+        "村民小组 130131200201003 已存在, 名称为 三组; 如要改名为 新三组, 请选择改名 (命令行: --rename) (group exists: choose rename)"
     );
     assert_eq!(store.area(&code("130131200201003")).await.unwrap().unwrap().name, "三组");
     assert_eq!(add_group(&store, &code("130131200201"), 3, "三组", false).await.unwrap(), g, "same name: no change");

@@ -477,7 +477,7 @@ async fn events_again_are_checked_against_stored_persons() {
         vec![
             "events.csv:2:B列(公民身份号码): 陈明已有未结束的流出记录 (在 130131200203), 请先结束 (an open outflow episode exists)",
             "events.csv:3:C列(日期): 日期 2013-09-01 早于上一条流入记录的结束日期 2014-05-30 (starts before the previous episode ended)",
-            "events.csv:4:B列(公民身份号码): 此人在原户籍地的迁出尚未登记: 请原户籍地先登记迁出, 或登记迁移 (the move-out from the previous area is not recorded yet)",
+            "events.csv:4:B列(公民身份号码): 此人在原户籍地的迁出尚未登记: 请原户籍地先登记迁出 (the move-out from the previous area is not recorded yet)",
             // 刘洋 is outside the register: the open marriage of 王芳 refuses a second one.
             "events.csv:5:B列(公民身份号码): 王芳 已有未结束的婚姻, 须先登记离婚或丧偶 (already married: 民法典第1041条)",
             "events.csv:6:B列(公民身份号码): 张伟没有未结束的户籍记录 (no open registered episode)",
@@ -560,7 +560,7 @@ async fn stored_person_moves_flows_out_and_marries_young() {
     let again = write(dir.path(), "again.csv", format!("{EVENTS_HEADER}\n迁入,130131197503120110,2014-04-01,130131200201,,,,,,\n"));
     assert_eq!(
         rejected(&store, &[again]).await,
-        vec!["again.csv:2:B列(公民身份号码): 此人在原户籍地的迁出尚未登记: 请原户籍地先登记迁出, 或登记迁移 (the move-out from the previous area is not recorded yet)"]
+        vec!["again.csv:2:B列(公民身份号码): 此人在原户籍地的迁出尚未登记: 请原户籍地先登记迁出 (the move-out from the previous area is not recorded yet)"]
     );
 }
 

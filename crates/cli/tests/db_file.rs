@@ -395,3 +395,33 @@ fn serve_stopped_by_sigterm_leaves_a_complete_file() {
     let users: i64 = rt().block_on(async { Store::open_read_only(&copy).await.unwrap().user_count().await.unwrap() });
     assert_eq!(users, 1, "the administrator created by serve is in the file alone");
 }
+
+/// A backup onto the database itself (also through a symbolic link, also with --force) is
+/// refused and the database is left as it was.
+#[test]
+fn a_backup_onto_the_database_itself_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    assert!(renkou(&["demo", "--db", s(&db)]).status.success());
+    let before = std::fs::read(&db).unwrap();
+    let link = dir.path().join("link.db");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&db, &link).unwrap();
+    #[cfg(not(unix))]
+    std::fs::hard_link(&db, &link).unwrap();
+    for target in [&db, &link] {
+        for force in [false, true] {
+            let mut args = vec!["backup", "--db", s(&db), s(target)];
+            if force {
+                args.push("--force");
+            }
+            let o = renkou(&args);
+            assert!(!o.status.success(), "{args:?}");
+            assert!(stderr(&o).contains("就是数据库本身"), "{}", stderr(&o));
+        }
+    }
+    let o = renkou(&["restore", "--db", s(&db), s(&link)]);
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    assert_eq!(population_end(&report_json(&db)), seed_population());
+}

@@ -77,7 +77,7 @@ fn a_death_ends_every_open_episode_the_outflow_included_and_widows_the_spouse() 
     assert_eq!(b.marital_updates.last(), Some(&(LI, MaritalStatus::Widowed)));
     assert_eq!(b.deaths, vec![Death { person: WANG, date: d("2020-06-01") }]);
     // Nothing after the death.
-    let r = e.apply(&Command::MoveOut { person: WANG, date: d("2020-07-01") }).unwrap_err();
+    let r = e.apply(&Command::MoveOut { person: WANG, date: d("2020-07-01"), area: None }).unwrap_err();
     assert_eq!(r.field, "date");
     assert!(r.reason.contains("2020-06-01"), "{}", r.reason);
     let r = e.apply(&Command::Death { person: WANG, date: d("2020-06-01") }).unwrap_err();
@@ -108,9 +108,9 @@ fn a_refused_command_changes_nothing() {
     let before = e.batch().clone();
     let cases = [
         (Command::Move { person: WANG, to: a(V2), date: d("2016-01-01"), household: None, relationship: None }, "person"),
-        (Command::MoveOut { person: ZHAO, date: d("1949-01-01") }, "date"),
+        (Command::MoveOut { person: ZHAO, date: d("1949-01-01"), area: None }, "date"),
         (Command::Death { person: ZHAO, date: d("2030-01-01") }, "date"),
-        (Command::FloatingEnd { person: ZHAO, kind: None, date: d("2010-01-01") }, "person"),
+        (Command::FloatingEnd { person: ZHAO, kind: None, date: d("2010-01-01"), area: None }, "person"),
         (Command::Marriage { person: ZHAO, spouse: Spouse::Registered(WANG), date: Some(d("2010-01-01")) }, "spouse"),
         (Command::HouseholdCreate { household_no: "H9".into(), area: a(V1), head: Some(ZHAO) }, "household_no"),
         (Command::HouseholdJoin { person: ZHAO, household: HouseholdRef::Stored(1), relationship: "户主".into() }, "relationship"),
@@ -226,11 +226,75 @@ fn floating_population_in_and_out() {
     };
     let p = e.apply(&Command::InflowStart { person: Arrival::New(Box::new(newcomer)), area: a(V2), date: d("2014-01-01") }).unwrap().person.unwrap();
     assert_eq!(e.apply(&Command::InflowStart { person: Arrival::Known(p), area: a(V2), date: d("2014-02-01") }).unwrap_err().field, "person");
-    e.apply(&Command::FloatingEnd { person: p, kind: None, date: d("2014-05-01") }).unwrap();
+    e.apply(&Command::FloatingEnd { person: p, kind: None, date: d("2014-05-01"), area: None }).unwrap();
     assert_eq!(e.batch().residences[0].to, Some(d("2014-05-01")));
     // 王 is registered and 流出; a second outflow is refused until the first ends.
     assert_eq!(e.apply(&Command::OutflowStart { person: WANG, date: d("2014-01-01"), area: None }).unwrap_err().field, "person");
-    e.apply(&Command::FloatingEnd { person: WANG, kind: Some(ResidenceKind::Outflow), date: d("2014-01-01") }).unwrap();
+    e.apply(&Command::FloatingEnd { person: WANG, kind: Some(ResidenceKind::Outflow), date: d("2014-01-01"), area: None }).unwrap();
     e.apply(&Command::OutflowStart { person: WANG, date: d("2014-03-01"), area: None }).unwrap();
     assert_eq!(e.batch().residences.last().unwrap().area, a(V1));
+}
+
+#[test]
+fn floating_population_follows_the_township_and_ends_on_registration() {
+    let mut e = engine();
+    // 赵 is registered in V1: an inflow into V2 of the same township is not floating population.
+    let r = e.apply(&Command::InflowStart { person: Arrival::Known(ZHAO), area: a(V2), date: d("2014-01-01") }).unwrap_err();
+    assert_eq!(r.field, "area");
+    // A person living here as 流入 who then registers here is no longer 流入: the inflow ends on
+    // the day of registration.
+    let outsider = NewPerson {
+        citizen_id: None,
+        name: "钱".into(),
+        sex: Sex::Male,
+        birth_date: d("1985-01-01"),
+        ethnicity: "汉族".into(),
+        marital_status: MaritalStatus::Unstated,
+        household: None,
+        relationship_to_head: None,
+    };
+    let p = e.apply(&Command::InflowStart { person: Arrival::New(Box::new(outsider)), area: a(V2), date: d("2014-01-01") }).unwrap().person.unwrap();
+    e.apply(&Command::MoveIn { person: Arrival::Known(p), area: a(V1), date: d("2014-06-01"), household: None, relationship: None }).unwrap();
+    let eps: Vec<(ResidenceKind, Option<NaiveDate>)> = e.batch().residences.iter().filter(|r| r.person == p).map(|r| (r.kind, r.to)).collect();
+    assert_eq!(eps, vec![(ResidenceKind::Inflow, Some(d("2014-06-01"))), (ResidenceKind::Registered, None)]);
+}
+
+#[test]
+fn an_end_restricted_to_an_area_applies_only_there() {
+    let mut e = engine();
+    let r = e.apply(&Command::MoveOut { person: ZHAO, date: d("2014-01-01"), area: Some(a(V2)) }).unwrap_err();
+    assert_eq!(r.field, "area");
+    assert!(r.reason.contains(V1), "{r}");
+    e.apply(&Command::MoveOut { person: ZHAO, date: d("2014-01-01"), area: Some(a(V1)) }).unwrap();
+    assert_eq!(e.apply(&Command::FloatingEnd { person: WANG, kind: None, date: d("2014-01-01"), area: Some(a(V2)) }).unwrap_err().field, "area");
+}
+
+#[test]
+fn nobody_under_ten_is_a_parent() {
+    let mut e = engine();
+    let child = NewPerson {
+        citizen_id: None,
+        name: "小".into(),
+        sex: Sex::Female,
+        birth_date: d("1991-05-04"),
+        ethnicity: "汉族".into(),
+        marital_status: MaritalStatus::NeverMarried,
+        household: None,
+        relationship_to_head: None,
+    };
+    // 李 (born 1982-05-05) is 8 on 1991-05-04; 10 on 1992-05-05.
+    let birth = |c: &NewPerson| Command::Birth {
+        child: Box::new(c.clone()),
+        mother: Some(LI),
+        father: None,
+        birth_order: None,
+        policy: None,
+        area: None,
+        household: None,
+    };
+    let r = e.apply(&birth(&child)).unwrap_err();
+    assert_eq!(r.field, "mother");
+    assert!(r.reason.contains("仅 8 周岁"), "{r}");
+    let older = NewPerson { birth_date: d("1992-05-05"), ..child };
+    assert!(e.apply(&birth(&older)).is_ok());
 }

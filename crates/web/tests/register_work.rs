@@ -48,6 +48,12 @@ async fn a_move_between_villages_is_one_form_and_the_report_follows() {
     let v2 = renkou_app::report::build(&f.store, &AreaCode::parse(V2).unwrap(), &year).await.unwrap();
     let end = |r: &renkou_app::report::Report| r.total.counts.population_end;
     assert_eq!((end(&v1), end(&v2)), (2, 2), "V1: 张伟 + the tag person; V2: 王芳 + 李娜");
+    // She is V2's now: the specialist of V1, where she lived, may no longer change her record.
+    let (spec1, csrf1) = login(&f.router, "spec1").await;
+    let r = post(&f.router, "/events/death", &spec1, &[("csrf", &csrf1), ("person_id", &f.li_na.to_string()), ("date", "2014-06-01")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("不在您的管辖范围内"), "{}", r.body);
+    assert!(sqlx::query("SELECT 1 FROM death").fetch_optional(f.store.pool()).await.unwrap().is_none());
     // Audited as one move.
     let (admin, _) = login(&f.router, "admin").await;
     assert!(get(&f.router, "/audit?action=move.record", &admin).await.body.contains("<td>admin</td><td>move.record</td>"));

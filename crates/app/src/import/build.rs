@@ -722,10 +722,10 @@ impl Builder {
                 let relationship = household.map(|_| nc.relationship.clone().unwrap_or_else(|| "其他亲属".into()));
                 Command::MoveIn { person: Arrival::Known(p), area, date: ev.date, household, relationship }
             }
-            EventKind::MoveOut => Command::MoveOut { person: p, date: ev.date },
+            EventKind::MoveOut => Command::MoveOut { person: p, date: ev.date, area: area.clone() },
             EventKind::InflowStart => Command::InflowStart { person: Arrival::Known(p), area: area.expect("checked in phase 1"), date: ev.date },
             EventKind::OutflowStart => Command::OutflowStart { person: p, date: ev.date, area },
-            EventKind::FlowEnd => Command::FloatingEnd { person: p, kind: ev.flow, date: ev.date },
+            EventKind::FlowEnd => Command::FloatingEnd { person: p, kind: ev.flow, date: ev.date, area: area.clone() },
             EventKind::Marry => {
                 // The same couple on two rows (one per spouse) is one marriage.
                 let key = match (spouse, &ev.spouse_id) {

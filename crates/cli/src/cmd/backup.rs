@@ -64,6 +64,12 @@ fn timestamp() -> String {
 /// Runs `renkou backup --db F OUT`.
 pub fn backup(a: BackupArgs) -> anyhow::Result<ExitCode> {
     let out = if a.out.is_dir() { a.out.join(format!("renkou-{}.db", timestamp())) } else { a.out.clone() };
+    if same_file(&out, &a.db) {
+        bail!("备份文件 {} 就是数据库本身, 请备份到另一个文件或文件夹 (the backup would replace the database itself)", out.display());
+    }
+    if out.exists() && out.metadata().is_ok_and(|m| m.len() > 0) && renkou_store::companions(&out).iter().any(|c| c.exists()) {
+        bail!("备份文件 {} 是一个正在使用的数据库, 不能覆盖 (the backup file is a database in use: not replaced)", out.display());
+    }
     if out.exists() && !a.force {
         bail!("备份文件 {} 已存在; 加 --force 覆盖 (the backup file exists; use --force to replace it)", out.display());
     }
@@ -106,6 +112,9 @@ pub fn backup(a: BackupArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `renkou restore --db F BACKUP`.
 pub fn restore(a: RestoreArgs) -> anyhow::Result<ExitCode> {
+    if same_file(&a.backup, &a.db) {
+        bail!("备份文件 {} 就是数据库本身 (the backup is the database itself)", a.backup.display());
+    }
     let tmp = db::temp_beside(&a.db, "restore");
     db::remove_temp(&tmp);
     let rt = super::runtime()?;
@@ -167,4 +176,18 @@ pub fn restore(a: RestoreArgs) -> anyhow::Result<ExitCode> {
     }
     println!("已恢复 (restored): {} → {}", a.backup.display(), a.db.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// True when `a` and `b` name the same file (after symbolic links; on Unix also hard links).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else { return false };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if ma.dev() == mb.dev() && ma.ino() == mb.ino() {
+            return true;
+        }
+    }
+    let _ = (ma, mb);
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }

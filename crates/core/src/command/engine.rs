@@ -34,8 +34,16 @@ pub fn child_relationship(mother: Option<&str>, sex: Sex) -> &'static str {
     }
 }
 
+/// Below this age in completed years at a child's birth nobody is its parent: a refusal, where
+/// an implausible but possible age (a mother of 14) is a logic check's warning.
+pub const MIN_PARENT_AGE: i32 = 10;
+
 fn village_of(a: &AreaCode) -> Option<AreaCode> {
     a.ancestor_at(AreaLevel::Village)
+}
+
+fn township_of(a: &AreaCode) -> Option<AreaCode> {
+    a.ancestor_at(AreaLevel::Township)
 }
 
 fn check_relationship(field: &'static str, r: &str) -> Result<(), Refusal> {
@@ -216,6 +224,16 @@ impl Engine {
         Ok(())
     }
 
+    /// An end restricted to `area` applies only to an episode inside it.
+    fn check_area(area: Option<&AreaCode>, e: &OpenEpisode) -> Result<(), Refusal> {
+        match area {
+            Some(a) if !a.contains(&e.area) => {
+                refuse("area", format!("此人未结束的{}记录在 {}, 不在 {a} (the open episode is in another area)", e.kind.name_zh(), e.area))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn check_end(field: &'static str, e: &OpenEpisode, date: NaiveDate) -> Result<(), Refusal> {
         match e.from {
             Some(f) if date < f => refuse(field, format!("日期 {date} 早于该{}记录的开始日期 {f} (episode ends before it starts)", e.kind.name_zh())),
@@ -393,14 +411,16 @@ impl Engine {
                 let s = self.state("person", *p)?;
                 self.alive("person", s)?;
                 self.check_date("date", s, *date)?;
-                if kind == ResidenceKind::Registered {
-                    if let Some(e) = Self::open_of(s, kind).first() {
-                        let _ = e;
-                        return refuse(
-                            "citizen_id",
-                            "此人在原户籍地的迁出尚未登记: 请原户籍地先登记迁出, 或登记迁移 (the move-out from the previous area is not recorded yet)",
-                        );
-                    }
+                if kind == ResidenceKind::Registered && !Self::open_of(s, kind).is_empty() {
+                    return refuse(
+                        "citizen_id",
+                        "此人在原户籍地的迁出尚未登记: 请原户籍地先登记迁出 (the move-out from the previous area is not recorded yet)",
+                    );
+                }
+                // 流动人口 (NBS): living in a township other than the one of registration; a
+                // person registered in this township who lives in another village of it is not.
+                if kind == ResidenceKind::Inflow && Self::open_of(s, ResidenceKind::Registered).iter().any(|e| township_of(&e.area) == township_of(area)) {
+                    return refuse("area", "此人户籍在本乡镇, 乡镇内居住地与户籍地不一致不属于流入人口 (registered in this township: not floating population)");
                 }
                 Self::check_start("person", s, kind, *date)?;
                 *p
@@ -417,10 +437,25 @@ impl Engine {
             }
         };
         self.start_episode(me, kind, area.clone(), Some(*date));
+        if kind == ResidenceKind::Registered {
+            self.end_inflow_in_township(me, area, *date);
+        }
         if household.is_some() {
             self.set_household(me, household, relationship.or(Some("其他亲属".into())));
         }
         Ok(me)
+    }
+
+    /// A person who registers in a township where they live as 流入 is no longer floating there:
+    /// the inflow ends on the day of registration.
+    fn end_inflow_in_township(&mut self, p: PersonRef, area: &AreaCode, date: NaiveDate) {
+        let ends = self.persons[&p]
+            .open
+            .iter()
+            .any(|e| e.kind == ResidenceKind::Inflow && township_of(&e.area) == township_of(area) && e.from.is_none_or(|f| f <= date));
+        if ends {
+            self.end_episode(p, ResidenceKind::Inflow, date);
+        }
     }
 
     /// Checks `cmd` against the state and applies it; a refused command changes nothing.
@@ -443,6 +478,10 @@ impl Engine {
                     if m.birth_date >= b {
                         return refuse("birth_date", format!("出生日期 {b} 不晚于母亲的出生日期 {} (mother born after child)", m.birth_date));
                     }
+                    let age = crate::period::age_in_completed_years(m.birth_date, b);
+                    if age < MIN_PARENT_AGE {
+                        return refuse("mother", format!("{}在孩子出生时仅 {age} 周岁, 不可能是母亲 (a mother aged {age})", m.name));
+                    }
                     if let Some(d) = m.death.filter(|d| b > *d) {
                         return refuse("birth_date", format!("母亲已于 {d} 死亡 (mother died before the birth)"));
                     }
@@ -454,6 +493,10 @@ impl Engine {
                     }
                     if f.birth_date >= b {
                         return refuse("birth_date", format!("出生日期 {b} 不晚于父亲的出生日期 {} (father born after child)", f.birth_date));
+                    }
+                    let age = crate::period::age_in_completed_years(f.birth_date, b);
+                    if age < MIN_PARENT_AGE {
+                        return refuse("father", format!("{}在孩子出生时仅 {age} 周岁, 不可能是父亲 (a father aged {age})", f.name));
                     }
                 }
                 let area = match (area, m.and_then(Self::registered_area)) {
@@ -596,10 +639,11 @@ impl Engine {
                 out.person = Some(self.arrival(person, area, *date, ResidenceKind::Registered, *household, relationship.clone())?)
             }
             Command::InflowStart { person, area, date } => out.person = Some(self.arrival(person, area, *date, ResidenceKind::Inflow, None, None)?),
-            Command::MoveOut { person, date } => {
+            Command::MoveOut { person, date, area } => {
                 let s = self.state("person", *person)?;
                 self.check_date("date", s, *date)?;
                 let e = Self::one_open("person", s, ResidenceKind::Registered)?;
+                Self::check_area(area.as_ref(), e)?;
                 Self::check_end("date", e, *date)?;
                 let outflow = Self::open_of(s, ResidenceKind::Outflow).first().map(|e| (*e).clone());
                 if let Some(o) = &outflow {
@@ -647,6 +691,7 @@ impl Engine {
                     self.end_episode(*person, ResidenceKind::Outflow, *date);
                 }
                 self.start_episode(*person, ResidenceKind::Registered, to.clone(), Some(*date));
+                self.end_inflow_in_township(*person, to, *date);
                 match household {
                     Some(h) => self.set_household(*person, Some(*h), relationship.clone().or(Some("其他亲属".into()))),
                     None if current.is_some() && !keep => self.set_household(*person, None, None),
@@ -667,7 +712,7 @@ impl Engine {
                 Self::check_start("person", s, ResidenceKind::Outflow, *date)?;
                 self.start_episode(*person, ResidenceKind::Outflow, area, Some(*date));
             }
-            Command::FloatingEnd { person, kind, date } => {
+            Command::FloatingEnd { person, kind, date, area } => {
                 let s = self.state("person", *person)?;
                 self.check_date("date", s, *date)?;
                 let kind = match kind {
@@ -685,6 +730,7 @@ impl Engine {
                     }
                 };
                 let e = Self::one_open("person", s, kind)?;
+                Self::check_area(area.as_ref(), e)?;
                 Self::check_end("date", e, *date)?;
                 self.end_episode(*person, kind, *date);
             }

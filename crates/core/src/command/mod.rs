@@ -145,6 +145,9 @@ pub enum Command {
         person: PersonRef,
         /// Day of departure.
         date: NaiveDate,
+        /// Only when the open registered episode lies in this area (an import's 地区 column).
+        #[serde(default)]
+        area: Option<AreaCode>,
     },
     /// 迁移 between villages or groups of the register (one command): the registered episode
     /// ends on `date` and one starts in `to` on the same day; an open outflow ends.
@@ -187,6 +190,9 @@ pub enum Command {
         kind: Option<ResidenceKind>,
         /// Day it ends.
         date: NaiveDate,
+        /// Only when the open episode lies in this area (an import's 地区 column).
+        #[serde(default)]
+        area: Option<AreaCode>,
     },
     /// 立户: a new household in `area`, with `head` (when given) as 户主.
     HouseholdCreate {
