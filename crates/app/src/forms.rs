@@ -24,6 +24,10 @@ impl Errors {
     }
     pub(crate) fn date(&mut self, field: &str, s: &str, today: NaiveDate) -> Option<NaiveDate> {
         use renkou_core::date::{parse_user_date, DateError};
+        if s.trim().is_empty() {
+            self.add(field, "请填写日期, 如 2024-03-01 (date required)");
+            return None;
+        }
         match parse_user_date(s) {
             Ok(d) if d > today => {
                 self.add(field, format!("日期 {d} 晚于今天 {today}"));

@@ -103,6 +103,13 @@ fn explain_lists_as_many_records_as_the_figure_counts() {
         // Masked by default.
         assert!(rows.iter().all(|r| r["citizen_id"].as_str().is_none_or(|c| c.contains("********"))));
     }
+    // --output writes the list to the file (CSV with a BOM), not to the terminal.
+    let file = dir.path().join("deaths.csv");
+    let out = renkou(&[&["report", "--db", db, "--format", "csv", "--explain", "deaths", "-o", file.to_str().unwrap()][..], &period[..]].concat());
+    assert!(out.status.success() && out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = std::fs::read(&file).unwrap();
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"));
+    assert_eq!(String::from_utf8_lossy(&csv).lines().count() as f64, 1.0 + expected(&reference, "vital_statistics", "deaths"));
     let out = renkou(&[&["report", "--db", db, "--explain", "no_such_figure"][..], &period[..]].concat());
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_figure"));

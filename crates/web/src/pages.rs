@@ -56,7 +56,9 @@ pub async fn resolve(st: &AppState, caller: &Caller, q: &ReportQuery) -> Result<
     };
     let period = match (parse(&q.from, "from")?, parse(&q.to, "to")?) {
         (Some(f), Some(t)) => report::period(f, t)?,
-        _ => persons::default_period(&st.store, today()).await?,
+        (None, None) => persons::default_period(&st.store, today()).await?,
+        (Some(_), None) => return Err(WebError::BadRequest("to: 请同时给出期间的最后一天 (the period needs its last day too)".into())),
+        (None, Some(_)) => return Err(WebError::BadRequest("from: 请同时给出期间的第一天 (the period needs its first day too)".into())),
     };
     Ok((area, period))
 }

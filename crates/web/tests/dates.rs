@@ -23,6 +23,12 @@ async fn implausible_dates_in_report_urls_are_a_bad_request() {
             assert!(r.body.contains(&format!("{field}: ")) && r.body.contains(reason), "{uri}: {}", r.body);
         }
     }
+    // Half a period is refused, not silently replaced by the default period.
+    for (q, field) in [("from=2014-01-01", "to: "), ("to=2014-12-31", "from: ")] {
+        let r = get(&f.router, &format!("/api/v1/report?{q}"), &cookie).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");
+        assert!(r.body.contains(field), "{}", r.body);
+    }
     // The widest plausible period still answers.
     let r = get(&f.router, "/api/v1/report?from=1880-01-01&to=2200-12-31", &cookie).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);

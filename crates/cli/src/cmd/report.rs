@@ -30,7 +30,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(key) = &a.explain {
             let rows = report::explain(&store, key, &area.code, &period, a.unmask).await?;
-            print_explain(key, &area.name, &period, &rows, a.format)?;
+            print_explain(key, &area.name, &period, &rows, a.format, a.output.as_deref())?;
             return Ok(ExitCode::SUCCESS);
         }
         let r = report::build(&store, &area.code, &period).await?;
@@ -127,16 +127,21 @@ fn print_table(r: &Report) {
     println!("注: {ROUNDING_NOTE}");
 }
 
-fn print_explain(key: &str, area: &str, period: &renkou_core::period::Period, rows: &[renkou_store::ExplainRow], format: Format) -> anyhow::Result<()> {
+fn print_explain(
+    key: &str,
+    area: &str,
+    period: &renkou_core::period::Period,
+    rows: &[renkou_store::ExplainRow],
+    format: Format,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
     let name = definition(key).map(|d| d.name_zh).unwrap_or(key);
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(rows)?),
+        Format::Json => write_out(output, format!("{}\n", serde_json::to_string_pretty(rows)?).as_bytes())?,
         Format::Csv => {
             // BOM and text-safe cells, like every CSV export (Excel on Chinese Windows).
             let csv = renkou_app::export::text_csv(&EXPLAIN_HEADER, rows.iter().map(explain_cells))?;
-            let mut out = std::io::stdout().lock();
-            out.write_all(&csv)?;
-            out.flush()?;
+            write_out(output, &csv)?;
         }
         Format::Table | Format::Xlsx => {
             println!("{area} {name} ({key}) 的记录, 期间 {} 至 {}: 共 {} 条", period.first, period.last, rows.len());
