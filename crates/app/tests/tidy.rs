@@ -6,9 +6,10 @@
 //!   dependencies chrono, serde, thiserror and toml;
 //! - every change to the register goes through the engine: outside `crates/store`, only
 //!   `app::register` writes batches (`write_batch` / `insert_batch`), except the initial loads
-//!   (an import's persons file travels through `register::plan`; the demo writes new records);
-//! - web decides nothing about roles: no `Role::` comparisons in `crates/web/src` outside the
-//!   page frame, which only chooses which links to show.
+//!   (an import's persons file travels through `register::plan`; the demo writes new records).
+//!
+//! "Web decides nothing about roles" comes with the one gate (issue 8): web still has a few role
+//! checks today.
 
 use std::path::{Path, PathBuf};
 
