@@ -310,7 +310,7 @@ pub async fn record_marriage(store: &Store, caller: &Caller, f: &MarriageForm, t
     // outside one (a spouse registered in another township stays that office's record).
     let registered_by_id = match (&spouse_id, &outside_id) {
         (None, Some(c)) => match store.person_id_by_citizen_id(c.as_str()).await? {
-            Some(p) if store.persons_in_write_scope(&caller.user.area, &[p]).await?.contains(&p) => Some(p),
+            Some(p) if store.persons_in_scope(&caller.user.area, &[p]).await?.contains(&p) => Some(p),
             _ => None,
         },
         _ => None,

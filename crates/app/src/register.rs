@@ -47,7 +47,7 @@ fn out_of_scope(field: &'static str, what: &str) -> Refusal {
 /// `batch`, an import's persons file) and returns the records they produce.
 ///
 /// `scope`: the caller's area; `None` is the CLI operator (the whole database). Inside a scope,
-/// every stored person a command names must be in it now ([`Store::persons_in_write_scope`]: a
+/// every stored person a command names must be in it now ([`Store::persons_in_scope`]: a
 /// person who moved away is the new area's), every household must lie in it, except the person of a
 /// move-in or inflow named by citizen ID (the receiving office learns only whether the move-out
 /// is recorded) and the destination of a move (another township of the same database); areas of
@@ -75,7 +75,7 @@ pub async fn plan(store: &Store, scope: Option<&AreaCode>, batch: RegisterBatch,
     area_codes.sort_unstable();
     area_codes.dedup();
     let in_scope: Option<(HashSet<i64>, HashSet<i64>)> = match scope {
-        Some(s) => Some((store.persons_in_write_scope(s, &persons).await?, store.households_in_scope(s, &households).await?)),
+        Some(s) => Some((store.persons_in_scope(s, &persons).await?, store.households_in_scope(s, &households).await?)),
         None => None,
     };
     let existing = store.existing_areas(&area_codes).await?;

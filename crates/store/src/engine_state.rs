@@ -12,7 +12,6 @@ use renkou_core::command::{HouseholdState, OpenEpisode, OpenMarriage, PersonStat
 use renkou_core::register::{HouseholdRef, MaritalStatus, PersonRef};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::day::{latest_registered_area, open_now};
 use crate::{Result, Store, StoreError, STATE_BATCH};
 
 fn push_ids(qb: &mut QueryBuilder<'_, Sqlite>, ids: &[i64]) {
@@ -133,39 +132,14 @@ impl Store {
         Ok((out, hstates))
     }
 
-    /// The ids among `ids` of persons inside `scope` (the rule of the person pages: an episode
-    /// of registration or inflow, or the household, inside it).
+    /// The ids among `ids` of persons in `scope` today (the one scope rule of person pages,
+    /// searches and changes: see `persons::push_scope`).
     pub async fn persons_in_scope(&self, scope: &AreaCode, ids: &[i64]) -> Result<HashSet<i64>> {
         let mut out = HashSet::new();
         for chunk in ids.chunks(STATE_BATCH) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT p.id FROM person p WHERE p.id IN ");
             push_ids(&mut q, chunk);
             crate::persons::push_scope(&mut q, scope);
-            for r in q.build().fetch_all(&self.pool).await? {
-                out.insert(r.get(0));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The ids among `ids` of persons a user of `scope` may change: those who are in it now —
-    /// an open episode (registered, inflow or outflow) inside it, or, with no open episode (dead,
-    /// moved away from the register), the latest registered episode inside it. A person who once
-    /// lived in the area and moved elsewhere is no longer theirs to change.
-    pub async fn persons_in_write_scope(&self, scope: &AreaCode, ids: &[i64]) -> Result<HashSet<i64>> {
-        let (lo, hi) = scope.code_range();
-        let mut out = HashSet::new();
-        for chunk in ids.chunks(STATE_BATCH) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT p.id FROM person p WHERE p.id IN ");
-            push_ids(&mut q, chunk);
-            q.push(format!(" AND (EXISTS (SELECT 1 FROM residence r WHERE r.person_id = p.id AND {} AND r.area_code >= ", open_now("r")));
-            q.push_bind(lo.clone()).push(" AND r.area_code < ").push_bind(hi.clone());
-            q.push(format!(
-                ") OR (NOT EXISTS (SELECT 1 FROM residence r WHERE r.person_id = p.id AND {}) AND {} >= ",
-                open_now("r"),
-                latest_registered_area("p.id")
-            ));
-            q.push_bind(lo.clone()).push(format!(" AND {} < ", latest_registered_area("p.id"))).push_bind(hi.clone()).push("))");
             for r in q.build().fetch_all(&self.pool).await? {
                 out.insert(r.get(0));
             }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::day::{death_join, event_area, in_scope, latest_registered_area, oldest_first, resident_at};
+use crate::day::{death_join, event_area, in_scope, latest_registered_area, oldest_first, open_now, resident_at};
 use crate::{rows, Result, Store, StoreError};
 
 /// Which column a person search matches (by prefix).
@@ -212,13 +212,23 @@ fn summary_of(row: &SqliteRow) -> Result<PersonSummary> {
     })
 }
 
-/// Pushes ` AND (person p is inside the scope)`.
+/// Pushes ` AND (person p is in the scope today)`: the scope rule of every person page, search
+/// and change (ARCHITECTURE.md, "in the area today"). A person is in an area today when an open
+/// episode lies in it: registered there (流出 included: registered there, living elsewhere) or
+/// living there as 流入; a person with no open episode (dead, moved away from the register) is
+/// in the area of their latest registration. Someone who lived in the area in the past and moved
+/// on belongs to the new area; the old one sees them only in the lists of the periods when they
+/// lived there (the statistics' drill-down).
 pub(crate) fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &AreaCode) {
     let (lo, hi) = scope.code_range();
-    qb.push(" AND (EXISTS (SELECT 1 FROM residence rs WHERE rs.person_id = p.id AND rs.kind IN ('registered', 'inflow') AND rs.area_code >= ");
+    qb.push(format!(" AND (EXISTS (SELECT 1 FROM residence rs WHERE rs.person_id = p.id AND {} AND rs.area_code >= ", open_now("rs")));
     qb.push_bind(lo.clone()).push(" AND rs.area_code < ").push_bind(hi.clone());
-    qb.push(") OR EXISTS (SELECT 1 FROM household hs WHERE hs.id = p.household_id AND hs.area_code >= ");
-    qb.push_bind(lo).push(" AND hs.area_code < ").push_bind(hi).push("))");
+    qb.push(format!(
+        ") OR (NOT EXISTS (SELECT 1 FROM residence rs WHERE rs.person_id = p.id AND {}) AND {} >= ",
+        open_now("rs"),
+        latest_registered_area("p.id")
+    ));
+    qb.push_bind(lo).push(format!(" AND {} < ", latest_registered_area("p.id"))).push_bind(hi).push("))");
 }
 
 /// The upper bound of a prefix range over UTF-8 text.

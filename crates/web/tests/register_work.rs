@@ -48,8 +48,16 @@ async fn a_move_between_villages_is_one_form_and_the_report_follows() {
     let v2 = renkou_app::report::build(&f.store, &AreaCode::parse(V2).unwrap(), &year).await.unwrap();
     let end = |r: &renkou_app::report::Report| r.total.counts.population_end;
     assert_eq!((end(&v1), end(&v2)), (2, 2), "V1: 张伟 + the tag person; V2: 王芳 + 李娜");
-    // She is V2's now: the specialist of V1, where she lived, may no longer change her record.
+    // She is V2's now: the specialist of V1, where she lived, no longer sees her page (HTML or
+    // API) nor finds her by name, and may not change her record; V2's specialist does.
     let (spec1, csrf1) = login(&f.router, "spec1").await;
+    let page = format!("/persons/{}", f.li_na);
+    assert_eq!(get(&f.router, &page, &spec1).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&f.router, &format!("/api/v1{page}"), &spec1).await.status, StatusCode::NOT_FOUND);
+    assert!(!search(&f.router, &spec1, &csrf1, "李娜").await.body.contains(&page));
+    let (spec2, csrf2) = login(&f.router, "spec2").await;
+    assert_eq!(get(&f.router, &page, &spec2).await.status, StatusCode::OK);
+    assert!(search(&f.router, &spec2, &csrf2, "李娜").await.body.contains(&page));
     let r = post(&f.router, "/events/death", &spec1, &[("csrf", &csrf1), ("person_id", &f.li_na.to_string()), ("date", "2014-06-01")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("不在您的管辖范围内"), "{}", r.body);
