@@ -95,10 +95,10 @@ fn list_item(p: PersonSummary) -> PersonListItem {
 /// X) search citizen IDs by prefix, a string with a digit or `-` searches household numbers,
 /// Latin letters search pinyin initials (`zw` or `zhw` for 张伟), anything else names by prefix.
 /// At most `limit` rows (the first by the searched field), shown ordered by name; citizen IDs
-/// masked.
+/// masked. Audited as `person.search` with the query and the number of results.
 ///
 /// Errors: [`AppError::Forbidden`] for leaders; [`AppError::Invalid`] for an empty query.
-pub async fn search(store: &Store, caller: &Caller, query: &str, limit: i64) -> Result<Vec<PersonListItem>, AppError> {
+pub async fn search(store: &Store, caller: &Caller, query: &str, limit: i64, now: DateTime<Utc>) -> Result<Vec<PersonListItem>, AppError> {
     authorize(&caller.user, Action::ViewPersons, None)?;
     let q = query.trim();
     if q.is_empty() {
@@ -133,6 +133,10 @@ pub async fn search(store: &Store, caller: &Caller, query: &str, limit: i64) -> 
     };
     let mut rows = rows;
     rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    // The query is kept in the audit table only (never in a URL or a log): a search by a full
+    // citizen ID is a read of that person.
+    let v = serde_json::json!({"q": q, "results": rows.len()});
+    audit::record(store, caller, "person.search", "person", None, Some(caller.user.area.as_str()), None, Some(v.to_string()), now).await?;
     Ok(rows.into_iter().map(list_item).collect())
 }
 

@@ -88,6 +88,26 @@ pub fn explainable_keys() -> Vec<&'static str> {
     keys
 }
 
+/// The records behind a figure for `caller` (see [`explain`]): persons' details need the right
+/// to see persons and `area` inside the caller's; citizen IDs masked; audited as `explain.read`
+/// with the figure, the period and the number of records.
+///
+/// Errors: [`AppError::Forbidden`] (leaders), [`AppError::NotFound`] (another area), as [`explain`].
+pub async fn explain_for(
+    store: &Store,
+    caller: &crate::auth::Caller,
+    key: &str,
+    area: &AreaCode,
+    period: &Period,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<ExplainRow>, AppError> {
+    crate::auth::authorize(&caller.user, crate::auth::Action::ViewPersons, Some(area))?;
+    let rows = explain(store, key, area, period, false).await?;
+    let v = serde_json::json!({"key": key, "from": period.first, "to": period.last, "rows": rows.len()});
+    crate::audit::record(store, caller, "explain.read", "figure", Some(key.to_string()), Some(area.as_str()), None, Some(v.to_string()), now).await?;
+    Ok(rows)
+}
+
 /// The records behind the figure `key` (see [`explainable_keys`]) for `area` and `period`.
 ///
 /// Citizen IDs are masked (`130131********0010`, PIPL minimum necessary) unless `unmask`.

@@ -11,7 +11,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use renkou_app::auth::{authorize, Action};
 use renkou_app::{export, persons, report};
 use serde_json::{json, Value};
 
@@ -59,8 +58,7 @@ async fn dashboard(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Qu
 
 async fn explain(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Query<ReportQuery>) -> Result<Json<Value>, ApiError> {
     let (area, period) = resolve(&st, &a.caller, &q).await?;
-    authorize(&a.caller.user, Action::ViewPersons, Some(&area))?;
-    let rows = report::explain(&st.store, q.key.as_deref().unwrap_or(""), &area, &period, false).await?;
+    let rows = report::explain_for(&st.store, &a.caller, q.key.as_deref().unwrap_or(""), &area, &period, chrono::Utc::now()).await?;
     Ok(Json(json!({ "key": q.key, "area": area.as_str(), "period": period, "rows": rows })))
 }
 
@@ -68,7 +66,7 @@ async fn explain(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Quer
 /// a URL (PIPL).
 async fn search(State(st): State<AppState>, ApiAuth(a): ApiAuth, body: Result<Json<SearchQuery>, JsonRejection>) -> Result<Json<Value>, ApiError> {
     let Json(q) = body.map_err(|e| WebError::BadRequest(format!("请求正文应为 JSON {{\"q\": \"…\"}} (body must be JSON {{\"q\": \"…\"}}): {e}")))?;
-    let rows = persons::search(&st.store, &a.caller, q.q.as_deref().unwrap_or(""), 100).await?;
+    let rows = persons::search(&st.store, &a.caller, q.q.as_deref().unwrap_or(""), 100, chrono::Utc::now()).await?;
     Ok(Json(json!({ "persons": rows })))
 }
 

@@ -230,9 +230,8 @@ pub async fn dashboard(State(st): State<AppState>, a: Auth, Query(q): Query<Repo
 /// `GET /explain?key=…`: the records behind a figure (citizen IDs masked).
 pub async fn explain(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Markup, WebError> {
     let (area, period) = resolve(&st, &a.caller, &q).await?;
-    authorize(&a.caller.user, Action::ViewPersons, Some(&area))?;
     let key = q.key.clone().unwrap_or_default();
-    let rows = report::explain(&st.store, &key, &area, &period, false).await?;
+    let rows = report::explain_for(&st.store, &a.caller, &key, &area, &period, Utc::now()).await?;
     let name = definition(&key).map_or(key.as_str(), |d| d.name_zh);
     let body = html! {
         h1 { (name) " 的记录" }
@@ -286,7 +285,7 @@ pub async fn persons_search(State(st): State<AppState>, a: Auth, Form(mut values
     a.check_csrf(values.remove("csrf").as_deref())?;
     authorize(&a.caller.user, Action::ViewPersons, None)?;
     let text = values.remove("q").unwrap_or_default();
-    let rows = if text.trim().is_empty() { None } else { Some(persons::search(&st.store, &a.caller, &text, 100).await?) };
+    let rows = if text.trim().is_empty() { None } else { Some(persons::search(&st.store, &a.caller, &text, 100, Utc::now()).await?) };
     Ok(([(header::CACHE_CONTROL, "no-store")], persons_page(&a, &text, false, rows.as_deref())).into_response())
 }
 

@@ -162,6 +162,36 @@ async fn reading_a_person_is_audited() {
     assert_eq!(get(&f.router, "/audit", &cookie).await.status, StatusCode::FORBIDDEN);
 }
 
+/// A search (also by a full citizen ID) and a drill-down list are reads: audited with the query
+/// and the number of records, in the audit table only (no URL holds the query).
+#[tokio::test]
+async fn searches_and_drill_down_lists_are_audited() {
+    let f = fixture().await;
+    let (cookie, csrf) = login(&f.router, "spec1").await;
+    assert!(search(&f.router, &cookie, &csrf, &f.zhang_wei_id).await.body.contains("张伟"));
+    let r = get(&f.router, "/explain?area=130131200201&from=2014-01-01&to=2014-12-31&key=population_end", &cookie).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let rows = sqlx::query("SELECT username, action, area_code, new_value FROM audit_log WHERE action IN ('person.search', 'explain.read') ORDER BY id")
+        .fetch_all(f.store.pool())
+        .await
+        .unwrap();
+    use sqlx::Row;
+    let got: Vec<(String, String, Option<String>, serde_json::Value)> =
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), serde_json::from_str(&r.get::<String, _>(3)).unwrap())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("spec1".into(), "person.search".into(), Some(V1.into()), serde_json::json!({"q": f.zhang_wei_id, "results": 1})),
+            (
+                "spec1".into(),
+                "explain.read".into(),
+                Some(V1.into()),
+                serde_json::json!({"key": "population_end", "from": "2014-01-01", "to": "2014-12-31", "rows": 3})
+            ),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn html_in_a_name_is_escaped() {
     let f = fixture().await;
