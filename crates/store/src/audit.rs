@@ -45,6 +45,8 @@ pub struct AuditFilter {
     pub to: Option<String>,
     /// Maximum rows (newest first).
     pub limit: i64,
+    /// Rows skipped before the first returned (paging).
+    pub offset: i64,
 }
 
 impl Store {
@@ -83,6 +85,7 @@ impl Store {
             qb.push(" AND a.at < ").push_bind(t.clone());
         }
         qb.push(" ORDER BY a.at DESC, a.id DESC LIMIT ").push_bind(if f.limit > 0 { f.limit } else { 200 });
+        qb.push(" OFFSET ").push_bind(f.offset.max(0));
         let rows = qb.build().fetch_all(&self.pool).await?;
         Ok(rows
             .iter()

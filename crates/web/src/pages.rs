@@ -564,7 +564,12 @@ pub struct AuditQuery {
     pub from: Option<String>,
     /// To date (inclusive).
     pub to: Option<String>,
+    /// Page number, from 1.
+    pub page: Option<u32>,
 }
+
+/// Audit rows per page.
+const AUDIT_PAGE: i64 = 100;
 
 fn nonempty(s: &Option<String>) -> Option<String> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from)
@@ -578,10 +583,26 @@ pub async fn audit(State(st): State<AppState>, a: Auth, Query(q): Query<AuditQue
         entity_id: nonempty(&q.entity_id),
         from: nonempty(&q.from),
         to: nonempty(&q.to).map(|t| format!("{t}T99")),
-        limit: 500,
+        // One row more than a page tells whether a next page exists.
+        limit: AUDIT_PAGE + 1,
+        offset: (i64::from(q.page.unwrap_or(1).max(1)) - 1) * AUDIT_PAGE,
     };
-    let rows = renkou_app::audit::search(&st.store, &a.caller, &filter).await?;
+    let mut rows = renkou_app::audit::search(&st.store, &a.caller, &filter).await?;
+    let more = rows.len() as i64 > AUDIT_PAGE;
+    rows.truncate(AUDIT_PAGE as usize);
+    let page_no = q.page.unwrap_or(1).max(1);
     let v = |s: &Option<String>| s.clone().unwrap_or_default();
+    let link = |p: u32| {
+        let enc = |s: &Option<String>| crate::view::urlencode(&v(s));
+        format!(
+            "/audit?username={}&action={}&entity_id={}&from={}&to={}&page={p}",
+            enc(&q.username),
+            enc(&q.action),
+            enc(&q.entity_id),
+            enc(&q.from),
+            enc(&q.to)
+        )
+    };
     let body = html! {
         h1 { "审计日志" }
         form.period method="get" action="/audit" {
@@ -597,6 +618,11 @@ pub async fn audit(State(st): State<AppState>, a: Auth, Query(q): Query<AuditQue
                 td { (r.at) } td { (r.username) } td { (r.action) } td { (r.entity) " " (v(&r.entity_id)) } td { (v(&r.area_code)) } td { (v(&r.remote_addr)) }
                 td.json { (v(&r.old_value)) } td.json { (v(&r.new_value)) }
             } } } }
+        p.pager #audit-pager {
+            "第 " (page_no) " 页 (每页 " (AUDIT_PAGE) " 条) "
+            @if page_no > 1 { a #audit-prev href=(link(page_no - 1)) { "← 上一页" } " " }
+            @if more { a #audit-next href=(link(page_no + 1)) { "下一页 →" } }
+        }
     };
     Ok(page("审计日志", Some((&a.caller.user, &a.csrf)), body))
 }

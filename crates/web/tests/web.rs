@@ -192,6 +192,41 @@ async fn searches_and_drill_down_lists_are_audited() {
     );
 }
 
+/// The audit page pages through every entry (100 a page) and keeps its filters across pages.
+#[tokio::test]
+async fn the_audit_page_pages_and_filters() {
+    let f = fixture().await;
+    for i in 0..250 {
+        let e = renkou_app::audit::AuditEntry {
+            id: 0,
+            at: format!("2024-01-01T00:{:02}:{:02}Z", i / 60, i % 60),
+            username: "spec1".into(),
+            action: "person.read".into(),
+            entity: "person".into(),
+            entity_id: Some(format!("{i}")),
+            area_code: Some(V1.into()),
+            remote_addr: None,
+            old_value: None,
+            new_value: None,
+        };
+        f.store.insert_audit(&e).await.unwrap();
+    }
+    let (admin, _) = login(&f.router, "admin").await;
+    let rows = |b: &str| b.matches("<td>spec1</td><td>person.read</td>").count();
+    let p1 = get(&f.router, "/audit?username=spec1&action=person.read", &admin).await;
+    assert_eq!(rows(&p1.body), 100);
+    assert!(
+        p1.body.contains("id=\"audit-next\" href=\"/audit?username=spec1&amp;action=person.read&amp;entity_id=&amp;from=&amp;to=&amp;page=2\""),
+        "{}",
+        p1.body
+    );
+    let p3 = get(&f.router, "/audit?username=spec1&action=person.read&page=3", &admin).await;
+    assert_eq!(rows(&p3.body), 50);
+    assert!(!p3.body.contains("audit-next") && p3.body.contains("audit-prev"));
+    // The oldest entry is the last row of the last page.
+    assert!(p3.body.contains("<td>person 0</td>"));
+}
+
 #[tokio::test]
 async fn html_in_a_name_is_escaped() {
     let f = fixture().await;
