@@ -235,6 +235,12 @@ pub async fn apply(
         (None, None) => subject(&command).map_or(AuditTarget::None, |s| s),
     };
     let area = audit_area(&command, &plan.batch);
+    // The old values of what the command changes on stored persons (recorded marital status,
+    // household and relationship, open episodes and marriages), unless the caller gave its own.
+    let old_value = match old_value {
+        Some(v) => Some(v),
+        None => old_values(store, &plan.batch).await?,
+    };
     let entry = AuditEntry {
         id: 0,
         at: stamp(now),
@@ -265,6 +271,43 @@ pub async fn apply(
         _ => None,
     });
     Ok(Written { person, household })
+}
+
+/// The stored persons a batch changes, with their state before it (JSON), or `None`.
+async fn old_values(store: &Store, batch: &RegisterBatch) -> Result<Option<String>, AppError> {
+    let mut ids: Vec<i64> = Vec::new();
+    let mut add = |r: &PersonRef| {
+        if let PersonRef::Stored(id) = r {
+            ids.push(*id);
+        }
+    };
+    batch.marital_updates.iter().for_each(|(p, _)| add(p));
+    batch.memberships.iter().for_each(|m| add(&m.person));
+    batch.episode_ends.iter().for_each(|e| add(&e.person));
+    batch.marriage_ends.iter().for_each(|m| add(&m.person));
+    batch.regroupings.iter().for_each(|g| add(&g.person));
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let (states, _) = store.engine_state(&ids, &[]).await?;
+    let mut out = serde_json::Map::new();
+    for id in ids {
+        if let Some(s) = states.get(&PersonRef::Stored(id)) {
+            out.insert(
+                id.to_string(),
+                serde_json::json!({
+                    "marital_status": s.marital_status,
+                    "household": s.household,
+                    "relationship": s.relationship,
+                    "open_episodes": s.open.iter().map(|e| serde_json::json!({"kind": e.kind, "area": e.area.as_str(), "from": e.from})).collect::<Vec<_>>(),
+                    "open_marriages": s.marriages.iter().map(|m| serde_json::json!({"spouse": m.spouse, "start": m.start})).collect::<Vec<_>>(),
+                }),
+            );
+        }
+    }
+    Ok(Some(serde_json::Value::Object(out).to_string()))
 }
 
 /// Writes the batch of an import's [`plan`] in one transaction, calling `progress(done, total)`

@@ -217,3 +217,30 @@ async fn villager_groups_are_created_renamed_and_assigned() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("data-field=\"group\""), "{}", r.body);
 }
+
+/// A change keeps the old values of what it changed in the same transaction's audit entry: a
+/// divorce records both spouses' marital status (已婚) and open marriage before it.
+#[tokio::test]
+async fn a_divorce_audits_the_old_marital_status_of_both_spouses() {
+    let f = fixture(&[]).await;
+    let (cookie, csrf) = login(&f.router, "admin").await;
+    let r = post(&f.router, "/events/divorce", &cookie, &[("csrf", &csrf), ("person_id", &f.zhang_wei.to_string()), ("date", "2014-03-01")]).await;
+    assert!(saved(&r), "{}", r.body);
+    let (old, new): (String, String) =
+        sqlx::query_as("SELECT old_value, new_value FROM audit_log WHERE action = 'divorce.record'").fetch_one(f.store.pool()).await.unwrap();
+    let old: serde_json::Value = serde_json::from_str(&old).unwrap();
+    for p in [f.zhang_wei, f.li_na] {
+        assert_eq!(old[p.to_string()]["marital_status"], "married", "{old}");
+        assert_eq!(old[p.to_string()]["open_marriages"][0]["start"], "2008-08-08", "{old}");
+    }
+    let new: serde_json::Value = serde_json::from_str(&new).unwrap();
+    assert_eq!(new["command"], "divorce");
+    assert_eq!(new["date"], "2014-03-01");
+    let status: Vec<String> = sqlx::query_scalar("SELECT marital_status FROM person WHERE id IN ($1, $2) ORDER BY id")
+        .bind(f.zhang_wei)
+        .bind(f.li_na)
+        .fetch_all(f.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(status, vec!["40", "40"], "both 离婚 (GB/T 2261.2 code 40)");
+}
