@@ -157,10 +157,15 @@ pub struct PersonDetail {
 pub async fn detail(store: &Store, caller: &Caller, id: i64, now: DateTime<Utc>) -> Result<PersonDetail, AppError> {
     authorize(&caller.user, Action::ViewPersons, None)?;
     let record = store.person_detail(&caller.user.area, id).await?.ok_or_else(|| AppError::NotFound(format!("人员 {id}")))?;
-    let household = match record.household_id {
+    let mut household = match record.household_id {
         Some(h) => store.household(&caller.user.area, h).await?,
         None => None,
     };
+    // Only the person read has the whole number (the read is audited); the household members are
+    // masked here, the one place, for the HTML page and the JSON API alike.
+    for m in household.iter_mut().flat_map(|h| h.members.iter_mut()) {
+        m.person.citizen_id = m.person.citizen_id.as_deref().map(mask);
+    }
     audit::record(store, caller, "person.read", "person", Some(id.to_string()), record.summary.area_code.as_deref(), None, None, now).await?;
     Ok(PersonDetail { record, household })
 }

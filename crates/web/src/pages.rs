@@ -382,7 +382,8 @@ fn members(h: &renkou_app::persons::HouseholdRow) -> Markup {
             tbody { @for m in &h.members { tr {
                 td { a href={ "/persons/" (m.person.id) } { (m.person.name) } } td { (m.relationship_to_head.clone().unwrap_or_default()) }
                 td { (sex_zh(m.person.sex)) } td { (m.person.birth_date) }
-                td.mono { (m.person.citizen_id.as_deref().map(renkou_core::citizen_id::mask).unwrap_or_default()) }
+                // Masked by the app (persons::detail, persons::household).
+                td.mono { (m.person.citizen_id.clone().unwrap_or_default()) }
                 td { (opt_date(m.person.death_date)) }
             } } } }
     }

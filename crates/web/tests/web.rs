@@ -146,6 +146,12 @@ async fn lists_mask_citizen_ids_and_the_detail_shows_it_whole() {
     assert!(api.body.contains(&masked) && !api.body.contains(&f.zhang_wei_id));
     let detail = get(&f.router, &format!("/persons/{}", f.zhang_wei), &cookie).await;
     assert!(detail.body.contains(&f.zhang_wei_id));
+    // His wife's page lists him as a household member, masked, in HTML and in the JSON API alike.
+    for path in [format!("/persons/{}", f.li_na), format!("/api/v1/persons/{}", f.li_na)] {
+        let r = get(&f.router, &path, &cookie).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(r.body.contains(&masked) && !r.body.contains(&f.zhang_wei_id), "{path}: {}", r.body);
+    }
 }
 
 #[tokio::test]
