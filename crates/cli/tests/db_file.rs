@@ -110,14 +110,28 @@ fn start_new_file_import(dir: &Path, db: &Path, rows: usize, bad_last: bool) -> 
 
 #[test]
 fn a_failed_import_of_a_new_file_racing_another_writer_loses_nothing() {
+    // The race needs the slow import still running when the other writer has finished: on a
+    // fast or idle machine 20000 rows may be too few, so the file grows until it is.
+    for rows in [20_000, 80_000, 250_000] {
+        if failed_import_race(rows) {
+            return;
+        }
+    }
+    panic!("the slow import always finished before the other writer: no race happened");
+}
+
+/// One attempt of the race above; `false` when the slow import ended too early to race.
+fn failed_import_race(rows: usize) -> bool {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("new.db");
-    // Rejected at the last of 20000 rows, after the other writer has created the file.
-    let mut slow = start_new_file_import(dir.path(), &db, 20_000, true);
+    // Rejected at its last row, after the other writer has created the file.
+    let mut slow = start_new_file_import(dir.path(), &db, rows, true);
     let (other, ids) = persons_csv(dir.path(), "other.csv", "1990-01-01", 5, 1, false);
     let o = renkou(&["import", "--db", s(&db), s(&other)]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(slow.try_wait().unwrap().is_none(), "the slow import must still be running when the other writer finishes");
+    if slow.try_wait().unwrap().is_some() {
+        return false;
+    }
     let written = std::fs::read(&db).unwrap();
     let o = slow.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -126,16 +140,29 @@ fn a_failed_import_of_a_new_file_racing_another_writer_loses_nothing() {
     assert_eq!(std::fs::read(&db).unwrap(), written);
     assert_eq!(persons(&db, &ids), (5, 5));
     assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+    true
 }
 
 #[test]
 fn a_new_file_that_appears_during_an_import_is_not_replaced() {
+    for rows in [20_000, 80_000, 250_000] {
+        if appearing_file_race(rows) {
+            return;
+        }
+    }
+    panic!("the slow import always finished before the other writer: no race happened");
+}
+
+/// One attempt of the race above; `false` when the slow import ended too early to race.
+fn appearing_file_race(rows: usize) -> bool {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("new.db");
-    let mut slow = start_new_file_import(dir.path(), &db, 20_000, false);
+    let mut slow = start_new_file_import(dir.path(), &db, rows, false);
     let (other, ids) = persons_csv(dir.path(), "other.csv", "1990-01-01", 5, 1, false);
     assert!(renkou(&["import", "--db", s(&db), s(&other)]).status.success());
-    assert!(slow.try_wait().unwrap().is_none(), "the slow import must still be running when the other writer finishes");
+    if slow.try_wait().unwrap().is_some() {
+        return false;
+    }
     let written = std::fs::read(&db).unwrap();
     let o = slow.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -143,6 +170,7 @@ fn a_new_file_that_appears_during_an_import_is_not_replaced() {
     assert_eq!(std::fs::read(&db).unwrap(), written);
     assert_eq!(persons(&db, &ids), (5, 5));
     assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+    true
 }
 
 /// The seed report's registered population (tests/data/seed-report.toml).
