@@ -88,6 +88,23 @@ pub fn explainable_keys() -> Vec<&'static str> {
     keys
 }
 
+/// Records that `caller` downloaded the report of `area` and `period` as `format` (`csv`,
+/// `xlsx`): audited as `report.download` (an export leaves the system; PIPL asks who took what).
+///
+/// Errors: [`AppError::NotFound`] for an area outside the caller's; [`AppError::Store`].
+pub async fn record_download(
+    store: &Store,
+    caller: &crate::auth::Caller,
+    format: &str,
+    area: &AreaCode,
+    period: &Period,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    crate::auth::authorize(&caller.user, crate::auth::Action::ViewFigures, Some(area))?;
+    let v = serde_json::json!({"format": format, "from": period.first, "to": period.last});
+    crate::audit::record(store, caller, "report.download", "report", Some(area.as_str().to_string()), Some(area.as_str()), None, Some(v.to_string()), now).await
+}
+
 /// The records behind a figure for `caller` (see [`explain`]): persons' details need the right
 /// to see persons and `area` inside the caller's; citizen IDs masked; audited as `explain.read`
 /// with the figure, the period and the number of records.

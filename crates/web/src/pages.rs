@@ -439,6 +439,7 @@ fn download(bytes: Vec<u8>, mime: &str, name: String) -> Response {
 pub async fn report_csv(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Response, WebError> {
     let (area, period) = resolve(&st, &a.caller, &q).await?;
     let r = report::build(&st.store, &area, &period).await?;
+    report::record_download(&st.store, &a.caller, "csv", &area, &period, Utc::now()).await?;
     Ok(download(export::report_csv(&r)?, "text/csv; charset=utf-8", format!("report-{}-{}-{}.csv", area.as_str(), period.first, period.last)))
 }
 
@@ -446,6 +447,7 @@ pub async fn report_csv(State(st): State<AppState>, a: Auth, Query(q): Query<Rep
 pub async fn report_xlsx(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Response, WebError> {
     let (area, period) = resolve(&st, &a.caller, &q).await?;
     let r = report::build(&st.store, &area, &period).await?;
+    report::record_download(&st.store, &a.caller, "xlsx", &area, &period, Utc::now()).await?;
     Ok(download(
         export::report_xlsx(&r)?,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -198,6 +198,24 @@ async fn searches_and_drill_down_lists_are_audited() {
     );
 }
 
+/// Report downloads are audited with their format and period.
+#[tokio::test]
+async fn report_downloads_are_audited() {
+    let f = fixture().await;
+    let (cookie, _) = login(&f.router, "boss").await;
+    for ext in ["csv", "xlsx"] {
+        let r = get(&f.router, &format!("/report.{ext}?area={TOWNSHIP}&from=2014-01-01&to=2014-12-31"), &cookie).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT username, entity_id, new_value FROM audit_log WHERE action = 'report.download' ORDER BY id")
+            .fetch_all(f.store.pool())
+            .await
+            .unwrap();
+    let want = |fmt: &str| ("boss".to_string(), TOWNSHIP.to_string(), format!(r#"{{"format":"{fmt}","from":"2014-01-01","to":"2014-12-31"}}"#));
+    assert_eq!(rows, vec![want("csv"), want("xlsx")]);
+}
+
 /// The audit page pages through every entry (100 a page) and keeps its filters across pages.
 #[tokio::test]
 async fn the_audit_page_pages_and_filters() {
