@@ -44,3 +44,10 @@
       markLine: { silent: true, data: [{ yAxis: 107, name: '正常上限' }], lineStyle: { color: '#c62828' } } }]
   });
 })();
+
+// The print button of the printable report: bound here, as the Content-Security-Policy allows no
+// inline handlers.
+(function () {
+  var b = document.getElementById('print-button');
+  if (b) b.addEventListener('click', function () { window.print(); });
+})();

@@ -425,7 +425,9 @@ pub async fn report_print(State(st): State<AppState>, a: Auth, Query(q): Query<R
                     tbody { @for c in &r.children { tr { td { (c.area.name) } @for k in VILLAGE_COLUMNS { td.num { (fig(&c.figures, k)) } } } } } }
             }
             p.note { (export::DENOMINATOR_NOTE) br; (export::ROUNDING_NOTE) }
-            p.noprint { button onclick="window.print()" { "打印" } }
+            p.noprint { button #print-button type="button" { "打印" } }
+            // No inline handlers (Content-Security-Policy): app.js binds the button.
+            script src="/assets/app.js" {}
         }
     };
     Ok(page("打印报表", Some((&a.caller.user, &a.csrf)), body))
@@ -482,12 +484,45 @@ pub struct LoginForm {
     pub next: String,
 }
 
-fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next.to_string()
-    } else {
-        "/".to_string()
+/// Where a login may go: only a path of this site. A browser ignores tabs and line breaks in a
+/// URL and reads `\` as `/`, so `/<TAB>/host` or `/\host` would leave the site (`//host`); the
+/// checks hold for the value as given and after every round of percent-decoding. Anything else
+/// goes to `/`.
+pub(crate) fn safe_next(next: &str) -> String {
+    fn local(s: &str) -> bool {
+        let b = s.as_bytes();
+        b.first() == Some(&b'/') && !matches!(b.get(1), Some(b'/' | b'\\')) && !s.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
     }
+    fn percent_decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if b[i] == b'%' && i + 2 < b.len() {
+                if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    let mut s = next.to_string();
+    for _ in 0..4 {
+        if !local(&s) {
+            return "/".to_string();
+        }
+        let d = percent_decode(&s);
+        if d == s {
+            return next.to_string();
+        }
+        s = d;
+    }
+    "/".to_string()
 }
 
 fn login_page(status: StatusCode, next: &str, username: &str, message: Option<&str>) -> Response {

@@ -198,6 +198,73 @@ async fn searches_and_drill_down_lists_are_audited() {
     );
 }
 
+/// After a real login, `next=` leads only to a path of this site, whatever its encoding: tabs and
+/// backslashes that a browser drops or reads as `/`, percent-encoded slashes, schemes.
+#[tokio::test]
+async fn login_next_stays_on_the_site() {
+    let f = fixture().await;
+    let login_to = |next: &'static str| {
+        let router = f.router.clone();
+        async move {
+            let page = get(&router, "/login", "").await;
+            let token = set_cookie_value(&page, "renkou_login_csrf").unwrap();
+            let r = post(
+                &router,
+                "/login",
+                &format!("renkou_login_csrf={token}"),
+                &[("username", "admin"), ("password", PASSWORD), ("csrf", &token), ("next", next)],
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{next:?}");
+            r.headers.get(axum::http::header::LOCATION).unwrap().to_str().unwrap().to_string()
+        }
+    };
+    for next in [
+        "//evil.example",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/%09/evil.example",
+        "%2F%09%2Fevil.example",
+        "/%2F/evil.example",
+        "/%252F/evil.example",
+        "/%5Cevil.example",
+        "https://evil.example",
+        "javascript:alert(1)",
+        " /persons",
+        "/\n/evil.example",
+    ] {
+        assert_eq!(login_to(next).await, "/", "{next:?}");
+    }
+    assert_eq!(login_to("/persons/3").await, "/persons/3");
+    // The login page puts only a safe value into its form.
+    let page = get(&f.router, "/login?next=%2F%09%2Fevil.example", "").await;
+    assert!(page.body.contains("name=\"next\" value=\"/\""), "{}", page.body);
+}
+
+/// Every response carries the security headers; pages and API answers with personal data are
+/// `no-store`, the embedded assets may be cached.
+#[tokio::test]
+async fn security_headers_and_no_store() {
+    let f = fixture().await;
+    let (cookie, _) = login(&f.router, "admin").await;
+    for path in ["/", "/login", &format!("/persons/{}", f.zhang_wei), &format!("/api/v1/persons/{}", f.zhang_wei), "/report/print", "/no-such-page"] {
+        let r = get(&f.router, path, &cookie).await;
+        let h = |k: &str| r.headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        assert_eq!(h("cache-control"), "no-store", "{path}");
+        assert_eq!(h("content-security-policy"), renkou_web::CONTENT_SECURITY_POLICY, "{path}");
+        assert!(h("content-security-policy").contains("frame-ancestors 'none'") && h("content-security-policy").contains("script-src 'self';"));
+        assert_eq!(
+            (h("x-content-type-options"), h("referrer-policy"), h("x-frame-options")),
+            ("nosniff".into(), "same-origin".into(), "DENY".into()),
+            "{path}"
+        );
+        // No inline script handler anywhere on the page.
+        assert!(!r.body.contains("onclick="), "{path}");
+    }
+    let asset = get(&f.router, "/assets/app.css", "").await;
+    assert!(asset.headers.get("cache-control").unwrap().to_str().unwrap().starts_with("public"));
+}
+
 /// Report downloads are audited with their format and period.
 #[tokio::test]
 async fn report_downloads_are_audited() {
