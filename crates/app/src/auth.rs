@@ -23,6 +23,32 @@ pub const SESSION_HOURS: i64 = 8;
 pub const MAX_FAILED_LOGINS: i64 = 5;
 /// The rate-limit window, minutes.
 pub const RATE_WINDOW_MINUTES: i64 = 15;
+/// Failed logins from one address, whatever the usernames, allowed within
+/// [`RATE_WINDOW_MINUTES`] (guessing across many usernames from one machine).
+pub const MAX_FAILED_LOGINS_PER_ADDRESS: i64 = 20;
+/// The shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Common passwords refused whatever their length (`data/common-passwords.txt`).
+const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+/// Checks a new password: at least [`MIN_PASSWORD_CHARS`] characters, not one character
+/// repeated, not on the list of common passwords (compared without regard to case). The one
+/// place passwords are judged (user creation, password changes).
+///
+/// Errors: the reason, in Chinese with the English in brackets.
+pub fn check_password(p: &str) -> Result<(), String> {
+    if p.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!("密码至少{MIN_PASSWORD_CHARS}位 (password: at least {MIN_PASSWORD_CHARS} characters)"));
+    }
+    let lower = p.to_lowercase();
+    let mut chars = p.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) || COMMON_PASSWORDS.lines().map(str::trim).any(|c| !c.starts_with('#') && c == lower) {
+        return Err("密码过于常见, 容易被猜到, 请换一个 (password too common)".into());
+    }
+    Ok(())
+}
 
 /// A role (角色). What each may do is in [`authorize`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -195,7 +221,7 @@ fn user_of(row: UserRow) -> Result<User, AppError> {
 pub struct NewUser {
     /// Login name: 2–32 letters, digits, `_`, `-` or `.`.
     pub username: String,
-    /// Password, at least 8 characters.
+    /// Password (see [`check_password`]).
     pub password: String,
     /// Role.
     pub role: Role,
@@ -216,8 +242,8 @@ pub async fn add_user(store: &Store, actor: Option<&Caller>, u: &NewUser, now: D
     if !name_ok {
         errors.push(("username".into(), "用户名应为2-32位字母、数字或 _ - . (username: 2–32 of a-z 0-9 _ - .)".into()));
     }
-    if u.password.chars().count() < 8 {
-        errors.push(("password".into(), "密码至少8位 (password: at least 8 characters)".into()));
+    if let Err(m) = check_password(&u.password) {
+        errors.push(("password".into(), m));
     }
     let area = match AreaCode::parse(&u.area) {
         Ok(a) => match store.area(&a).await? {
@@ -309,8 +335,12 @@ pub async fn login(store: &Store, username: &str, password: &str, remote_addr: &
     let username = username.trim();
     let ip = remote_addr.rsplit_once(':').map_or(remote_addr, |(ip, _)| ip);
     let since = stamp(now - Duration::minutes(RATE_WINDOW_MINUTES));
-    if store.failed_logins_since(username, ip, &since).await? >= MAX_FAILED_LOGINS {
-        return Err(AppError::RateLimited(format!("{RATE_WINDOW_MINUTES} 分钟内失败 {MAX_FAILED_LOGINS} 次")));
+    if store.failed_logins_since(username, ip, &since).await? >= MAX_FAILED_LOGINS
+        || store.failed_logins_from_since(ip, &since).await? >= MAX_FAILED_LOGINS_PER_ADDRESS
+    {
+        // A refused attempt is audited (PIPL: who tried to get in, from where).
+        crate::audit::write(store, username, remote_addr, "login.locked", "user", None, None, None, None, now).await?;
+        return Err(AppError::RateLimited(format!("{RATE_WINDOW_MINUTES} 分钟内失败次数过多")));
     }
     let row = store.user_by_username(username).await?;
     let ok = match &row {
@@ -323,6 +353,7 @@ pub async fn login(store: &Store, username: &str, password: &str, remote_addr: &
     };
     store.record_login_attempt(username, ip, &stamp(now), ok).await?;
     let Some(row) = row.filter(|_| ok) else {
+        crate::audit::write(store, username, remote_addr, "login.failed", "user", None, None, None, None, now).await?;
         return Err(AppError::Unauthenticated("用户名或密码错误".into()));
     };
     let user = user_of(row)?;
@@ -354,8 +385,8 @@ pub async fn list_users(store: &Store, caller: &Caller) -> Result<Vec<User>, App
 
 /// Sets a user's password (CLI, trusted operator). Ends the user's sessions.
 pub async fn set_password(store: &Store, username: &str, password: &str, now: DateTime<Utc>) -> Result<(), AppError> {
-    if password.chars().count() < 8 {
-        return Err(AppError::Fields(vec![("password".into(), "密码至少8位 (password: at least 8 characters)".into())]));
+    if let Err(m) = check_password(password) {
+        return Err(AppError::Fields(vec![("password".into(), m)]));
     }
     store.set_password_hash(username, &hash_password(password)?).await.map_err(|e| match e {
         renkou_store::StoreError::Conflict(m) => AppError::NotFound(m),

@@ -153,6 +153,16 @@ impl Store {
         Ok(())
     }
 
+    /// Failed logins from `remote_addr` (any username) at or after `since`.
+    pub async fn failed_logins_from_since(&self, remote_addr: &str, since: &str) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM login_attempt WHERE remote_addr = $1 AND at >= $2 AND success = 0")
+            .bind(remote_addr)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?
+            .get(0))
+    }
+
     /// Failed logins for `username` from `remote_addr` at or after `since`, not followed by a
     /// successful one.
     pub async fn failed_logins_since(&self, username: &str, remote_addr: &str, since: &str) -> Result<i64> {

@@ -91,6 +91,37 @@ async fn login_is_rate_limited_per_username_and_address() {
     assert_eq!(try_login(&f.router, "spec1", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
     // Another username from the same address is not affected.
     assert_eq!(try_login(&f.router, "admin", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    // Failures and the lockout are in the audit log, with the address.
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, username FROM audit_log WHERE action LIKE 'login.%' ORDER BY id").fetch_all(f.store.pool()).await.unwrap();
+    let failed = rows.iter().filter(|r| r.0 == "login.failed" && r.1 == "spec1").count() as i64;
+    assert_eq!((failed, rows.iter().filter(|r| r.0 == "login.locked").count()), (auth::MAX_FAILED_LOGINS, 1));
+}
+
+/// Guessing across many usernames from one address is limited too.
+#[tokio::test]
+async fn login_is_rate_limited_per_address_across_usernames() {
+    let f = fixture().await;
+    for i in 0..auth::MAX_FAILED_LOGINS_PER_ADDRESS {
+        assert_eq!(try_login(&f.router, &format!("nobody{i}"), "wrong-password").await.status, StatusCode::UNAUTHORIZED, "{i}");
+    }
+    assert_eq!(try_login(&f.router, "admin", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Passwords: at least 10 characters and not a common one (one check for every way to set one).
+#[tokio::test]
+async fn short_and_common_passwords_are_refused() {
+    assert!(auth::check_password("correct-horse-1").is_ok());
+    for p in ["12345678", "short-9ch", "1234567890", "Password123", "woaini1314", "aaaaaaaaaaaa"] {
+        assert!(auth::check_password(p).is_err(), "{p}");
+    }
+    let f = fixture().await;
+    let (cookie, csrf) = login(&f.router, "admin").await;
+    let r =
+        post(&f.router, "/users", &cookie, &[("csrf", &csrf), ("username", "weak"), ("role", "village_specialist"), ("area", V2), ("password", "qwertyuiop")])
+            .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("密码过于常见"), "{}", r.body);
 }
 
 #[tokio::test]
