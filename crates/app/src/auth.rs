@@ -186,6 +186,12 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
         .map_err(|e| AppError::Invalid(format!("密码无法加密 (cannot hash password): {e}")))
 }
 
+/// [`hash_password`] on a blocking thread (Argon2 is CPU work; async workers serve requests).
+async fn hash_blocking(password: &str) -> Result<String, AppError> {
+    let p = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| AppError::Invalid(format!("密码无法加密 (cannot hash password): {e}")))?
+}
+
 /// True when `password` matches the PHC string `hash`.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
@@ -271,7 +277,7 @@ pub async fn add_user(store: &Store, actor: Option<&Caller>, u: &NewUser, now: D
     let area = area.expect("checked");
     let row = NewUserRow {
         username: u.username.clone(),
-        password_hash: hash_password(&u.password)?,
+        password_hash: hash_blocking(&u.password).await?,
         role: u.role.code().into(),
         area_code: area.as_str().into(),
         display_name: if u.display_name.trim().is_empty() { u.username.clone() } else { u.display_name.trim().to_string() },
@@ -343,14 +349,17 @@ pub async fn login(store: &Store, username: &str, password: &str, remote_addr: &
         return Err(AppError::RateLimited(format!("{RATE_WINDOW_MINUTES} 分钟内失败次数过多")));
     }
     let row = store.user_by_username(username).await?;
-    let ok = match &row {
-        Some(r) => verify_password(password, &r.password_hash),
-        None => {
-            // Same work as for a real user, so response time does not reveal the username.
-            verify_password(password, dummy_hash());
-            false
-        }
+    // Argon2 takes tens of milliseconds of CPU: on a blocking thread, not an async worker
+    // (concurrent logins would otherwise stall every other request). Same work for an unknown
+    // username, so the response time does not reveal which usernames exist.
+    let (pw, hash, known) = match &row {
+        Some(r) => (password.to_string(), r.password_hash.clone(), true),
+        None => (password.to_string(), dummy_hash().to_string(), false),
     };
+    let verified = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+        .await
+        .map_err(|e| AppError::Invalid(format!("密码校验失败 (password check failed): {e}")))?;
+    let ok = known && verified;
     store.record_login_attempt(username, ip, &stamp(now), ok).await?;
     let Some(row) = row.filter(|_| ok) else {
         crate::audit::write(store, username, remote_addr, "login.failed", "user", None, None, None, None, now).await?;
@@ -388,7 +397,7 @@ pub async fn set_password(store: &Store, username: &str, password: &str, now: Da
     if let Err(m) = check_password(password) {
         return Err(AppError::Fields(vec![("password".into(), m)]));
     }
-    store.set_password_hash(username, &hash_password(password)?).await.map_err(|e| match e {
+    store.set_password_hash(username, &hash_blocking(password).await?).await.map_err(|e| match e {
         renkou_store::StoreError::Conflict(m) => AppError::NotFound(m),
         e => e.into(),
     })?;
