@@ -39,8 +39,10 @@ impl Plan {
     }
 }
 
+/// The refusal for a record outside the caller's area: it names nothing of the record (not even
+/// its store id), and reads like a record that does not exist.
 fn out_of_scope(field: &'static str, what: &str) -> Refusal {
-    Refusal { field, reason: format!("{what} 不存在或不在您的管辖范围内 (not found or outside your area)") }
+    Refusal { field, reason: format!("{what}不存在或不在您的管辖范围内 (not found or outside your area)") }
 }
 
 /// Checks `commands` in order against the stored register (and the records already in
@@ -158,13 +160,13 @@ fn check_scope(
     };
     for p in c.stored_persons().into_iter().filter(|p| Some(*p) != arriving) {
         if !persons.contains(&p) {
-            return Err(out_of_scope(person_field(c), &format!("人员 {p}")));
+            return Err(out_of_scope(person_field(c), "人员"));
         }
     }
     let destination_household = matches!(c, Command::Move { .. });
     for h in c.stored_households() {
         if !households.contains(&h) && !destination_household {
-            return Err(out_of_scope("household", &format!("户 {h}")));
+            return Err(out_of_scope("household", "户"));
         }
     }
     Ok(())

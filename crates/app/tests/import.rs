@@ -677,7 +677,7 @@ async fn scoped_import_stays_inside_the_callers_area() {
     // The refusal names the row and not the person (nothing of someone outside the scope).
     assert_eq!(
         err.to_string().lines().nth(1),
-        Some("events.csv:2:B列(公民身份号码): 人员 1 不存在或不在您的管辖范围内 (not found or outside your area)"),
+        Some("events.csv:2:B列(公民身份号码): 人员不存在或不在您的管辖范围内 (not found or outside your area)"),
         "{err}"
     );
 }
