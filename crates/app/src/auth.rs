@@ -19,6 +19,8 @@ use crate::AppError;
 
 /// How long a session lasts without a new login.
 pub const SESSION_HOURS: i64 = 8;
+/// A session unused this long ends (an office PC left logged in), besides [`SESSION_HOURS`].
+pub const IDLE_MINUTES: i64 = 30;
 /// Failed logins (per username and remote address) allowed within [`RATE_WINDOW_MINUTES`].
 pub const MAX_FAILED_LOGINS: i64 = 5;
 /// The rate-limit window, minutes.
@@ -368,14 +370,17 @@ pub async fn login(store: &Store, username: &str, password: &str, remote_addr: &
     let user = user_of(row)?;
     let id = random_token(32);
     let csrf_token = random_token(32);
-    store.insert_session(&id, user.id, &csrf_token, &stamp(now + Duration::hours(SESSION_HOURS))).await?;
+    store.insert_session(&id, user.id, &csrf_token, &stamp(now + Duration::hours(SESSION_HOURS)), &stamp(now)).await?;
     crate::audit::write(store, &user.username, remote_addr, "login", "user", Some(user.id.to_string()), None, None, None, now).await?;
     Ok(Session { id, csrf_token, user })
 }
 
-/// The user and CSRF token of a live session, or `None` (expired, logged out, unknown).
+/// The user and CSRF token of a live session, or `None` (expired, idle for [`IDLE_MINUTES`],
+/// logged out, unknown). A use renews the idle time.
 pub async fn session(store: &Store, id: &str, now: DateTime<Utc>) -> Result<Option<(User, String)>, AppError> {
-    match store.session_user(id, &stamp(now)).await? {
+    let idle_since = stamp(now - Duration::minutes(IDLE_MINUTES));
+    let renew_before = stamp(now - Duration::minutes(1));
+    match store.session_user(id, &stamp(now), &idle_since, &renew_before).await? {
         Some((row, csrf)) => Ok(Some((user_of(row)?, csrf))),
         None => Ok(None),
     }

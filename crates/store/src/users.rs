@@ -112,26 +112,40 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a session.
-    pub async fn insert_session(&self, id: &str, user_id: i64, csrf_token: &str, expires_at: &str) -> Result<()> {
-        sqlx::query("INSERT INTO session (id, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)")
+    /// Stores a session, last seen `now`.
+    pub async fn insert_session(&self, id: &str, user_id: i64, csrf_token: &str, expires_at: &str, now: &str) -> Result<()> {
+        sqlx::query("INSERT INTO session (id, user_id, csrf_token, expires_at, last_seen) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(user_id)
             .bind(csrf_token)
             .bind(expires_at)
+            .bind(now)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    /// The user and CSRF token of a session that has not expired at `now` (ISO 8601 UTC).
-    pub async fn session_user(&self, id: &str, now: &str) -> Result<Option<(UserRow, String)>> {
-        let row =
-            sqlx::query(&format!("SELECT {USER_COLS}, s.csrf_token FROM session s JOIN app_user u ON u.id = s.user_id WHERE s.id = $1 AND s.expires_at > $2"))
-                .bind(id)
+    /// The user and CSRF token of a session that has not expired at `now` and was used after
+    /// `idle_since` (ISO 8601 UTC); the use is recorded (at most once a minute, so that reading
+    /// pages rarely writes).
+    pub async fn session_user(&self, id: &str, now: &str, idle_since: &str, renew_before: &str) -> Result<Option<(UserRow, String)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS}, s.csrf_token FROM session s JOIN app_user u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.expires_at > $2 AND (s.last_seen IS NULL OR s.last_seen > $3)"
+        ))
+        .bind(id)
+        .bind(now)
+        .bind(idle_since)
+        .fetch_optional(&self.pool)
+        .await?;
+        if row.is_some() {
+            sqlx::query("UPDATE session SET last_seen = $1 WHERE id = $2 AND (last_seen IS NULL OR last_seen < $3)")
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .bind(id)
+                .bind(renew_before)
+                .execute(&self.pool)
                 .await?;
+        }
         Ok(row.map(|r| (user_of(&r), r.get(7))))
     }
 

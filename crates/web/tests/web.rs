@@ -98,6 +98,24 @@ async fn login_is_rate_limited_per_username_and_address() {
     assert_eq!((failed, rows.iter().filter(|r| r.0 == "login.locked").count()), (auth::MAX_FAILED_LOGINS, 1));
 }
 
+/// A session unused for 30 minutes ends; each use renews it (besides the absolute 8 hours).
+#[tokio::test]
+async fn an_idle_session_expires_and_use_renews_it() {
+    let f = fixture().await;
+    let (cookie, _) = login(&f.router, "admin").await;
+    let id = cookie.trim_start_matches("renkou_session=").to_string();
+    let now = chrono::Utc::now();
+    let at = |m: i64| now + chrono::Duration::minutes(m);
+    // Used at +29 and again at +58 (29 after the last use): alive both times.
+    assert!(auth::session(&f.store, &id, at(29)).await.unwrap().is_some());
+    assert!(auth::session(&f.store, &id, at(58)).await.unwrap().is_some());
+    // Unused from +58 to +89: ended, also for the web.
+    assert!(auth::session(&f.store, &id, at(89)).await.unwrap().is_none());
+    let (other, _) = login(&f.router, "spec1").await;
+    let other_id = other.trim_start_matches("renkou_session=").to_string();
+    assert!(auth::session(&f.store, &other_id, at(auth::IDLE_MINUTES + 1)).await.unwrap().is_none());
+}
+
 /// Guessing across many usernames from one address is limited too.
 #[tokio::test]
 async fn login_is_rate_limited_per_address_across_usernames() {
