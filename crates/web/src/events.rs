@@ -207,24 +207,27 @@ pub async fn event_form(a: Auth, Path(kind): Path<String>, Query(values): Query<
 /// Runs an event form through the app; returns the person's id.
 pub async fn submit_event(st: &AppState, caller: &Caller, kind: &str, values: &BTreeMap<String, String>) -> Result<i64, AppError> {
     let v = serde_json::Value::Object(values.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect());
-    let bad = |e: serde_json::Error| AppError::Invalid(e.to_string());
+    // Every form struct reads its fields from the same text map.
+    fn form<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, AppError> {
+        serde_json::from_value(v.clone()).map_err(|e| AppError::Invalid(e.to_string()))
+    }
     let (s, t, now) = (&st.store, today(), Utc::now());
     match kind {
-        "birth" => persons::record_birth(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "death" => persons::record_death(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "marriage" => persons::record_marriage(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "divorce" => persons::record_divorce(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "move_in" => persons::record_move_in(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "move_out" => persons::record_move_out(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "move" => persons::record_move(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "outflow" => persons::record_outflow(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "floating_end" => persons::record_floating_end(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "household_create" => persons::household_create(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "household_join" => persons::household_join(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "household_leave" => persons::household_leave(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "household_head" => persons::household_change_head(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "household_split" => persons::household_split(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
-        "group" => persons::assign_group(s, caller, &serde_json::from_value(v).map_err(bad)?, t, now).await,
+        "birth" => persons::record_birth(s, caller, &form(&v)?, t, now).await,
+        "death" => persons::record_death(s, caller, &form(&v)?, t, now).await,
+        "marriage" => persons::record_marriage(s, caller, &form(&v)?, t, now).await,
+        "divorce" => persons::record_divorce(s, caller, &form(&v)?, t, now).await,
+        "move_in" => persons::record_move_in(s, caller, &form(&v)?, t, now).await,
+        "move_out" => persons::record_move_out(s, caller, &form(&v)?, t, now).await,
+        "move" => persons::record_move(s, caller, &form(&v)?, t, now).await,
+        "outflow" => persons::record_outflow(s, caller, &form(&v)?, t, now).await,
+        "floating_end" => persons::record_floating_end(s, caller, &form(&v)?, t, now).await,
+        "household_create" => persons::household_create(s, caller, &form(&v)?, t, now).await,
+        "household_join" => persons::household_join(s, caller, &form(&v)?, t, now).await,
+        "household_leave" => persons::household_leave(s, caller, &form(&v)?, t, now).await,
+        "household_head" => persons::household_change_head(s, caller, &form(&v)?, t, now).await,
+        "household_split" => persons::household_split(s, caller, &form(&v)?, t, now).await,
+        "group" => persons::assign_group(s, caller, &form(&v)?, t, now).await,
         k => Err(AppError::NotFound(k.to_string())),
     }
 }
