@@ -46,7 +46,7 @@ fn main() {
         let mut last = None;
         for _ in 0..5 {
             let t = Instant::now();
-            last = Some(check::run(&store, None, cat, &req, chrono::Utc::now()).await.unwrap());
+            last = Some(check::run(&store, &renkou_app::auth::Caller::operator(req.area.clone()), cat, &req, chrono::Utc::now()).await.unwrap());
             runs.push(t.elapsed());
         }
         let r = last.unwrap();
@@ -87,7 +87,7 @@ fn main() {
         let mut runs = Vec::new();
         for id in ids.iter().step_by(ids.len() / 100).take(100) {
             let t = Instant::now();
-            check::check_persons(&store, None, &township, cat, &[*id], ref_date).await.unwrap();
+            check::check_persons(&store, &renkou_app::auth::Caller::operator(township.clone()), &township, cat, &[*id], ref_date).await.unwrap();
             runs.push(t.elapsed());
         }
         let max = *runs.iter().max().unwrap();
@@ -109,7 +109,7 @@ fn main() {
         let county = AreaCode::parse("130131").unwrap();
         let req = CheckRequest { area: county, ref_date, period: year };
         let t = Instant::now();
-        let r = check::run(&store, None, cat, &req, chrono::Utc::now()).await.unwrap();
+        let r = check::run(&store, &renkou_app::auth::Caller::operator(req.area.clone()), cat, &req, chrono::Utc::now()).await.unwrap();
         let full = t.elapsed();
         println!(
             "county full check ({} persons, {} violations): {:.2} s ({:.1} µs/person; 1M persons at this rate: {:.1} s)",

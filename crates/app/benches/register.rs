@@ -51,7 +51,7 @@ fn main() {
         let mut runs = Vec::new();
         for _ in 0..20 {
             let t = Instant::now();
-            report::build(&store, &township, &year).await.unwrap();
+            report::build(&store, &renkou_app::auth::Caller::operator(township.clone()), &township, &year).await.unwrap();
             runs.push(t.elapsed());
         }
         println!("township report (median of 20): {}", ms(median(runs)));
@@ -101,7 +101,7 @@ fn main() {
         let mut runs = Vec::new();
         for _ in 0..3 {
             let t = Instant::now();
-            report::build(&store, &county, &year).await.unwrap();
+            report::build(&store, &renkou_app::auth::Caller::operator(county.clone()), &county, &year).await.unwrap();
             runs.push(t.elapsed());
         }
         println!("county report (median of 3): {}", ms(median(runs)));

@@ -687,20 +687,16 @@ pub async fn add_group_for(
     rename: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Area, AppError> {
-    use crate::auth::Role;
-    crate::auth::authorize(&caller.user, crate::auth::Action::RecordEvents, Some(village))?;
-    if !matches!(caller.user.role, Role::TownshipAdmin | Role::TownshipStaff | Role::VillageSpecialist) {
-        return Err(AppError::Forbidden("只有乡镇工作人员和村专干可以管理村民小组 (only township staff and village specialists manage groups)".into()));
-    }
+    crate::gate::authorize(&caller.user, crate::gate::Action::ManageGroups, Some(village))?;
     let old = match AreaCode::group(village, number) {
         Some(c) => store.area(&c).await?,
         None => None,
     };
     let area = add_group(store, village, number, name, rename).await?;
     let (action, old_value) = match &old {
-        Some(o) if o.name != area.name => ("group.rename", Some(serde_json::json!({"name": o.name}).to_string())),
+        Some(o) if o.name != area.name => (crate::audit::AuditAction::GroupRename, Some(serde_json::json!({"name": o.name}).to_string())),
         Some(_) => return Ok(area),
-        None => ("group.add", None),
+        None => (crate::audit::AuditAction::GroupAdd, None),
     };
     crate::audit::record(
         store,

@@ -1,8 +1,6 @@
 //! Users, roles, sessions and authorization (用户、角色与权限).
 //!
-//! Every use-case that reads or changes the register calls [`authorize`] with the caller and
-//! the area it touches; a person query also passes the caller's area to the store, so a record
-//! outside it is "not found" rather than forbidden. Passwords are hashed with Argon2id (PHC
+//! Who may do what is decided in [`crate::gate`]. Passwords are hashed with Argon2id (PHC
 //! strings); sessions are random 256-bit tokens stored server-side with their CSRF token.
 
 use std::sync::OnceLock;
@@ -15,6 +13,8 @@ use renkou_core::area::{AreaCode, AreaLevel};
 use renkou_store::{NewUserRow, Store, UserRow};
 use serde::Serialize;
 
+use crate::audit::{self, AuditAction, Entry};
+pub use crate::gate::{authorize, Action};
 use crate::AppError;
 
 /// How long a session lasts without a new login.
@@ -52,7 +52,7 @@ pub fn check_password(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A role (角色). What each may do is in [`authorize`].
+/// A role (角色). What each may do is in [`crate::gate::RULES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -107,6 +107,16 @@ impl Role {
     }
 }
 
+/// Every role, in the order forms list them.
+pub fn roles() -> [Role; 5] {
+    Role::ALL
+}
+
+/// The role stored or submitted as `code` (`township_admin`, …), if any.
+pub fn parse_role(code: &str) -> Option<Role> {
+    Role::from_code(code)
+}
+
 /// A logged-in user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
@@ -138,41 +148,31 @@ pub struct Caller {
     pub remote_addr: String,
 }
 
-/// Something a user may want to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Read aggregate figures and charts.
-    ViewFigures,
-    /// Read lists of persons and person details (names, IDs).
-    ViewPersons,
-    /// Record events (birth, death, marriage, divorce, moves).
-    RecordEvents,
-    /// Add users and list them.
-    ManageUsers,
-    /// Search the audit log.
-    ViewAudit,
-}
+/// The user id of the CLI operator ([`Caller::operator`]); stored users start at 1.
+pub const OPERATOR_ID: i64 = 0;
 
-/// Checks that `user` may do `action` on `target` (an area; `None` = the user's own area).
-///
-/// Errors: [`AppError::Forbidden`] when the role may not do the action at all;
-/// [`AppError::NotFound`] when the target area lies outside the user's area (a village
-/// specialist asking for another village learns nothing about it).
-pub fn authorize(user: &User, action: Action, target: Option<&AreaCode>) -> Result<(), AppError> {
-    let allowed = match action {
-        Action::ViewFigures => true,
-        Action::ViewPersons | Action::RecordEvents => user.role != Role::Leader,
-        Action::ManageUsers | Action::ViewAudit => user.role == Role::TownshipAdmin,
-    };
-    if !allowed {
-        return Err(AppError::Forbidden(format!("{}不能进行此操作 (role {} may not do {action:?})", user.role.name_zh(), user.role.code())));
-    }
-    if let Some(t) = target {
-        if !user.area.contains(t) {
-            return Err(AppError::NotFound(format!("地区 {t} 不在您的管辖范围内或不存在")));
+impl Caller {
+    /// The operator of the command line: whoever can run `renkou` on the machine holding the
+    /// database file can read the file anyway, so the CLI acts as a township administrator of
+    /// `area` ([`operator_area`]: the whole register unless `--area` narrows it), audited as
+    /// user `cli` from `cli`.
+    pub fn operator(area: AreaCode) -> Caller {
+        Caller {
+            user: User { id: OPERATOR_ID, username: "cli".into(), role: Role::TownshipAdmin, area, display_name: "命令行操作员 (CLI operator)".into() },
+            remote_addr: "cli".into(),
         }
     }
-    Ok(())
+}
+
+/// The area of the CLI operator: `narrow` when given (it must exist), else the area that holds
+/// the whole register ([`default_admin_area`]: the deepest area containing every residence).
+///
+/// Errors: [`AppError::Invalid`] for an unknown area or a register with no area at all.
+pub async fn operator_area(store: &Store, narrow: Option<&str>) -> Result<AreaCode, AppError> {
+    match narrow {
+        Some(code) => Ok(crate::report::resolve_area(store, code).await?.code),
+        None => default_admin_area(store).await?.ok_or_else(|| AppError::Invalid("数据库中还没有地区 (no areas yet: import areas first)".into())),
+    }
 }
 
 /// ISO 8601 UTC text of a time, as stored (`2024-05-01T08:30:00Z`), sortable as text.
@@ -239,12 +239,12 @@ pub struct NewUser {
     pub display_name: String,
 }
 
-/// Adds a user. `actor` is the administrator doing it (`None` from the CLI, which is trusted as
-/// the machine's operator); the new user's area must lie inside the actor's.
+/// Adds a user. `actor` is the administrator doing it (the CLI: [`Caller::operator`]); the new
+/// user's area must lie inside the actor's.
 ///
 /// Errors: [`AppError::Fields`] for an invalid username, password, area or role/level mismatch
 /// or a taken username; [`AppError::Forbidden`] when the actor is not an administrator.
-pub async fn add_user(store: &Store, actor: Option<&Caller>, u: &NewUser, now: DateTime<Utc>) -> Result<User, AppError> {
+pub async fn add_user(store: &Store, actor: &Caller, u: &NewUser, now: DateTime<Utc>) -> Result<User, AppError> {
     let mut errors = Vec::new();
     let name_ok = (2..=32).contains(&u.username.chars().count()) && u.username.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !name_ok {
@@ -270,9 +270,7 @@ pub async fn add_user(store: &Store, actor: Option<&Caller>, u: &NewUser, now: D
             None
         }
     };
-    if let (Some(actor), Some(a)) = (actor, &area) {
-        authorize(&actor.user, Action::ManageUsers, Some(a))?;
-    }
+    authorize(&actor.user, Action::ManageUsers, area.as_ref())?;
     if !errors.is_empty() {
         return Err(AppError::Fields(errors));
     }
@@ -291,21 +289,8 @@ pub async fn add_user(store: &Store, actor: Option<&Caller>, u: &NewUser, now: D
         Err(e) => return Err(e.into()),
     };
     let user = User { id, username: row.username.clone(), role: u.role, area: area.clone(), display_name: row.display_name.clone() };
-    let who = actor.map_or("cli".to_string(), |a| a.user.username.clone());
-    let from = actor.map_or("cli".to_string(), |a| a.remote_addr.clone());
-    crate::audit::write(
-        store,
-        &who,
-        &from,
-        "user.add",
-        "user",
-        Some(id.to_string()),
-        Some(area.as_str()),
-        None,
-        Some(serde_json::json!({"username": row.username, "role": row.role, "area": row.area_code}).to_string()),
-        now,
-    )
-    .await?;
+    let v = serde_json::json!({"username": row.username, "role": row.role, "area": row.area_code});
+    audit::record(store, actor, AuditAction::UserAdd, "user", Some(id.to_string()), Some(area.as_str()), None, Some(v.to_string()), now).await?;
     Ok(user)
 }
 
@@ -347,7 +332,7 @@ pub async fn login(store: &Store, username: &str, password: &str, remote_addr: &
         || store.failed_logins_from_since(ip, &since).await? >= MAX_FAILED_LOGINS_PER_ADDRESS
     {
         // A refused attempt is audited (PIPL: who tried to get in, from where).
-        crate::audit::write(store, username, remote_addr, "login.locked", "user", None, None, None, None, now).await?;
+        audit::append(store, username, remote_addr, Entry::new(AuditAction::LoginLocked, "user"), now).await?;
         return Err(AppError::RateLimited(format!("{RATE_WINDOW_MINUTES} 分钟内失败次数过多")));
     }
     let row = store.user_by_username(username).await?;
@@ -364,14 +349,14 @@ pub async fn login(store: &Store, username: &str, password: &str, remote_addr: &
     let ok = known && verified;
     store.record_login_attempt(username, ip, &stamp(now), ok).await?;
     let Some(row) = row.filter(|_| ok) else {
-        crate::audit::write(store, username, remote_addr, "login.failed", "user", None, None, None, None, now).await?;
+        audit::append(store, username, remote_addr, Entry::new(AuditAction::LoginFailed, "user"), now).await?;
         return Err(AppError::Unauthenticated("用户名或密码错误".into()));
     };
     let user = user_of(row)?;
     let id = random_token(32);
     let csrf_token = random_token(32);
     store.insert_session(&id, user.id, &csrf_token, &stamp(now + Duration::hours(SESSION_HOURS)), &stamp(now)).await?;
-    crate::audit::write(store, &user.username, remote_addr, "login", "user", Some(user.id.to_string()), None, None, None, now).await?;
+    audit::append(store, &user.username, remote_addr, Entry { entity_id: Some(user.id.to_string()), ..Entry::new(AuditAction::Login, "user") }, now).await?;
     Ok(Session { id, csrf_token, user })
 }
 
@@ -397,8 +382,12 @@ pub async fn list_users(store: &Store, caller: &Caller) -> Result<Vec<User>, App
     store.users_in(&caller.user.area).await?.into_iter().map(user_of).collect()
 }
 
-/// Sets a user's password (CLI, trusted operator). Ends the user's sessions.
-pub async fn set_password(store: &Store, username: &str, password: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+/// Sets a user's password (the CLI's operator, [`Caller::operator`]). Ends the user's sessions.
+///
+/// Errors: [`AppError::Forbidden`] unless `caller` manages users; [`AppError::Fields`] for a weak
+/// password; [`AppError::NotFound`] for an unknown user.
+pub async fn set_password(store: &Store, caller: &Caller, username: &str, password: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    authorize(&caller.user, Action::ManageUsers, None)?;
     if let Err(m) = check_password(password) {
         return Err(AppError::Fields(vec![("password".into(), m)]));
     }
@@ -406,7 +395,7 @@ pub async fn set_password(store: &Store, username: &str, password: &str, now: Da
         renkou_store::StoreError::Conflict(m) => AppError::NotFound(m),
         e => e.into(),
     })?;
-    crate::audit::write(store, "cli", "cli", "user.password", "user", Some(username.into()), None, None, None, now).await
+    audit::record(store, caller, AuditAction::UserPassword, "user", Some(username.into()), None, None, None, now).await
 }
 
 /// The area a first administrator is responsible for: the deepest known area that contains
@@ -440,5 +429,5 @@ pub async fn ensure_first_admin(store: &Store, now: DateTime<Utc>) -> Result<Opt
         NewUser {
             username: "admin".into(), password: password.clone(), role: Role::TownshipAdmin, area: area.as_str().into(), display_name: "管理员".into()
         };
-    Ok(Some((add_user(store, None, &u, now).await?, password)))
+    Ok(Some((add_user(store, &Caller::operator(area), &u, now).await?, password)))
 }

@@ -226,15 +226,9 @@ pub async fn active_rules(store: &Store, area: &AreaCode) -> Result<ActiveRules,
     }
 }
 
-/// Only a township administrator edits the user rules of her area.
+/// Only a township administrator edits the user rules of her area ([`Action::EditRules`]).
 fn may_edit_rules(caller: &Caller) -> Result<(), AppError> {
-    if caller.user.role != crate::auth::Role::TownshipAdmin {
-        return Err(AppError::Forbidden(format!(
-            "只有乡镇管理员可以修改自定义校验规则 (only a township admin edits user rules; role {})",
-            caller.user.role.code()
-        )));
-    }
-    Ok(())
+    authorize(&caller.user, Action::EditRules, None)
 }
 
 /// What the rules page shows: the current document of the administrator's area and its versions.
@@ -294,18 +288,13 @@ pub async fn save_rules(store: &Store, caller: &Caller, text: &str, now: DateTim
         return Ok(SaveRules::Saved { version: o.version, rules, changed: false });
     }
     let at = crate::auth::stamp(now);
-    let audit = renkou_store::AuditEntry {
-        id: 0,
-        at: at.clone(),
-        username: caller.user.username.clone(),
-        action: "check.rules.save".into(),
-        entity: "user_rules".into(),
-        entity_id: None,
-        area_code: Some(area.as_str().to_string()),
-        remote_addr: Some(caller.remote_addr.clone()),
+    let entry = crate::audit::Entry {
+        area_code: Some(area.as_str()),
         old_value: old.as_ref().map(|o| serde_json::json!({"version": o.version, "text": o.body}).to_string()),
         new_value: Some(serde_json::json!({"rules": rules, "text": text}).to_string()),
+        ..crate::audit::Entry::new(crate::audit::AuditAction::RulesSave, "user_rules")
     };
+    let audit = crate::audit::entry_row(&caller.user.username, &caller.remote_addr, entry, now);
     let version = store.save_user_rules(area, &text, &caller.user.username, &at, &audit).await?;
     Ok(SaveRules::Saved { version, rules, changed: true })
 }
@@ -443,14 +432,12 @@ pub struct CheckRequest {
 
 /// Runs every check of `catalogue` over `req.area`.
 ///
-/// `caller` is the web user (authorized for person details in the area, scoped, audited as
-/// `check.run`); `None` is the trusted operator of the CLI.
+/// `caller` must see persons in the area (the CLI: [`crate::auth::Caller::operator`]); the run
+/// is audited as `check.run` with the number of findings.
 /// Errors: [`AppError::Forbidden`] / [`AppError::NotFound`] for a caller outside the area or a
 /// role without person access; [`AppError::Invalid`] for an unknown area; store errors.
-pub async fn run(store: &Store, caller: Option<&Caller>, catalogue: &Catalogue, req: &CheckRequest, now: DateTime<Utc>) -> Result<CheckReport, AppError> {
-    if let Some(c) = caller {
-        authorize(&c.user, Action::ViewPersons, Some(&req.area))?;
-    }
+pub async fn run(store: &Store, caller: &Caller, catalogue: &Catalogue, req: &CheckRequest, now: DateTime<Utc>) -> Result<CheckReport, AppError> {
+    crate::gate::admit(store, caller, Action::ViewPersons, Some(&req.area), now).await?;
     let area = store.area(&req.area).await?.ok_or_else(|| AppError::Invalid(format!("未知地区 {} (unknown area)", req.area)))?;
     let scope = &area.code;
 
@@ -549,11 +536,12 @@ pub async fn run(store: &Store, caller: Option<&Caller>, catalogue: &Catalogue, 
         let s = score(res, errors, warnings);
         villages.push(VillageSummary { code, name, residents: res, errors, warnings, score: s.map(|s| s.rounded(1)), score_exact: s, by_check });
     }
-    if let Some(c) = caller {
-        let summary = serde_json::json!({"errors": violations.iter().filter(|v| v.importance == Importance::Error).count(), "violations": violations.len()});
-        crate::audit::record(store, c, "check.run", "area", Some(scope.as_str().to_string()), Some(scope.as_str()), None, Some(summary.to_string()), now)
-            .await?;
-    }
+    let summary = serde_json::json!({"errors": violations.iter().filter(|v| v.importance == Importance::Error).count(), "violations": violations.len()});
+    let mut shown: Vec<i64> = violations.iter().filter_map(|v| v.person.as_ref().map(|p| p.id)).collect();
+    shown.sort_unstable();
+    shown.dedup();
+    let (entity_id, area_code) = (Some(scope.as_str().to_string()), Some(scope.as_str()));
+    crate::audit::record_list(store, caller, crate::audit::AuditAction::CheckRun, "area", entity_id, area_code, summary.to_string(), shown.len(), now).await?;
     Ok(CheckReport { area, ref_date: req.ref_date, period: req.period, checks_run: catalogue.checks.len(), persons_checked, violations, villages })
 }
 
@@ -561,19 +549,17 @@ pub async fn run(store: &Store, caller: Option<&Caller>, catalogue: &Catalogue, 
 /// their snapshots in one query ([`Store::person_facts`]), every person rule. Persons outside `scope`
 /// are skipped.
 ///
-/// `caller` must be allowed to see persons in `scope` (`None`: the trusted CLI operator).
+/// `caller` must be allowed to see persons in `scope`.
 /// Errors: [`AppError::Forbidden`] / [`AppError::NotFound`]; store errors.
 pub async fn check_persons(
     store: &Store,
-    caller: Option<&Caller>,
+    caller: &Caller,
     scope: &AreaCode,
     catalogue: &Catalogue,
     ids: &[i64],
     ref_date: NaiveDate,
 ) -> Result<Vec<Violation>, AppError> {
-    if let Some(c) = caller {
-        authorize(&c.user, Action::ViewPersons, Some(scope))?;
-    }
+    authorize(&caller.user, Action::ViewPersons, Some(scope))?;
     let mut facts = store.person_facts(scope, ids).await?;
     // In the order asked for.
     facts.sort_by_key(|f| ids.iter().position(|i| *i == f.id));

@@ -157,6 +157,12 @@ pub struct BirthForm {
     pub policy: String,
 }
 
+/// Opens an empty event or correction form for `caller`. Errors: [`AppError::Forbidden`] for
+/// roles that may not record events.
+pub fn open(caller: &Caller) -> Result<(), AppError> {
+    authorize(&caller.user, Action::RecordEvents, None)
+}
+
 /// Records a birth ([`Command::Birth`]). Returns the child's id.
 pub async fn record_birth(store: &Store, caller: &Caller, f: &BirthForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
     authorize(&caller.user, Action::RecordEvents, None)?;

@@ -18,6 +18,7 @@ pub mod error;
 pub mod export;
 pub mod form_stash;
 pub mod forms;
+pub mod gate;
 pub mod import;
 pub mod monthly;
 pub mod persons;

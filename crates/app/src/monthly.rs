@@ -18,7 +18,9 @@ use renkou_store::Store;
 pub use renkou_store::{GroupEventRow, MonthlyReportRow};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{stamp, Caller, Role};
+use crate::audit::AuditAction;
+use crate::auth::{stamp, Caller};
+use crate::gate::{allows, authorize, Action};
 use crate::AppError;
 
 /// Months shown by the overview table.
@@ -183,14 +185,11 @@ pub struct Overview {
 }
 
 fn may_view(caller: &Caller) -> Result<(), AppError> {
-    if caller.user.role == Role::Leader {
-        return Err(AppError::Forbidden("领导账号只看统计数字, 不看月报 (leaders see figures only)".into()));
-    }
-    Ok(())
+    authorize(&caller.user, Action::ViewMonthly, None)
 }
 
 fn can_review(caller: &Caller) -> bool {
-    matches!(caller.user.role, Role::TownshipStaff | Role::TownshipAdmin)
+    allows(&caller.user, Action::ReviewMonthly)
 }
 
 /// Parses `YYYY-MM`; returns the canonical text and the first and last day. Months after
@@ -253,7 +252,7 @@ pub async fn view(store: &Store, caller: &Caller, group_code: &str, month: &str,
         None => None,
     };
     let reviewed = report.as_ref().is_some_and(|r| r.status == "reviewed");
-    let can_edit = caller.user.role == Role::GroupLeader && caller.user.area == code && !reviewed;
+    let can_edit = authorize(&caller.user, Action::FillMonthly, Some(&code)).is_ok() && !reviewed;
     Ok(MonthlyView { group, village, month, report, events, register, can_edit, can_review: can_review(caller) })
 }
 
@@ -285,7 +284,7 @@ pub async fn submit(
     now: DateTime<Utc>,
 ) -> Result<MonthlyReportRow, AppError> {
     let (code, _) = group(store, caller, group_code).await?;
-    if caller.user.role != Role::GroupLeader || caller.user.area != code {
+    if authorize(&caller.user, Action::FillMonthly, Some(&code)).is_err() {
         return Err(AppError::Forbidden("月报由本组的育龄妇女小组长填报 (only the group's leader fills in its report)".into()));
     }
     let (month, _, _) = parse_month(month, today)?;
@@ -330,7 +329,7 @@ pub async fn submit(
     crate::audit::record(
         store,
         caller,
-        if old.is_some() { "monthly.update" } else { "monthly.submit" },
+        if old.is_some() { AuditAction::MonthlyUpdate } else { AuditAction::MonthlySubmit },
         "monthly_report",
         Some(format!("{}/{month}", code.as_str())),
         Some(code.as_str()),
@@ -366,7 +365,7 @@ pub async fn review(
     crate::audit::record(
         store,
         caller,
-        if reviewed { "monthly.review" } else { "monthly.reopen" },
+        if reviewed { AuditAction::MonthlyReview } else { AuditAction::MonthlyReopen },
         "monthly_report",
         Some(format!("{}/{month}", code.as_str())),
         Some(code.as_str()),

@@ -9,14 +9,14 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use pinyin::ToPinyin;
 use renkou_core::area::AreaCode;
-use renkou_core::citizen_id::mask;
 use renkou_core::period::Period;
 use renkou_core::register::*;
 use renkou_store::{PersonDetailRow, PersonSummary, SearchField, Store};
 use serde::{Deserialize, Serialize};
 
-use crate::audit;
-use crate::auth::{authorize, Action, Caller};
+use crate::audit::{self, AuditAction};
+use crate::auth::{Caller, User};
+use crate::gate::{self, authorize, Action, Purpose};
 use crate::AppError;
 pub use renkou_store::{AgeGroupCount, HouseholdRow, MemberRow, MonthCount, PYRAMID_TOP};
 
@@ -78,10 +78,10 @@ fn sex_zh(sex: Sex) -> &'static str {
     sex.name_zh()
 }
 
-fn list_item(p: PersonSummary) -> PersonListItem {
+fn list_item(user: &User, p: PersonSummary) -> PersonListItem {
     PersonListItem {
         id: p.id,
-        citizen_id_masked: p.citizen_id.as_deref().map(mask),
+        citizen_id_masked: gate::citizen_id_opt(user, Purpose::List, p.citizen_id.as_deref()),
         name: p.name,
         sex: sex_zh(p.sex),
         birth_date: p.birth_date,
@@ -136,8 +136,14 @@ pub async fn search(store: &Store, caller: &Caller, query: &str, limit: i64, now
     // The query is kept in the audit table only (never in a URL or a log): a search by a full
     // citizen ID is a read of that person.
     let v = serde_json::json!({"q": q, "results": rows.len()});
-    audit::record(store, caller, "person.search", "person", None, Some(caller.user.area.as_str()), None, Some(v.to_string()), now).await?;
-    Ok(rows.into_iter().map(list_item).collect())
+    audit::record_list(store, caller, AuditAction::PersonSearch, "person", None, Some(caller.user.area.as_str()), v.to_string(), rows.len(), now).await?;
+    Ok(rows.into_iter().map(|p| list_item(&caller.user, p)).collect())
+}
+
+/// Opens the person search (the empty form) for `caller`. Errors: [`AppError::Forbidden`] for
+/// roles that see figures only.
+pub fn open_search(caller: &Caller) -> Result<(), AppError> {
+    authorize(&caller.user, Action::ViewPersons, None)
 }
 
 /// A person's whole record, as shown on the detail page (citizen ID unmasked: the read is audited).
@@ -155,29 +161,38 @@ pub struct PersonDetail {
 /// Errors: [`AppError::NotFound`] when there is no such person or the person is outside the
 /// caller's area; [`AppError::Forbidden`] for leaders.
 pub async fn detail(store: &Store, caller: &Caller, id: i64, now: DateTime<Utc>) -> Result<PersonDetail, AppError> {
-    authorize(&caller.user, Action::ViewPersons, None)?;
-    let record = store.person_detail(&caller.user.area, id).await?.ok_or_else(|| AppError::NotFound(format!("人员 {id}")))?;
+    gate::admit(store, caller, Action::ViewPersons, None, now).await?;
+    let Some(mut record) = store.person_detail(&caller.user.area, id).await? else {
+        gate::refused(store, caller, Action::ViewPersons, None, Some(("person", id)), now).await?;
+        return Err(AppError::NotFound(format!("人员 {id}")));
+    };
+    record.summary.citizen_id = gate::citizen_id_opt(&caller.user, Purpose::Detail, record.summary.citizen_id.as_deref());
     let mut household = match record.household_id {
         Some(h) => store.household(&caller.user.area, h).await?,
         None => None,
     };
-    // Only the person read has the whole number (the read is audited); the household members are
-    // masked here, the one place, for the HTML page and the JSON API alike.
+    // Only the person read may have the whole number (the read is audited); household members
+    // are a list (the gate masks them), for the HTML page and the JSON API alike.
     for m in household.iter_mut().flat_map(|h| h.members.iter_mut()) {
-        m.person.citizen_id = m.person.citizen_id.as_deref().map(mask);
+        m.person.citizen_id = gate::citizen_id_opt(&caller.user, Purpose::List, m.person.citizen_id.as_deref());
     }
-    audit::record(store, caller, "person.read", "person", Some(id.to_string()), record.summary.area_code.as_deref(), None, None, now).await?;
+    audit::record(store, caller, AuditAction::PersonRead, "person", Some(id.to_string()), record.summary.area_code.as_deref(), None, None, now).await?;
     Ok(PersonDetail { record, household })
 }
 
 /// A household inside the caller's area with its members (IDs masked); audited as `household.read`.
 pub async fn household(store: &Store, caller: &Caller, id: i64, now: DateTime<Utc>) -> Result<HouseholdRow, AppError> {
-    authorize(&caller.user, Action::ViewPersons, None)?;
-    let mut h = store.household(&caller.user.area, id).await?.ok_or_else(|| AppError::NotFound(format!("户 {id}")))?;
+    gate::admit(store, caller, Action::ViewPersons, None, now).await?;
+    let Some(mut h) = store.household(&caller.user.area, id).await? else {
+        gate::refused(store, caller, Action::ViewPersons, None, Some(("household", id)), now).await?;
+        return Err(AppError::NotFound(format!("户 {id}")));
+    };
     for m in &mut h.members {
-        m.person.citizen_id = m.person.citizen_id.as_deref().map(mask);
+        m.person.citizen_id = gate::citizen_id_opt(&caller.user, Purpose::List, m.person.citizen_id.as_deref());
     }
-    audit::record(store, caller, "household.read", "household", Some(id.to_string()), Some(&h.area_code), None, None, now).await?;
+    let v = serde_json::json!({"members": h.members.len()});
+    audit::record_list(store, caller, AuditAction::HouseholdRead, "household", Some(id.to_string()), Some(&h.area_code), v.to_string(), h.members.len(), now)
+        .await?;
     Ok(h)
 }
 
@@ -372,14 +387,10 @@ pub async fn record_correction(store: &Store, caller: &Caller, f: &CorrectionFor
 // ---------------------------------------------------------------------------------------------
 // Uploaded imports (the web's import page).
 
-/// Whether `caller` may import files: township staff and administrators only (an import writes
-/// many records at once). Errors: [`AppError::Forbidden`] for other roles.
+/// Whether `caller` may import files ([`Action::ImportFiles`]: township staff and
+/// administrators; an import writes many records at once). Errors: [`AppError::Forbidden`].
 pub fn authorize_import(caller: &Caller) -> Result<(), AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
-    match caller.user.role {
-        crate::auth::Role::TownshipAdmin | crate::auth::Role::TownshipStaff => Ok(()),
-        r => Err(AppError::Forbidden(format!("{}不能导入文件, 请联系乡镇工作人员 (role {} may not import)", r.name_zh(), r.code()))),
-    }
+    authorize(&caller.user, Action::ImportFiles, None)
 }
 
 /// Imports uploaded files for `caller` (see [`crate::import::import_files`]: all or nothing),
@@ -405,7 +416,7 @@ pub async fn import_upload(
                 "episodes_ended": s.episodes_ended, "marriages": s.marriages, "marriages_ended": s.marriages_ended,
                 "births": s.births, "deaths": s.deaths, "warnings": s.warnings.len(),
             });
-            audit::record(store, caller, "import.upload", "import", None, area, None, Some(v.to_string()), now).await?;
+            audit::record(store, caller, AuditAction::ImportUpload, "import", None, area, None, Some(v.to_string()), now).await?;
             Ok(s)
         }
         Err(err) => {
@@ -413,7 +424,7 @@ pub async fn import_upload(
                 AppError::Rejected(p) => serde_json::json!({"files": names, "rejected": p.len()}),
                 e => serde_json::json!({"files": names, "error": e.to_string()}),
             };
-            audit::record(store, caller, "import.rejected", "import", None, area, None, Some(v.to_string()), now).await?;
+            audit::record(store, caller, AuditAction::ImportRejected, "import", None, area, None, Some(v.to_string()), now).await?;
             Err(err)
         }
     }

@@ -13,9 +13,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use renkou_core::area::AreaCode;
 use renkou_core::command::{Applied, Arrival, Command, Engine, GroupTarget, Refusal};
 use renkou_core::register::{HouseholdRef, PersonRef, RegisterBatch};
-use renkou_store::{AuditEntry, AuditTarget, BatchIds, PendingAudit, Store};
+use renkou_store::{AuditTarget, BatchIds, PendingAudit, Store};
 
-use crate::auth::{authorize, stamp, Action, Caller};
+use crate::audit::AuditAction;
+use crate::auth::Caller;
+use crate::gate::{authorize, Action};
 use crate::persons::name_initials;
 use crate::AppError;
 
@@ -243,18 +245,13 @@ pub async fn apply(
         Some(v) => Some(v),
         None => old_values(store, &plan.batch).await?,
     };
-    let entry = AuditEntry {
-        id: 0,
-        at: stamp(now),
-        username: caller.user.username.clone(),
-        action: command.action().into(),
-        entity: if matches!(target, AuditTarget::Household(_)) { "household".into() } else { "person".into() },
-        entity_id: None,
-        area_code: area,
-        remote_addr: Some(caller.remote_addr.clone()),
+    let e = crate::audit::Entry {
+        area_code: area.as_deref(),
         old_value,
         new_value: serde_json::to_string(&command).ok(),
+        ..crate::audit::Entry::new(AuditAction::of(&command), if matches!(target, AuditTarget::Household(_)) { "household" } else { "person" })
     };
+    let entry = crate::audit::entry_row(&caller.user.username, &caller.remote_addr, e, now);
     let ids = write(store, &plan.batch, &[PendingAudit { entry, target }]).await?;
     let resolve_p = |r: PersonRef| match r {
         PersonRef::Batch(i) => ids.persons[i],

@@ -10,6 +10,9 @@ use renkou_core::stats::Figures;
 use renkou_store::{Explain, ExplainRow, Store};
 use serde::Serialize;
 
+use crate::audit::AuditAction;
+use crate::auth::Caller;
+use crate::gate::Purpose;
 use crate::AppError;
 
 /// A computed report.
@@ -50,10 +53,13 @@ pub fn period(from: NaiveDate, to: NaiveDate) -> Result<Period, AppError> {
     Period::new(from, to).map_err(|e| AppError::Invalid(e.to_string()))
 }
 
-/// Builds the report of `area` for `period` from the store's count queries.
+/// Builds the report of `area` for `period` from the store's count queries, for `caller`
+/// (figures: every role, inside its area).
 ///
-/// Errors: [`AppError::Invalid`] for an unknown area; [`AppError::Store`] on database errors.
-pub async fn build(store: &Store, area: &AreaCode, period: &Period) -> Result<Report, AppError> {
+/// Errors: [`AppError::NotFound`] for an area outside the caller's; [`AppError::Invalid`] for an
+/// unknown area; [`AppError::Store`] on database errors.
+pub async fn build(store: &Store, caller: &Caller, area: &AreaCode, period: &Period) -> Result<Report, AppError> {
+    crate::gate::authorize(&caller.user, crate::gate::Action::ViewFigures, Some(area))?;
     let area = store.area(area).await?.ok_or_else(|| AppError::Invalid(format!("未知地区 {area} (unknown area)")))?;
     let (total, by_child) = store.period_counts(&area.code, period).await?;
     let known = store.children(&area.code).await?;
@@ -76,9 +82,15 @@ pub async fn build(store: &Store, area: &AreaCode, period: &Period) -> Result<Re
     Ok(Report { area, area_path, period: *period, total: Figures::compute(&total), children })
 }
 
+/// Checks that `caller` may see the figures of `area` (before a cached copy is handed out);
+/// a refusal is audited. Errors: [`AppError::NotFound`] for an area outside the caller's.
+pub async fn admit_area(store: &Store, caller: &Caller, area: &AreaCode, now: chrono::DateTime<chrono::Utc>) -> Result<(), AppError> {
+    crate::gate::admit(store, caller, crate::gate::Action::ViewFigures, Some(area), now).await
+}
+
 /// Builds the report for the same period one year earlier (for "same period last year").
-pub async fn build_year_before(store: &Store, area: &AreaCode, period: &Period) -> Result<Report, AppError> {
-    build(store, area, &period.year_before()).await
+pub async fn build_year_before(store: &Store, caller: &Caller, area: &AreaCode, period: &Period) -> Result<Report, AppError> {
+    build(store, caller, area, &period.year_before()).await
 }
 
 /// The figure keys that `--explain` accepts.
@@ -94,42 +106,60 @@ pub fn explainable_keys() -> Vec<&'static str> {
 /// Errors: [`AppError::NotFound`] for an area outside the caller's; [`AppError::Store`].
 pub async fn record_download(
     store: &Store,
-    caller: &crate::auth::Caller,
+    caller: &Caller,
     format: &str,
     area: &AreaCode,
     period: &Period,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), AppError> {
-    crate::auth::authorize(&caller.user, crate::auth::Action::ViewFigures, Some(area))?;
+    crate::gate::admit(store, caller, crate::gate::Action::ViewFigures, Some(area), now).await?;
     let v = serde_json::json!({"format": format, "from": period.first, "to": period.last});
-    crate::audit::record(store, caller, "report.download", "report", Some(area.as_str().to_string()), Some(area.as_str()), None, Some(v.to_string()), now).await
+    crate::audit::record(
+        store,
+        caller,
+        AuditAction::ReportDownload,
+        "report",
+        Some(area.as_str().to_string()),
+        Some(area.as_str()),
+        None,
+        Some(v.to_string()),
+        now,
+    )
+    .await
 }
 
-/// The records behind a figure for `caller` (see [`explain`]): persons' details need the right
-/// to see persons and `area` inside the caller's; citizen IDs masked; audited as `explain.read`
-/// with the figure, the period and the number of records.
+/// The records behind the figure `key` (see [`explainable_keys`]) for `area` and `period`, for
+/// `caller`: persons' data need the right to see persons and `area` inside the caller's;
+/// citizen IDs as the gate shows them for `purpose` (masked in lists; whole only for the CLI
+/// operator's `--unmask`, [`Purpose::OperatorExport`]); audited as `explain.read` with the
+/// figure, the period and the number of records. Persons who lived in the area during the
+/// period appear with the list's fields only (name, masked ID, dates), wherever they live now.
 ///
-/// Errors: [`AppError::Forbidden`] (leaders), [`AppError::NotFound`] (another area), as [`explain`].
+/// Errors: [`AppError::Forbidden`] (leaders), [`AppError::NotFound`] (another area),
+/// [`AppError::Invalid`] for a key with no record list.
 pub async fn explain_for(
     store: &Store,
-    caller: &crate::auth::Caller,
+    caller: &Caller,
     key: &str,
     area: &AreaCode,
     period: &Period,
+    purpose: Purpose,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<ExplainRow>, AppError> {
-    crate::auth::authorize(&caller.user, crate::auth::Action::ViewPersons, Some(area))?;
-    let rows = explain(store, key, area, period, false).await?;
+    crate::gate::admit(store, caller, crate::gate::Action::ViewPersons, Some(area), now).await?;
+    let mut rows = explain(store, key, area, period).await?;
+    for r in &mut rows {
+        r.citizen_id = crate::gate::citizen_id_opt(&caller.user, purpose, r.citizen_id.as_deref());
+    }
     let v = serde_json::json!({"key": key, "from": period.first, "to": period.last, "rows": rows.len()});
-    crate::audit::record(store, caller, "explain.read", "figure", Some(key.to_string()), Some(area.as_str()), None, Some(v.to_string()), now).await?;
+    let persons = rows.len();
+    crate::audit::record_list(store, caller, AuditAction::ExplainRead, "figure", Some(key.to_string()), Some(area.as_str()), v.to_string(), persons, now)
+        .await?;
     Ok(rows)
 }
 
-/// The records behind the figure `key` (see [`explainable_keys`]) for `area` and `period`.
-///
-/// Citizen IDs are masked (`130131********0010`, PIPL minimum necessary) unless `unmask`.
-/// Errors: [`AppError::Invalid`] for a key with no record list.
-pub async fn explain(store: &Store, key: &str, area: &AreaCode, period: &Period, unmask: bool) -> Result<Vec<ExplainRow>, AppError> {
+/// The records behind the figure `key`, citizen IDs whole (callers go through [`explain_for`]).
+async fn explain(store: &Store, key: &str, area: &AreaCode, period: &Period) -> Result<Vec<ExplainRow>, AppError> {
     let what = Explain::for_key(key).ok_or_else(|| {
         AppError::Invalid(format!("指标 {key:?} 没有可列出的记录 (no record list for this figure); 可选 (choose): {}", explainable_keys().join(", ")))
     })?;
@@ -142,10 +172,5 @@ pub async fn explain(store: &Store, key: &str, area: &AreaCode, period: &Period,
         "births_policy_noncompliant" => policy(r) == "noncompliant",
         _ => true,
     });
-    if !unmask {
-        for r in &mut rows {
-            r.citizen_id = r.citizen_id.as_deref().map(renkou_core::citizen_id::mask);
-        }
-    }
     Ok(rows)
 }

@@ -235,7 +235,9 @@ async fn csv_export_has_a_bom_and_neutralises_formula_names() {
     let village = AreaCode::parse("130131200201").unwrap();
     areas::add_group(&store, &village, 1, "=cmd|' /C calc'!A0", false).await.unwrap();
     let period = renkou_app::report::period(d(2013, 7, 1), d(2014, 6, 30)).unwrap();
-    let r = renkou_app::report::build(&store, &village, &period).await.unwrap();
+    let r = renkou_app::report::build(&store, &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()), &village, &period)
+        .await
+        .unwrap();
     let csv = renkou_app::export::report_csv(&r).unwrap();
     assert_eq!(&csv[..3], b"\xEF\xBB\xBF");
     let text = std::str::from_utf8(&csv[3..]).unwrap();

@@ -8,8 +8,9 @@
 //!   `app::register` writes batches (`write_batch` / `insert_batch`), except the initial loads
 //!   (an import's persons file travels through `register::plan`; the demo writes new records).
 //!
-//! "Web decides nothing about roles" comes with the one gate (issue 8): web still has a few role
-//! checks today.
+//! - the one gate decides (`app::gate`): the web crate and the CLI call no `authorize`, match no
+//!   `Role::` and compare no `.role`; outside `app::gate` and `app::auth` (which defines the
+//!   roles), no app module matches a role either.
 
 use std::path::{Path, PathBuf};
 
@@ -104,4 +105,30 @@ fn only_the_engine_writes_the_register() {
         }
     }
     assert!(bad.is_empty(), "register writes outside app::register:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn only_the_gate_decides_who_may() {
+    let mut bad = Vec::new();
+    for krate in ["web", "cli"] {
+        for (path, text) in sources(krate) {
+            for needle in ["authorize(", "Role::", ".role ==", ".role !=", "allows("] {
+                for (n, l) in hits(&text, needle) {
+                    bad.push(format!("{}:{n}: {}", path.display(), l.trim()));
+                }
+            }
+        }
+    }
+    for (path, text) in sources("app") {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "gate.rs" || name == "auth.rs" {
+            continue;
+        }
+        for needle in ["Role::", ".role ==", ".role !=", "matches!(caller.user.role"] {
+            for (n, l) in hits(&text, needle) {
+                bad.push(format!("{}:{n}: {}", path.display(), l.trim()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "decisions about roles outside app::gate:\n{}", bad.join("\n"));
 }

@@ -28,6 +28,19 @@ pub struct AuditEntry {
     pub old_value: Option<String>,
     /// Value after a change (JSON text).
     pub new_value: Option<String>,
+    /// How many persons' data the entry showed (1 for a person page, the rows of a list).
+    pub persons_read: i64,
+}
+
+/// A user who read more persons within one clock hour than a threshold ([`Store::bulk_readers`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BulkReader {
+    /// Who.
+    pub username: String,
+    /// The hour, `2024-05-01T08` (UTC).
+    pub hour: String,
+    /// Persons read in that hour.
+    pub persons_read: i64,
 }
 
 /// Filter of an audit search; `None` fields do not filter.
@@ -59,14 +72,11 @@ impl Store {
     /// Audit entries inside `scope` (entries with an area inside it, and entries with no area
     /// written by users of the scope), newest first.
     pub async fn search_audit(&self, scope: &renkou_core::area::AreaCode, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        let (lo, hi) = scope.code_range();
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT a.id, a.at, a.username, a.action, a.entity, a.entity_id, a.area_code, a.remote_addr, a.old_value, a.new_value
-             FROM audit_log a WHERE ((a.area_code >= ",
+            "SELECT a.id, a.at, a.username, a.action, a.entity, a.entity_id, a.area_code, a.remote_addr, a.old_value, a.new_value, a.persons_read
+             FROM audit_log a WHERE ",
         );
-        qb.push_bind(lo.clone()).push(" AND a.area_code < ").push_bind(hi.clone());
-        qb.push(") OR (a.area_code IS NULL AND EXISTS (SELECT 1 FROM app_user u WHERE u.username = a.username AND u.area_code >= ");
-        qb.push_bind(lo).push(" AND u.area_code < ").push_bind(hi).push(")))");
+        push_audit_scope(&mut qb, scope);
         if let Some(u) = &f.username {
             qb.push(" AND a.username = ").push_bind(u.clone());
         }
@@ -100,16 +110,40 @@ impl Store {
                 remote_addr: r.get(7),
                 old_value: r.get(8),
                 new_value: r.get(9),
+                persons_read: r.get(10),
             })
             .collect())
+    }
+}
+
+/// Entries inside `scope`: with an area inside it, or with no area and written by a user of the scope.
+fn push_audit_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &renkou_core::area::AreaCode) {
+    let (lo, hi) = scope.code_range();
+    qb.push("((a.area_code >= ").push_bind(lo.clone()).push(" AND a.area_code < ").push_bind(hi.clone());
+    qb.push(") OR (a.area_code IS NULL AND EXISTS (SELECT 1 FROM app_user u WHERE u.username = a.username AND u.area_code >= ");
+    qb.push_bind(lo).push(" AND u.area_code < ").push_bind(hi).push(")))");
+}
+
+impl Store {
+    /// Users whose entries inside `scope` since `since` (ISO 8601) showed more than `threshold`
+    /// persons within one clock hour, newest hour first, at most 100 rows.
+    pub async fn bulk_readers(&self, scope: &renkou_core::area::AreaCode, since: &str, threshold: i64) -> Result<Vec<BulkReader>> {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT a.username, substr(a.at, 1, 13) AS hour, SUM(a.persons_read) FROM audit_log a WHERE a.at >= ");
+        qb.push_bind(since.to_string()).push(" AND a.persons_read > 0 AND ");
+        push_audit_scope(&mut qb, scope);
+        qb.push(" GROUP BY a.username, hour HAVING SUM(a.persons_read) > ").push_bind(threshold);
+        qb.push(" ORDER BY hour DESC, a.username LIMIT 100");
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| BulkReader { username: r.get(0), hour: r.get(1), persons_read: r.get(2) }).collect())
     }
 }
 
 /// Appends an entry on a connection or inside a transaction; returns its id.
 pub(crate) async fn insert_audit_in(conn: &mut sqlx::SqliteConnection, e: &AuditEntry) -> Result<i64> {
     let r = sqlx::query(
-        "INSERT INTO audit_log (at, username, action, entity, entity_id, area_code, remote_addr, old_value, new_value)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit_log (at, username, action, entity, entity_id, area_code, remote_addr, old_value, new_value, persons_read)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&e.at)
     .bind(&e.username)
@@ -120,6 +154,7 @@ pub(crate) async fn insert_audit_in(conn: &mut sqlx::SqliteConnection, e: &Audit
     .bind(&e.remote_addr)
     .bind(&e.old_value)
     .bind(&e.new_value)
+    .bind(e.persons_read)
     .execute(&mut *conn)
     .await?;
     Ok(r.last_insert_rowid())

@@ -26,7 +26,7 @@ mod user_rules;
 mod users;
 mod write;
 
-pub use audit::{AuditEntry, AuditFilter};
+pub use audit::{AuditEntry, AuditFilter, BulkReader};
 pub use counts::{Explain, ExplainRow};
 pub use engine_state::EngineState;
 pub use facts::{DuplicateIdRow, FactsChunks, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};

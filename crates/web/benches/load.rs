@@ -230,7 +230,9 @@ fn main() {
                 area: COUNTY.into(),
                 display_name: "县管理员".into(),
             };
-            auth::add_user(&store, None, &nu, chrono::Utc::now()).await.unwrap();
+            auth::add_user(&store, &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()), &nu, chrono::Utc::now())
+                .await
+                .unwrap();
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -276,7 +278,7 @@ fn main() {
             let area = AreaCode::parse(COUNTY).unwrap();
             let p = renkou_app::report::period(NaiveDate::from_ymd_opt(2024, 7, 1).unwrap(), NaiveDate::from_ymd_opt(2025, 6, 30).unwrap()).unwrap();
             let t = Instant::now();
-            renkou_app::report::build(&store, &area, &p).await.unwrap();
+            renkou_app::report::build(&store, &renkou_app::auth::Caller::operator(area.clone()), &area, &p).await.unwrap();
             let report = t.elapsed();
             let t = Instant::now();
             persons::pyramid(&store, &caller, &area, &p).await.unwrap();

@@ -73,7 +73,7 @@ async fn main() {
     let now = chrono::Utc::now();
     for (u, role, area) in [("admin", Role::TownshipAdmin, "130131200"), ("spec2", Role::VillageSpecialist, "130131200202")] {
         let nu = NewUser { username: u.into(), password: password.clone(), role, area: area.into(), display_name: String::new() };
-        auth::add_user(&store, None, &nu, now).await.expect("user");
+        auth::add_user(&store, &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()), &nu, now).await.expect("user");
     }
     println!("seeded {db}: {} persons", store.person_count().await.expect("count"));
 }

@@ -44,8 +44,8 @@ async fn session(ApiAuth(a): ApiAuth) -> Json<Value> {
 
 async fn report_json(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Query<ReportQuery>) -> Result<Json<Value>, ApiError> {
     let (area, period) = resolve(&st, &a.caller, &q).await?;
-    let r = report::build(&st.store, &area, &period).await?;
-    let ly = report::build_year_before(&st.store, &area, &period).await?;
+    let r = report::build(&st.store, &a.caller, &area, &period).await?;
+    let ly = report::build_year_before(&st.store, &a.caller, &area, &period).await?;
     Ok(Json(json!({ "report": export::report_json(&r), "year_before": export::report_json(&ly) })))
 }
 
@@ -58,7 +58,8 @@ async fn dashboard(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Qu
 
 async fn explain(State(st): State<AppState>, ApiAuth(a): ApiAuth, Query(q): Query<ReportQuery>) -> Result<Json<Value>, ApiError> {
     let (area, period) = resolve(&st, &a.caller, &q).await?;
-    let rows = report::explain_for(&st.store, &a.caller, q.key.as_deref().unwrap_or(""), &area, &period, chrono::Utc::now()).await?;
+    let rows =
+        report::explain_for(&st.store, &a.caller, q.key.as_deref().unwrap_or(""), &area, &period, renkou_app::gate::Purpose::List, chrono::Utc::now()).await?;
     Ok(Json(json!({ "key": q.key, "area": area.as_str(), "period": period, "rows": rows })))
 }
 

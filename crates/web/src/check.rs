@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::Utc;
 use maud::{html, Markup};
-use renkou_app::auth::Role;
 use renkou_app::check::{self, CheckRequest, RulesDocument, SaveRules, Violation, SCORE_NOTE};
 use renkou_app::persons;
 use renkou_core::area::AreaCode;
@@ -75,7 +74,7 @@ pub async fn check_page(State(st): State<AppState>, a: Auth, Query(q): Query<Che
     let period = persons::default_period(&st.store, t).await?;
     let rules = check::active_rules(&st.store, &area).await?;
     let req = CheckRequest { area, ref_date: t, period };
-    let r = check::run(&st.store, Some(&a.caller), &rules.catalogue, &req, Utc::now()).await?;
+    let r = check::run(&st.store, &a.caller, &rules.catalogue, &req, Utc::now()).await?;
     let only = q.importance.as_deref().and_then(Importance::parse);
     let shown = |v: &Violation| only.is_none_or(|i| v.importance == i);
     let body = html! {
@@ -87,7 +86,7 @@ pub async fn check_page(State(st): State<AppState>, a: Auth, Query(q): Query<Che
             @if let Some(d) = &rules.document {
                 " · 含自定义规则 " span #check-user-rules { (rules.user_rules) } " 条 (" (d.area_code) " 第" (d.version) "版)"
             }
-            @if a.caller.user.role == Role::TownshipAdmin { " · " a href="/check/rules" { "编辑自定义规则" } }
+            @if renkou_app::gate::permissions(&a.caller).edit_rules { " · " a href="/check/rules" { "编辑自定义规则" } }
         }
         @if let Some(p) = &rules.problem {
             p.error #user-rules-problem { "自定义规则未运行 (user rules not run), 请在“编辑自定义规则”页改正: " (p) }
@@ -144,7 +143,7 @@ pub async fn after_save(st: &AppState, a: &Auth, kind: &str, form: &BTreeMap<Str
     }
     let rules = check::active_rules(&st.store, &a.caller.user.area).await;
     let catalogue = rules.as_ref().map_or(Catalogue::builtin(), |r| &*r.catalogue);
-    let found = check::check_persons(&st.store, Some(&a.caller), &a.caller.user.area, catalogue, &ids, today()).await;
+    let found = check::check_persons(&st.store, &a.caller, &a.caller.user.area, catalogue, &ids, today()).await;
     let list = match found {
         Ok(l) if !l.is_empty() => l,
         // Nothing to show (or the check could not run: the record is saved either way).

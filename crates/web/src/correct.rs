@@ -86,7 +86,7 @@ fn correction_page(a: &Auth, id: i64, title: &str, f: &CorrectionForm, current: 
 /// `GET /persons/{id}/correct`: the form, filled with the current values (or with the values in
 /// the query string, which is how a form comes back after a new login). Audited as a read.
 pub async fn form(State(st): State<AppState>, a: Auth, Path(id): Path<i64>, Query(q): Query<BTreeMap<String, String>>) -> Result<Markup, WebError> {
-    renkou_app::auth::authorize(&a.caller.user, renkou_app::auth::Action::RecordEvents, None)?;
+    renkou_app::forms::open(&a.caller)?;
     let d = persons::detail(&st.store, &a.caller, id, Utc::now()).await?;
     let current = persons::correction_values(&d.record);
     let mut f = current.clone();

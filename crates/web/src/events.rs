@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use chrono::Utc;
 use maud::{html, Markup};
-use renkou_app::auth::{authorize, Action, Caller};
+use renkou_app::auth::Caller;
 use renkou_app::{persons, AppError};
 
 use crate::error::WebError;
@@ -197,7 +197,7 @@ fn event_page(kind: &str, values: &BTreeMap<String, String>, errors: &[(String, 
 
 /// `GET /events/{kind}`: an event form, prefilled from the query string.
 pub async fn event_form(a: Auth, Path(kind): Path<String>, Query(values): Query<BTreeMap<String, String>>) -> Result<Markup, WebError> {
-    authorize(&a.caller.user, Action::RecordEvents, None)?;
+    renkou_app::forms::open(&a.caller)?;
     if event_spec(&kind).is_none() {
         return Err(WebError::App(AppError::NotFound(kind)));
     }

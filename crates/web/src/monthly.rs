@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::Utc;
 use maud::{html, Markup};
-use renkou_app::auth::Role;
 use renkou_app::monthly::{self, MonthState, MonthlyForm, MonthlyView, Overview, COUNT_FIELDS};
 use renkou_app::AppError;
 use serde::Deserialize;
@@ -64,7 +63,8 @@ fn table(o: &Overview) -> Markup {
 /// `GET /monthly`: the groups × months table of the user's area; a group leader goes to her
 /// group's months.
 pub async fn overview(State(st): State<AppState>, a: Auth, Query(q): Query<ToQuery>) -> Result<Response, WebError> {
-    if a.caller.user.role == Role::GroupLeader {
+    let may = renkou_app::gate::permissions(&a.caller);
+    if may.fill_monthly {
         return Ok(Redirect::to(&format!("/monthly/{}", a.caller.user.area.as_str())).into_response());
     }
     let o = monthly::overview(&st.store, &a.caller, q.to.as_deref(), today()).await?;
@@ -96,7 +96,7 @@ pub async fn group_months(State(st): State<AppState>, a: Auth, Path(group): Path
     let Some(row) = o.rows.first() else { return Err(WebError::App(AppError::NotFound(group))) };
     let body = html! {
         h1 { (row.village_name) (row.group.name) " 月报" }
-        @if a.caller.user.role != Role::GroupLeader { p { a href="/monthly" { "← 全部小组" } } }
+        @if !renkou_app::gate::permissions(&a.caller).fill_monthly { p { a href="/monthly" { "← 全部小组" } } }
         (month_picker(&format!("/monthly/{group}"), q.to.as_deref()))
         table.list #group-months {
             thead { tr { th { "月份" } th { "状态" } th {} } }
@@ -104,7 +104,7 @@ pub async fn group_months(State(st): State<AppState>, a: Auth, Path(group): Path
                 td { (m) }
                 td class=(state_class(*s)) { (s.name_zh()) }
                 td { a href={ "/monthly/" (group) "/" (m) } {
-                    @if a.caller.user.role == Role::GroupLeader && *s != MonthState::Reviewed { @if *s == MonthState::Missing { "填报" } @else { "修改" } } @else { "查看" }
+                    @if renkou_app::gate::permissions(&a.caller).fill_monthly && *s != MonthState::Reviewed { @if *s == MonthState::Missing { "填报" } @else { "修改" } } @else { "查看" }
                 } }
             } } }
         }

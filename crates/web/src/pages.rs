@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use chrono::{NaiveDate, Utc};
 use maud::{html, Markup};
-use renkou_app::auth::{self, authorize, Action, Caller, Role};
+use renkou_app::auth::{self, Caller};
 use renkou_app::report::{self, Report};
 use renkou_app::{export, persons, AppError};
 use renkou_core::area::AreaCode;
@@ -41,13 +41,12 @@ pub struct ReportQuery {
     pub key: Option<String>,
 }
 
-/// Resolves and authorizes the area and period of a report query.
+/// Resolves the area and period of a report query (the app's use-cases authorize them).
 pub async fn resolve(st: &AppState, caller: &Caller, q: &ReportQuery) -> Result<(AreaCode, Period), WebError> {
     let area = match q.area.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(a) => AreaCode::parse(a).map_err(|e| WebError::BadRequest(e.to_string()))?,
         None => caller.user.area.clone(),
     };
-    authorize(&caller.user, Action::ViewFigures, Some(&area))?;
     let parse = |s: &Option<String>, field: &str| -> Result<Option<NaiveDate>, WebError> {
         match s.as_deref().filter(|s| !s.trim().is_empty()) {
             None => Ok(None),
@@ -129,15 +128,16 @@ pub async fn dashboard_figures(
     area: &AreaCode,
     period: &Period,
 ) -> Result<std::sync::Arc<crate::cache::DashboardFigures>, WebError> {
-    authorize(&caller.user, Action::ViewFigures, Some(area))?;
+    // Decided before the cache is read: cached figures are only for callers who may see them.
+    report::admit_area(&st.store, caller, area, Utc::now()).await?;
     if let Some(f) = st.figures.get(area.as_str(), period.first, period.last) {
         return Ok(f);
     }
     let g = st.figures.generation();
     // The four parts run at once, each on its own database connection.
     let (report, year_before, pyramid, monthly) = tokio::try_join!(
-        report::build(&st.store, area, period),
-        report::build_year_before(&st.store, area, period),
+        report::build(&st.store, caller, area, period),
+        report::build_year_before(&st.store, caller, area, period),
         persons::pyramid(&st.store, caller, area, period),
         persons::monthly(&st.store, caller, area, period),
     )?;
@@ -151,7 +151,7 @@ pub async fn dashboard(State(st): State<AppState>, a: Auth, Query(q): Query<Repo
     let (area, period) = resolve(&st, &a.caller, &q).await?;
     let figs = dashboard_figures(&st, &a.caller, &area, &period).await?;
     let (r, ly, pyramid, monthly) = (&figs.report, &figs.year_before, &figs.pyramid, &figs.monthly);
-    let link = authorize(&a.caller.user, Action::ViewPersons, None).is_ok();
+    let link = renkou_app::gate::permissions(&a.caller).view_persons;
     let qs = report_qs(&area, &period);
     let charts = serde_json::json!({
         "pyramid": {
@@ -231,7 +231,7 @@ pub async fn dashboard(State(st): State<AppState>, a: Auth, Query(q): Query<Repo
 pub async fn explain(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Markup, WebError> {
     let (area, period) = resolve(&st, &a.caller, &q).await?;
     let key = q.key.clone().unwrap_or_default();
-    let rows = report::explain_for(&st.store, &a.caller, &key, &area, &period, Utc::now()).await?;
+    let rows = report::explain_for(&st.store, &a.caller, &key, &area, &period, renkou_app::gate::Purpose::List, Utc::now()).await?;
     let name = definition(&key).map_or(key.as_str(), |d| d.name_zh);
     let body = html! {
         h1 { (name) " 的记录" }
@@ -269,7 +269,7 @@ pub struct RestoredForm;
 /// the page says that searches are sent by the form. Input kept across an expired session
 /// fills the box again, to be sent with the button.
 pub async fn persons(a: Auth, Query(q): Query<SearchQuery>, restored: Option<axum::Extension<RestoredForm>>) -> Result<Response, WebError> {
-    authorize(&a.caller.user, Action::ViewPersons, None)?;
+    persons::open_search(&a.caller)?;
     let given = q.q.filter(|t| !t.trim().is_empty());
     let (prefill, note) = match (given, restored.is_some()) {
         (Some(t), true) => (t, false),
@@ -283,7 +283,6 @@ pub async fn persons(a: Auth, Query(q): Query<SearchQuery>, restored: Option<axu
 /// masked) and renders the results; the page is not stored by the browser.
 pub async fn persons_search(State(st): State<AppState>, a: Auth, Form(mut values): Form<BTreeMap<String, String>>) -> Result<Response, WebError> {
     a.check_csrf(values.remove("csrf").as_deref())?;
-    authorize(&a.caller.user, Action::ViewPersons, None)?;
     let text = values.remove("q").unwrap_or_default();
     let rows = if text.trim().is_empty() { None } else { Some(persons::search(&st.store, &a.caller, &text, 100, Utc::now()).await?) };
     Ok(([(header::CACHE_CONTROL, "no-store")], persons_page(&a, &text, false, rows.as_deref())).into_response())
@@ -411,8 +410,8 @@ pub async fn household(State(st): State<AppState>, a: Auth, Path(id): Path<i64>)
 /// `GET /report/print`: the report as a printable page (print CSS hides the navigation).
 pub async fn report_print(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Markup, WebError> {
     let (area, period) = resolve(&st, &a.caller, &q).await?;
-    let r = report::build(&st.store, &area, &period).await?;
-    let ly = report::build_year_before(&st.store, &area, &period).await?;
+    let r = report::build(&st.store, &a.caller, &area, &period).await?;
+    let ly = report::build_year_before(&st.store, &a.caller, &area, &period).await?;
     let body = html! {
         article.print {
             h1 { (r.area.name) " 人口统计报表" }
@@ -440,7 +439,7 @@ fn download(bytes: Vec<u8>, mime: &str, name: String) -> Response {
 /// `GET /report.csv`: the report as CSV (UTF-8 with BOM).
 pub async fn report_csv(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Response, WebError> {
     let (area, period) = resolve(&st, &a.caller, &q).await?;
-    let r = report::build(&st.store, &area, &period).await?;
+    let r = report::build(&st.store, &a.caller, &area, &period).await?;
     report::record_download(&st.store, &a.caller, "csv", &area, &period, Utc::now()).await?;
     Ok(download(export::report_csv(&r)?, "text/csv; charset=utf-8", format!("report-{}-{}-{}.csv", area.as_str(), period.first, period.last)))
 }
@@ -448,7 +447,7 @@ pub async fn report_csv(State(st): State<AppState>, a: Auth, Query(q): Query<Rep
 /// `GET /report.xlsx`: the report as an Excel workbook.
 pub async fn report_xlsx(State(st): State<AppState>, a: Auth, Query(q): Query<ReportQuery>) -> Result<Response, WebError> {
     let (area, period) = resolve(&st, &a.caller, &q).await?;
-    let r = report::build(&st.store, &area, &period).await?;
+    let r = report::build(&st.store, &a.caller, &area, &period).await?;
     report::record_download(&st.store, &a.caller, "xlsx", &area, &period, Utc::now()).await?;
     Ok(download(
         export::report_xlsx(&r)?,
@@ -683,7 +682,7 @@ fn users_page(a: &Auth, users: &[auth::User], errors: &[(String, String)], creat
                     @for (_, m) in errors.iter().filter(|(k, _)| k == name) { span.err { (m) } }
                 }
             }
-            div.field { label for="role" { "角色" } select #role name="role" { @for r in Role::ALL { option value=(r.code()) selected[v("role") == r.code()] { (r.name_zh()) } } } }
+            div.field { label for="role" { "角色" } select #role name="role" { @for r in auth::roles() { option value=(r.code()) selected[v("role") == r.code()] { (r.name_zh()) } } } }
             button type="submit" { "添加" }
         }
     };
@@ -699,12 +698,11 @@ pub async fn users(State(st): State<AppState>, a: Auth) -> Result<Markup, WebErr
 /// `POST /users`: adds a user (password generated when empty and shown once).
 pub async fn user_add(State(st): State<AppState>, a: Auth, Form(mut values): Form<BTreeMap<String, String>>) -> Result<Response, WebError> {
     a.check_csrf(values.remove("csrf").as_deref())?;
-    authorize(&a.caller.user, Action::ManageUsers, None)?;
     let v = |k: &str| values.get(k).cloned().unwrap_or_default();
     let password = if v("password").is_empty() { auth::generate_password() } else { v("password") };
-    let role = Role::from_code(&v("role")).ok_or_else(|| WebError::BadRequest("未知角色".into()))?;
+    let role = auth::parse_role(&v("role")).ok_or_else(|| WebError::BadRequest("未知角色".into()))?;
     let nu = auth::NewUser { username: v("username").trim().into(), password: password.clone(), role, area: v("area"), display_name: v("display_name") };
-    match auth::add_user(&st.store, Some(&a.caller), &nu, Utc::now()).await {
+    match auth::add_user(&st.store, &a.caller, &nu, Utc::now()).await {
         Ok(u) => {
             let list = auth::list_users(&st.store, &a.caller).await?;
             Ok(users_page(&a, &list, &[], Some((&u.username, &password)), &BTreeMap::new()).into_response())

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::lang::t;
-use renkou_app::auth::{Action, Role, User};
+use renkou_app::auth::User;
 
 /// Percent-encodes a query-string component.
 pub fn urlencode(s: &str) -> String {
@@ -72,20 +72,31 @@ pub fn page(title: &str, user: Option<(&User, &str)>, content: Markup) -> Markup
                 header.top {
                     a.brand href="/" { (t("人口计生信息系统")) }
                     @if let Some((u, csrf)) = user {
+                        @let may = renkou_app::gate::permissions_of(u);
                         nav {
                             a href="/" { (t("统计概览")) }
-                            @if renkou_app::auth::authorize(u, Action::ViewPersons, None).is_ok() {
+                            @if may.view_persons {
                                 a href="/persons" { (t("人员查询")) }
+                            }
+                            @if may.record_events {
                                 a href="/events/birth" { (t("事件登记")) }
+                            }
+                            @if may.view_persons {
                                 a href="/check" { (t("逻辑校验")) }
+                            }
+                            @if may.view_monthly {
                                 a href="/monthly" { (t("月报")) }
+                            }
+                            @if may.manage_groups {
                                 a href="/groups" { (t("村民小组")) }
                             }
-                            @if renkou_app::persons::authorize_import(&renkou_app::auth::Caller { user: u.clone(), remote_addr: String::new() }).is_ok() {
+                            @if may.import_files {
                                 a href="/import" { (t("数据导入")) }
                             }
-                            @if u.role == Role::TownshipAdmin {
+                            @if may.view_audit {
                                 a href="/audit" { (t("审计日志")) }
+                            }
+                            @if may.manage_users {
                                 a href="/users" { (t("用户管理")) }
                             }
                         }

@@ -89,7 +89,7 @@ async fn fixture() -> Fixture {
         ("boss", Role::Leader, TOWNSHIP),
     ] {
         let nu = NewUser { username: u.into(), password: PASSWORD.into(), role, area: area.into(), display_name: String::new() };
-        auth::add_user(&store, None, &nu, now).await.unwrap();
+        auth::add_user(&store, &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()), &nu, now).await.unwrap();
     }
     Fixture { router: renkou_web::router(store.clone()), store, baby: ids.persons[1] }
 }

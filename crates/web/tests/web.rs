@@ -348,6 +348,7 @@ async fn the_audit_page_pages_and_filters() {
             remote_addr: None,
             old_value: None,
             new_value: None,
+            persons_read: 0,
         };
         f.store.insert_audit(&e).await.unwrap();
     }

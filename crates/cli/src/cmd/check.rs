@@ -71,7 +71,8 @@ pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
         };
         let req = CheckRequest { area, ref_date: today, period };
         let started = std::time::Instant::now();
-        let r = check::run(&store, None, catalogue, &req, chrono::Utc::now()).await?;
+        let operator = renkou_app::auth::Caller::operator(req.area.clone());
+        let r = check::run(&store, &operator, catalogue, &req, chrono::Utc::now()).await?;
         let elapsed = started.elapsed();
         match a.format {
             Format::Table | Format::Csv => print_table(&r, elapsed, note.as_deref()),

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
-use renkou_app::auth::{self, NewUser, Role};
+use renkou_app::auth::{self, NewUser};
 
 use crate::cli::{UserAddArgs, UserCommand, UserPasswdArgs};
 
@@ -15,11 +15,11 @@ pub fn run(c: UserCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn add(a: UserAddArgs) -> anyhow::Result<ExitCode> {
-    let Some(role) = Role::from_code(&a.role) else {
+    let Some(role) = auth::parse_role(&a.role) else {
         bail!(
             "未知角色 {:?} (unknown role); 可选 (choose): {}",
             a.role,
-            Role::ALL.iter().map(|r| format!("{} ({})", r.code(), r.name_zh())).collect::<Vec<_>>().join(", ")
+            auth::roles().iter().map(|r| format!("{} ({})", r.code(), r.name_zh())).collect::<Vec<_>>().join(", ")
         );
     };
     if !a.db.exists() {
@@ -29,9 +29,14 @@ fn add(a: UserAddArgs) -> anyhow::Result<ExitCode> {
     let password = a.password.unwrap_or_else(auth::generate_password);
     super::runtime()?.block_on(async {
         let store = super::db::open_write(&a.db).await?;
+        // The machine's operator may add a user for any area of the register.
+        let operator = match renkou_core::area::AreaCode::parse(&a.area) {
+            Ok(code) => auth::Caller::operator(code),
+            Err(_) => auth::Caller::operator(auth::operator_area(&store, None).await?),
+        };
         let u = auth::add_user(
             &store,
-            None,
+            &operator,
             &NewUser { username: a.username, password: password.clone(), role, area: a.area, display_name: a.name },
             chrono::Utc::now(),
         )
@@ -54,7 +59,10 @@ fn passwd(a: UserPasswdArgs) -> anyhow::Result<ExitCode> {
             bail!("数据库文件不存在 (database file not found): {}", a.db.display());
         }
         let store = super::db::open_write(&a.db).await?;
-        let r = auth::set_password(&store, &a.username, &password, chrono::Utc::now()).await;
+        let r = match auth::operator_area(&store, None).await {
+            Ok(area) => auth::set_password(&store, &auth::Caller::operator(area), &a.username, &password, chrono::Utc::now()).await,
+            Err(e) => Err(e),
+        };
         super::db::close(store).await?;
         r?;
         println!("已重设密码 (password set): {}", a.username);

@@ -87,7 +87,7 @@ pub async fn fixture(extra_users: &[(&str, Role, &str)]) -> Fixture {
     let users = [("admin", Role::TownshipAdmin, TOWNSHIP), ("spec1", Role::VillageSpecialist, V1), ("boss", Role::Leader, TOWNSHIP)];
     for &(u, role, area) in users.iter().chain(extra_users) {
         let nu = NewUser { username: u.into(), password: PASSWORD.into(), role, area: area.into(), display_name: String::new() };
-        auth::add_user(&store, None, &nu, now).await.unwrap();
+        auth::add_user(&store, &auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()), &nu, now).await.unwrap();
     }
     Fixture {
         router: renkou_web::router(store.clone()),
