@@ -371,9 +371,10 @@ pub async fn session(store: &Store, id: &str, now: DateTime<Utc>) -> Result<Opti
     }
 }
 
-/// Ends a session.
-pub async fn logout(store: &Store, id: &str, now: DateTime<Utc>) -> Result<(), AppError> {
-    Ok(store.delete_session(id, &stamp(now)).await?)
+/// Ends `caller`'s session `id`; audited as `logout`.
+pub async fn logout(store: &Store, caller: &Caller, id: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    store.delete_session(id, &stamp(now)).await?;
+    audit::record(store, caller, AuditAction::Logout, "user", Some(caller.user.id.to_string()), None, None, None, now).await
 }
 
 /// Users inside the administrator's area.

@@ -580,7 +580,7 @@ pub struct CsrfForm {
 pub async fn logout(State(st): State<AppState>, a: Auth, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Result<Response, WebError> {
     a.check_csrf(Some(&f.csrf))?;
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
-        auth::logout(&st.store, &id, Utc::now()).await?;
+        auth::logout(&st.store, &a.caller, &id, Utc::now()).await?;
     }
     Ok((StatusCode::SEE_OTHER, [(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0)), (header::LOCATION, "/login".to_string())]).into_response())
 }
@@ -605,6 +605,16 @@ pub struct AuditQuery {
     pub page: Option<u32>,
 }
 
+/// Persons read by one user within an hour above which the audit page flags the user:
+/// `RENKOU_BULK_READ_THRESHOLD`, else [`renkou_app::audit::DEFAULT_BULK_READ_THRESHOLD`] (200).
+pub fn bulk_read_threshold() -> i64 {
+    std::env::var("RENKOU_BULK_READ_THRESHOLD")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(renkou_app::audit::DEFAULT_BULK_READ_THRESHOLD)
+}
+
 /// Audit rows per page.
 const AUDIT_PAGE: i64 = 100;
 
@@ -625,6 +635,8 @@ pub async fn audit(State(st): State<AppState>, a: Auth, Query(q): Query<AuditQue
         offset: (i64::from(q.page.unwrap_or(1).max(1)) - 1) * AUDIT_PAGE,
     };
     let mut rows = renkou_app::audit::search(&st.store, &a.caller, &filter).await?;
+    let threshold = bulk_read_threshold();
+    let bulk = renkou_app::audit::bulk_readers(&st.store, &a.caller, Utc::now() - chrono::Duration::days(30), threshold).await?;
     let more = rows.len() as i64 > AUDIT_PAGE;
     rows.truncate(AUDIT_PAGE as usize);
     let page_no = q.page.unwrap_or(1).max(1);
@@ -642,9 +654,20 @@ pub async fn audit(State(st): State<AppState>, a: Auth, Query(q): Query<AuditQue
     };
     let body = html! {
         h1 { "审计日志" }
+        @if !bulk.is_empty() {
+            section.warn #bulk-readers {
+                h2 { "批量查阅提示 (近30天)" }
+                p { "以下用户在一小时内查阅的人员超过 " (threshold) " 人次 (个人信息保护法: 请核实是否工作需要)。" }
+                table.list { thead { tr { th { "用户" } th { "时段(UTC)" } th { "查阅人次" } } }
+                    tbody { @for b in &bulk { tr { td { (b.username) } td { (b.hour) ":00" } td.num { (b.persons_read) } } } } }
+            }
+        }
         form.period method="get" action="/audit" {
             label { "用户 " input type="text" name="username" value=(v(&q.username)); }
-            label { "操作 " input type="text" name="action" value=(v(&q.action)) placeholder="如 person.read"; }
+            label { "操作 " select name="action" {
+                option value="" { "全部" }
+                @for act in renkou_app::audit::AuditAction::ALL { option value=(act.code()) selected[v(&q.action) == act.code()] { (act.code()) } }
+            } }
             label { "记录编号 " input type="text" name="entity_id" value=(v(&q.entity_id)); }
             label { "从 " input type="date" name="from" value=(v(&q.from)); }
             label { "到 " input type="date" name="to" value=(v(&q.to)); }
