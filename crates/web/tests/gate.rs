@@ -53,7 +53,7 @@ async fn every_role_against_person_routes_in_and_out_of_its_area() {
         if sees_v1 {
             // The detail read shows the whole number in both, the household member 李娜 masked in both.
             assert!(hb.contains(&full) && ab.contains(&full), "{user}: detail shows the whole ID in HTML and API");
-            let li_na = renkou_core::citizen_id::mask(&renkou_core::CitizenId::from_parts("130131", d("1985-05-05"), 22).unwrap().as_str());
+            let li_na = renkou_core::citizen_id::mask(renkou_core::CitizenId::from_parts("130131", d("1985-05-05"), 22).unwrap().as_str());
             assert!(hb.contains(&li_na) && ab.contains(&li_na), "{user}: household member masked in both");
         } else {
             // A refusal names nothing of the person.
