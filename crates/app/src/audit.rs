@@ -228,12 +228,8 @@ pub async fn record(
     new_value: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    if action.is_read() && caller.user.id == crate::auth::OPERATOR_ID {
-        return Ok(());
-    }
     let persons_read = i64::from(action == AuditAction::PersonRead);
-    let e = Entry { action, entity, entity_id, area_code, old_value, new_value, persons_read };
-    append(store, &caller.user.username, &caller.remote_addr, e, now).await
+    record_entry(store, caller, Entry { action, entity, entity_id, area_code, old_value, new_value, persons_read }, now).await
 }
 
 /// Appends a read of a list of `persons` persons for `caller` (search results, household
@@ -250,10 +246,15 @@ pub async fn record_list(
     persons: usize,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    if action.is_read() && caller.user.id == crate::auth::OPERATOR_ID {
+    let e = Entry { action, entity, entity_id, area_code, old_value: None, new_value: Some(value), persons_read: persons as i64 };
+    record_entry(store, caller, e, now).await
+}
+
+/// Appends `e` for `caller`; the CLI operator's reads are not logged ([`AuditAction::is_read`]).
+async fn record_entry(store: &Store, caller: &Caller, e: Entry<'_>, now: DateTime<Utc>) -> Result<(), AppError> {
+    if e.action.is_read() && caller.user.id == crate::auth::OPERATOR_ID {
         return Ok(());
     }
-    let e = Entry { action, entity, entity_id, area_code, old_value: None, new_value: Some(value), persons_read: persons as i64 };
     append(store, &caller.user.username, &caller.remote_addr, e, now).await
 }
 

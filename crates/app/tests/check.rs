@@ -57,15 +57,7 @@ async fn demo_finds_its_deliberate_errors() {
     let demo = build_demo(&store, 1, &|_, _| {}).await.unwrap();
     assert_eq!(demo.deliberate_errors.len(), 5);
     for ref_date in ["2014-06-30", "2026-01-01"] {
-        let r = check::run(
-            &store,
-            &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-            Catalogue::builtin(),
-            &request(DEMO_TOWNSHIP, ref_date),
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
+        let r = check::run(&store, &operator(), Catalogue::builtin(), &request(DEMO_TOWNSHIP, ref_date), chrono::Utc::now()).await.unwrap();
         assert!(r.persons_checked > 30_000);
         // Each deliberate error is found by its check, on its person (for the birth order: on the
         // mother, naming the child).
@@ -110,15 +102,7 @@ async fn demo_finds_its_deliberate_errors() {
 async fn demo_has_exactly_its_deliberate_errors() {
     let store = Store::open_in_memory().await.unwrap();
     build_demo(&store, 1, &|_, _| {}).await.unwrap();
-    let r = check::run(
-        &store,
-        &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-        Catalogue::builtin(),
-        &request(DEMO_TOWNSHIP, "2026-01-01"),
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    let r = check::run(&store, &operator(), Catalogue::builtin(), &request(DEMO_TOWNSHIP, "2026-01-01"), chrono::Utc::now()).await.unwrap();
     let mut by: BTreeMap<&str, usize> = BTreeMap::new();
     for v in &r.violations {
         *by.entry(v.check_id.as_str()).or_default() += 1;
@@ -179,15 +163,7 @@ async fn small_register() -> (Store, Vec<i64>) {
 #[tokio::test]
 async fn set_checks_find_households_and_areas() {
     let (store, ids) = small_register().await;
-    let r = check::run(
-        &store,
-        &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-        Catalogue::builtin(),
-        &request("130131200", "2026-01-01"),
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    let r = check::run(&store, &operator(), Catalogue::builtin(), &request("130131200", "2026-01-01"), chrono::Utc::now()).await.unwrap();
     let of = |c: &str| r.violations.iter().filter(|v| v.check_id == c).collect::<Vec<_>>();
     // H2 (乙 only, 配偶) has no head.
     let s3 = of("S003");
@@ -236,15 +212,7 @@ async fn duplicate_ids_are_found_across_15_and_18_digit_forms() {
         .execute(store.pool())
         .await
         .unwrap();
-    let r = check::run(
-        &store,
-        &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-        Catalogue::builtin(),
-        &request("130131200", "2026-01-01"),
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    let r = check::run(&store, &operator(), Catalogue::builtin(), &request("130131200", "2026-01-01"), chrono::Utc::now()).await.unwrap();
     let s1: Vec<&Violation> = r.violations.iter().filter(|v| v.check_id == "S001").collect();
     assert_eq!(s1.len(), 2, "{s1:?}");
     let a = s1.iter().find(|v| v.person.as_ref().unwrap().id == ids[0]).unwrap();
@@ -270,16 +238,7 @@ fn score_formula() {
 async fn incremental_check_of_changed_persons() {
     let (store, ids) = small_register().await;
     let township = AreaCode::parse("130131200").unwrap();
-    let v = check::check_persons(
-        &store,
-        &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-        &township,
-        Catalogue::builtin(),
-        &[ids[4]],
-        d("2026-01-01"),
-    )
-    .await
-    .unwrap();
+    let v = check::check_persons(&store, &operator(), &township, Catalogue::builtin(), &[ids[4]], d("2026-01-01")).await.unwrap();
     let got: Vec<&str> = v.iter().map(|v| v.check_id.as_str()).collect();
     assert_eq!(got, vec!["P004", "P034"]);
     assert_eq!(v[0].person.as_ref().unwrap().name, "戊");
@@ -323,15 +282,7 @@ async fn user_rules_run_and_bad_ones_are_refused_with_line_and_column() {
     assert!(check::catalogue_with_user_rules("c.toml", clash).unwrap_err().to_string().contains("P001"));
     // The user rule runs like a built-in one.
     let (store, _) = small_register().await;
-    let r = check::run(
-        &store,
-        &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-        &cat,
-        &request("130131200", "2026-01-01"),
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    let r = check::run(&store, &operator(), &cat, &request("130131200", "2026-01-01"), chrono::Utc::now()).await.unwrap();
     assert_eq!(r.checks_run, Catalogue::builtin().checks.len() + 1);
     assert!(r.violations.iter().all(|v| v.check_id != "U001"));
 }
@@ -339,15 +290,7 @@ async fn user_rules_run_and_bad_ones_are_refused_with_line_and_column() {
 #[tokio::test]
 async fn exports_and_json() {
     let (store, _) = small_register().await;
-    let r = check::run(
-        &store,
-        &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-        Catalogue::builtin(),
-        &request("130131200", "2026-01-01"),
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    let r = check::run(&store, &operator(), Catalogue::builtin(), &request("130131200", "2026-01-01"), chrono::Utc::now()).await.unwrap();
     let x = check::check_xlsx(&r).unwrap();
     assert_eq!(&x[..2], b"PK");
     let j = serde_json::to_value(&r).unwrap();
@@ -405,15 +348,7 @@ async fn saved_user_rules_run_for_the_area_and_below() {
     let county = check::active_rules(&store, &AreaCode::parse("130131").unwrap()).await.unwrap();
     assert!(county.document.is_none() && county.user_rules == 0);
     let a = check::active_rules(&store, &AreaCode::parse("130131200").unwrap()).await.unwrap();
-    let r = check::run(
-        &store,
-        &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-        &a.catalogue,
-        &request("130131200", "2026-01-01"),
-        now,
-    )
-    .await
-    .unwrap();
+    let r = check::run(&store, &operator(), &a.catalogue, &request("130131200", "2026-01-01"), now).await.unwrap();
     let hits: Vec<i64> = r.violations.iter().filter(|v| v.check_id == "U010").map(|v| v.person.as_ref().unwrap().id).collect();
     assert_eq!(hits, vec![ids[4]], "戊 is the only woman recorded as 户主");
     // A stored document that no longer passes (written past the app) is reported, not skipped.
@@ -466,4 +401,9 @@ async fn chunked_full_load_and_listed_load_give_the_same_snapshots() {
     let inside = store.person_ids_in_scope(&village).await.unwrap();
     let got = store.person_facts(&village, &ids).await.unwrap();
     assert_eq!(got.iter().map(|p| p.id).collect::<Vec<_>>(), inside);
+}
+
+/// The CLI's operator over the whole province of the test registers (`13`, 河北省).
+fn operator() -> renkou_app::auth::Caller {
+    renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap())
 }

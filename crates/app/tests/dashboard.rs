@@ -26,7 +26,7 @@ async fn monthly_births_and_deaths_add_up_to_the_report() {
     let township = AreaCode::parse(DEMO_TOWNSHIP).unwrap();
     let year = Period::new(d("2013-07-01"), d("2014-06-30")).unwrap();
 
-    let r = report::build(&store, &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()), &township, &year).await.unwrap();
+    let r = report::build(&store, &operator(), &township, &year).await.unwrap();
     let c = &r.total.counts;
     assert_eq!((c.births, c.deaths), (336, 178));
     assert_eq!(monthly_sums(&store, &township, &year).await, (336, 178));
@@ -39,8 +39,7 @@ async fn monthly_births_and_deaths_add_up_to_the_report() {
         let c = &v.figures.counts;
         assert_eq!(monthly_sums(&store, &v.area.code, &year).await, (c.births, c.deaths), "{}", v.area.code);
         // The report for the village alone says the same.
-        let alone =
-            report::build(&store, &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()), &v.area.code, &year).await.unwrap();
+        let alone = report::build(&store, &operator(), &v.area.code, &year).await.unwrap();
         assert_eq!((alone.total.counts.births, alone.total.counts.deaths), (c.births, c.deaths));
     }
 }
@@ -54,4 +53,9 @@ async fn nobody_in_the_demo_is_resident_before_birth() {
     assert_eq!((c.population_start, c.population_end, c.women_of_childbearing_age, c.floating_inflow, c.floating_outflow), (0, 0, 0, 0, 0));
     let pyramid = store.population_pyramid(&township, &Period::new(d("1899-12-31"), d("1899-12-31")).unwrap()).await.unwrap();
     assert_eq!(pyramid.iter().map(|g| g.male + g.female).sum::<i64>(), 0);
+}
+
+/// The CLI's operator over the whole province of the test registers (`13`, 河北省).
+fn operator() -> renkou_app::auth::Caller {
+    renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap())
 }

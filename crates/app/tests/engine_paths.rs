@@ -220,20 +220,8 @@ fn run(events: Vec<(Ev, u16)>) -> usize {
         assert_eq!(dump(&forms).await, dump(&imported).await, "events:\n{}", rows.join("\n"));
         let area = AreaCode::parse(TOWNSHIP).unwrap();
         for period in [Period::new(d("2010-01-01"), d("2012-12-31")).unwrap(), Period::new(d("2013-01-01"), d("2024-12-31")).unwrap()] {
-            let a = serde_json::to_value(
-                report::build(&forms, &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()), &area, &period)
-                    .await
-                    .unwrap()
-                    .total,
-            )
-            .unwrap();
-            let b = serde_json::to_value(
-                report::build(&imported, &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()), &area, &period)
-                    .await
-                    .unwrap()
-                    .total,
-            )
-            .unwrap();
+            let a = serde_json::to_value(report::build(&forms, &operator(), &area, &period).await.unwrap().total).unwrap();
+            let b = serde_json::to_value(report::build(&imported, &operator(), &area, &period).await.unwrap().total).unwrap();
             assert_eq!(a, b);
         }
         rows.len()
@@ -270,4 +258,9 @@ fn every_kind_through_both_paths() {
         (Ev::Divorce(2), 10),
     ]);
     assert_eq!(accepted, 11);
+}
+
+/// The CLI's operator over the whole province of the test registers (`13`, 河北省).
+fn operator() -> renkou_app::auth::Caller {
+    renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap())
 }

@@ -44,22 +44,8 @@ async fn a_move_between_villages_is_one_form_and_the_report_follows() {
     // She left the V1 household (it is in another village).
     assert_eq!(household_of(&f, f.li_na).await, (None, None));
     let year = Period::new(d("2014-01-01"), d("2014-12-31")).unwrap();
-    let v1 = renkou_app::report::build(
-        &f.store,
-        &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-        &AreaCode::parse(V1).unwrap(),
-        &year,
-    )
-    .await
-    .unwrap();
-    let v2 = renkou_app::report::build(
-        &f.store,
-        &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-        &AreaCode::parse(V2).unwrap(),
-        &year,
-    )
-    .await
-    .unwrap();
+    let v1 = renkou_app::report::build(&f.store, &operator(), &AreaCode::parse(V1).unwrap(), &year).await.unwrap();
+    let v2 = renkou_app::report::build(&f.store, &operator(), &AreaCode::parse(V2).unwrap(), &year).await.unwrap();
     let end = |r: &renkou_app::report::Report| r.total.counts.population_end;
     assert_eq!((end(&v1), end(&v2)), (2, 2), "V1: 张伟 + the tag person; V2: 王芳 + 李娜");
     // She is V2's now: the specialist of V1, where she lived, no longer sees her page (HTML or
@@ -120,14 +106,7 @@ async fn a_form_death_of_an_out_migrant_ends_the_outflow() {
     assert!(saved(&post(&f.router, "/events/death", &cookie, &[("csrf", &csrf), ("person_id", &id), ("date", "2014-02-02")]).await));
     assert_eq!(open_episodes(&f, f.wang_fang).await, Vec::<(String, String)>::new());
     let year = Period::new(d("2014-07-01"), d("2014-12-31")).unwrap();
-    let r = renkou_app::report::build(
-        &f.store,
-        &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-        &AreaCode::parse(TOWNSHIP).unwrap(),
-        &year,
-    )
-    .await
-    .unwrap();
+    let r = renkou_app::report::build(&f.store, &operator(), &AreaCode::parse(TOWNSHIP).unwrap(), &year).await.unwrap();
     assert_eq!(r.total.counts.floating_outflow, 0, "a dead out-migrant is not 流出");
 }
 
@@ -229,14 +208,7 @@ async fn villager_groups_are_created_renamed_and_assigned() {
     assert_eq!(area, "130131200201001");
     // The village's figures are unchanged by a group assignment; the group has both.
     let year = Period::new(d("2014-01-01"), d("2014-12-31")).unwrap();
-    let g = renkou_app::report::build(
-        &f.store,
-        &renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap()),
-        &AreaCode::parse("130131200201001").unwrap(),
-        &year,
-    )
-    .await
-    .unwrap();
+    let g = renkou_app::report::build(&f.store, &operator(), &AreaCode::parse("130131200201001").unwrap(), &year).await.unwrap();
     assert_eq!(g.total.counts.population_end, 2);
     // A group of another village is refused on the group field.
     let (admin, acsrf) = login(&f.router, "admin").await;
@@ -271,4 +243,9 @@ async fn a_divorce_audits_the_old_marital_status_of_both_spouses() {
         .await
         .unwrap();
     assert_eq!(status, vec!["40", "40"], "both 离婚 (GB/T 2261.2 code 40)");
+}
+
+/// The CLI's operator over the whole province of the test registers (`13`, 河北省).
+fn operator() -> renkou_app::auth::Caller {
+    renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap())
 }
