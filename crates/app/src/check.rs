@@ -21,7 +21,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use renkou_core::area::{Area, AreaCode, AreaLevel};
-use renkou_core::citizen_id::mask;
 use renkou_core::period::Period;
 use renkou_core::rules::catalogue::{scalar_zh, Catalogue, Check, CheckBody, StoreQuery};
 use renkou_core::rules::{parse_rules_toml, AggregateFacts, Importance, Number, Outcome, PersonFacts, RuleError, Scope};
@@ -29,6 +28,7 @@ use renkou_store::Store;
 use serde::Serialize;
 
 use crate::auth::{authorize, Action, Caller};
+use crate::gate::{citizen_id_opt, Purpose};
 use crate::AppError;
 
 /// Weight of an error in the score.
@@ -321,8 +321,9 @@ fn village_code(area: &str) -> String {
     }
 }
 
-fn person_ref(p: &PersonFacts) -> PersonRef {
-    PersonRef { id: p.id, name: p.name.clone(), citizen_id_masked: p.citizen_id.as_deref().map(mask) }
+/// The person of a finding, the ID as the gate shows it in a list ([`Purpose::List`]).
+fn person_ref(caller: &Caller, id: i64, name: &str, citizen_id: Option<&str>) -> PersonRef {
+    PersonRef { id, name: name.to_string(), citizen_id_masked: citizen_id_opt(&caller.user, Purpose::List, citizen_id) }
 }
 
 fn outcome_values(check: &Check, o: &Outcome) -> Vec<(String, String)> {
@@ -338,10 +339,11 @@ fn outcome_values(check: &Check, o: &Outcome) -> Vec<(String, String)> {
     }
 }
 
-/// Runs every person check of `catalogue` on `p`; the violations, in catalogue order.
+/// Runs every person check of `catalogue` on `p`; the violations, in catalogue order, with the
+/// person's ID as the gate shows it to `caller` in a list.
 ///
 /// Errors: [`AppError::Invalid`] when a rule fails to evaluate (arithmetic overflow).
-pub fn check_person_facts(catalogue: &Catalogue, p: &PersonFacts, scope: &AreaCode, ref_date: NaiveDate) -> Result<Vec<Violation>, AppError> {
+pub fn check_person_facts(caller: &Caller, catalogue: &Catalogue, p: &PersonFacts, scope: &AreaCode, ref_date: NaiveDate) -> Result<Vec<Violation>, AppError> {
     let hits = catalogue.check_person(p, ref_date).map_err(|e| AppError::Invalid(format!("规则 {:?} 无法计算: {e}", e.rule_id)))?;
     let village = village_of(p, scope);
     Ok(hits
@@ -354,7 +356,7 @@ pub fn check_person_facts(catalogue: &Catalogue, p: &PersonFacts, scope: &AreaCo
                 importance: c.importance,
                 message_zh: c.message_zh.clone(),
                 village: village.clone(),
-                person: Some(person_ref(p)),
+                person: Some(person_ref(caller, p.id, &p.name, p.citizen_id.as_deref())),
                 household: None,
                 values,
             }
@@ -370,6 +372,7 @@ fn violation(c: &Check, village: String) -> Violation {
 /// `heads` keeps the household query's rows for the second household check.
 async fn store_check(
     store: &Store,
+    caller: &Caller,
     c: &Check,
     q: StoreQuery,
     scope: &AreaCode,
@@ -383,7 +386,7 @@ async fn store_check(
                 let others: Vec<String> =
                     rows.iter().filter(|o| o.key == r.key && o.person_id != r.person_id).map(|o| format!("{} [编号{}]", o.name, o.person_id)).collect();
                 let mut v = violation(c, village_code(r.area_code.as_deref().unwrap_or(scope.as_str())));
-                v.person = Some(PersonRef { id: r.person_id, name: r.name.clone(), citizen_id_masked: Some(mask(&r.citizen_id)) });
+                v.person = Some(person_ref(caller, r.person_id, &r.name, Some(&r.citizen_id)));
                 v.values = vec![("号码相同的人员".into(), if others.is_empty() { "(在本地区以外)".into() } else { others.join("; ") })];
                 out.push(v);
             }
@@ -391,7 +394,7 @@ async fn store_check(
         StoreQuery::UnknownArea => {
             for r in store.unknown_area_episodes(scope).await? {
                 let mut v = violation(c, village_code(&r.area_code));
-                v.person = Some(PersonRef { id: r.person_id, name: r.name.clone(), citizen_id_masked: r.citizen_id.as_deref().map(mask) });
+                v.person = Some(person_ref(caller, r.person_id, &r.name, r.citizen_id.as_deref()));
                 let why = if r.known { "区划表中有此代码, 但不是村或组" } else { "区划表中没有此代码" };
                 v.values = vec![("户籍地代码".into(), r.area_code.clone()), ("说明".into(), why.into())];
                 out.push(v);
@@ -449,7 +452,7 @@ pub async fn run(store: &Store, caller: &Caller, catalogue: &Catalogue, req: &Ch
         let mut chunks = store.person_facts_chunks(ids);
         while let Some(chunk) = chunks.next().await {
             for p in chunk? {
-                out.extend(check_person_facts(catalogue, &p, scope, req.ref_date)?);
+                out.extend(check_person_facts(caller, catalogue, &p, scope, req.ref_date)?);
             }
         }
         Ok::<_, AppError>((out, n))
@@ -460,7 +463,7 @@ pub async fn run(store: &Store, caller: &Caller, catalogue: &Catalogue, req: &Ch
         let mut heads = None;
         for c in catalogue.of_scope(None) {
             if let CheckBody::Store(q) = c.body {
-                out.extend(store_check(store, c, q, scope, &mut heads).await?);
+                out.extend(store_check(store, caller, c, q, scope, &mut heads).await?);
             }
         }
         Ok::<_, AppError>(out)
@@ -565,7 +568,7 @@ pub async fn check_persons(
     facts.sort_by_key(|f| ids.iter().position(|i| *i == f.id));
     let mut out = Vec::new();
     for f in &facts {
-        out.extend(check_person_facts(catalogue, f, scope, ref_date)?);
+        out.extend(check_person_facts(caller, catalogue, f, scope, ref_date)?);
     }
     Ok(out)
 }

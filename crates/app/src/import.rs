@@ -107,7 +107,23 @@ pub async fn import_files(
     today: NaiveDate,
     progress: &(dyn Fn(ImportProgress<'_>) + Sync),
 ) -> Result<ImportSummary, AppError> {
-    import_inner(store, files, None, today, progress).await
+    import_inner(store, files, None, None, today, progress).await
+}
+
+/// [`import_files`] done by `caller`, for `scope` when given (see [`import_files_within`]):
+/// the `import.upload` audit entry (files and counts) is written in the import's own
+/// transaction, so an import is never in the register without its entry, nor the entry without
+/// the import. Used by the CLI (its operator) and the web's import page.
+pub async fn import_files_by(
+    store: &Store,
+    caller: &crate::auth::Caller,
+    files: &[PathBuf],
+    scope: Option<&AreaCode>,
+    today: NaiveDate,
+    now: chrono::DateTime<chrono::Utc>,
+    progress: &(dyn Fn(ImportProgress<'_>) + Sync),
+) -> Result<ImportSummary, AppError> {
+    import_inner(store, files, scope, Some((caller, now)), today, progress).await
 }
 
 /// [`import_files`] for a user responsible for `scope` only (the web's import page): every area
@@ -121,13 +137,14 @@ pub async fn import_files_within(
     today: NaiveDate,
     progress: &(dyn Fn(ImportProgress<'_>) + Sync),
 ) -> Result<ImportSummary, AppError> {
-    import_inner(store, files, Some(scope), today, progress).await
+    import_inner(store, files, Some(scope), None, today, progress).await
 }
 
 async fn import_inner(
     store: &Store,
     files: &[PathBuf],
     scope: Option<&AreaCode>,
+    by: Option<(&crate::auth::Caller, chrono::DateTime<chrono::Utc>)>,
     today: NaiveDate,
     progress: &(dyn Fn(ImportProgress<'_>) + Sync),
 ) -> Result<ImportSummary, AppError> {
@@ -240,10 +257,36 @@ async fn import_inner(
         consistency_warnings.push(problem_of(&builder, &w));
     }
 
+    // The summary (and the audit entry made of it) is known before the write.
+    warnings.extend(format_problems(&sheets, consistency_warnings));
+    warnings.extend(tally_warnings(&sheets, &builder.tally));
+    let summary = summary(&sheets, &builder, warnings);
+    let audit: Vec<renkou_store::PendingAudit> = by
+        .map(|(caller, now)| {
+            let v = serde_json::json!({
+                "files": summary.files.iter().map(|f| &f.name).collect::<Vec<_>>(), "persons": summary.persons,
+                "households": summary.households, "episodes": summary.episodes, "episodes_ended": summary.episodes_ended,
+                "marriages": summary.marriages, "marriages_ended": summary.marriages_ended, "births": summary.births,
+                "deaths": summary.deaths, "warnings": summary.warnings.len(),
+            });
+            let area = scope.map_or(caller.user.area.as_str(), |a| a.as_str());
+            let e = crate::audit::Entry {
+                area_code: Some(area),
+                new_value: Some(v.to_string()),
+                ..crate::audit::Entry::new(crate::audit::AuditAction::ImportUpload, "import")
+            };
+            renkou_store::PendingAudit {
+                entry: crate::audit::entry_row(&caller.user.username, &caller.remote_addr, e, now),
+                target: renkou_store::AuditTarget::None,
+            }
+        })
+        .into_iter()
+        .collect();
+
     // 3. Write.
     let write_progress = |done: u64, total: u64| progress(ImportProgress::Writing { done, total });
     let batch = &builder.batch;
-    match crate::register::write_import(store, batch, &write_progress).await {
+    match crate::register::write_import(store, batch, &audit, &write_progress).await {
         Ok(_) => {}
         // The checks above should leave the database nothing to refuse; should it still, the
         // refusal is reported once, at the row when it can be found.
@@ -282,10 +325,13 @@ async fn import_inner(
         Err(e) => return Err(e.into()),
     }
 
-    warnings.extend(format_problems(&sheets, consistency_warnings));
-    warnings.extend(tally_warnings(&sheets, &builder.tally));
-    let t = &builder.tally;
-    Ok(ImportSummary {
+    Ok(summary)
+}
+
+/// What an import writes, from its planned batch.
+fn summary(sheets: &[source::SheetInfo], builder: &Builder, warnings: Vec<String>) -> ImportSummary {
+    let (t, batch) = (&builder.tally, &builder.batch);
+    ImportSummary {
         files: sheets.iter().map(|s| ImportedFile { name: s.name.clone(), kind: s.kind, rows: s.rows }).collect(),
         persons: batch.persons.len() as u64,
         households: batch.households.len() as u64,
@@ -297,7 +343,7 @@ async fn import_inner(
         deaths: batch.deaths.len() as u64,
         legacy_ids_upgraded: t.legacy_ids,
         warnings,
-    })
+    }
 }
 
 /// A record error of the batch (`residences[3]: …`) at the source row of its record.

@@ -394,8 +394,8 @@ pub fn authorize_import(caller: &Caller) -> Result<(), AppError> {
 }
 
 /// Imports uploaded files for `caller` (see [`crate::import::import_files`]: all or nothing),
-/// after [`authorize_import`], and writes `import.upload` (with the summary) or
-/// `import.rejected` (with the number of problems) to the audit log. Fills the new persons'
+/// after [`authorize_import`]; `import.upload` (with the counts) is written in the import's
+/// transaction, `import.rejected` (with the number of problems) after a refusal. Fills the new persons'
 /// pinyin initials.
 pub async fn import_upload(
     store: &Store,
@@ -408,15 +408,9 @@ pub async fn import_upload(
     authorize_import(caller)?;
     let names: Vec<String> = files.iter().map(|f| f.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())).collect();
     let area = Some(caller.user.area.as_str());
-    match crate::import::import_files_within(store, files, &caller.user.area, today, progress).await {
+    match crate::import::import_files_by(store, caller, files, Some(&caller.user.area), today, now, progress).await {
         Ok(s) => {
             backfill_initials(store).await?;
-            let v = serde_json::json!({
-                "files": names, "persons": s.persons, "households": s.households, "episodes": s.episodes,
-                "episodes_ended": s.episodes_ended, "marriages": s.marriages, "marriages_ended": s.marriages_ended,
-                "births": s.births, "deaths": s.deaths, "warnings": s.warnings.len(),
-            });
-            audit::record(store, caller, AuditAction::ImportUpload, "import", None, area, None, Some(v.to_string()), now).await?;
             Ok(s)
         }
         Err(err) => {

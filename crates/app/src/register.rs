@@ -309,12 +309,17 @@ async fn old_values(store: &Store, batch: &RegisterBatch) -> Result<Option<Strin
     Ok(Some(serde_json::Value::Object(out).to_string()))
 }
 
-/// Writes the batch of an import's [`plan`] in one transaction, calling `progress(done, total)`
+/// Writes the batch of an import's [`plan`] and its `audit` entries in one transaction, calling `progress(done, total)`
 /// (the import reports the store's own refusals at their rows).
 ///
 /// Errors: [`renkou_store::StoreError`] as [`Store::write_batch`].
-pub async fn write_import(store: &Store, batch: &RegisterBatch, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<BatchIds, renkou_store::StoreError> {
-    store.write_batch(batch, &[], progress).await
+pub async fn write_import(
+    store: &Store,
+    batch: &RegisterBatch,
+    audit: &[PendingAudit],
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<BatchIds, renkou_store::StoreError> {
+    store.write_batch(batch, audit, progress).await
 }
 
 /// Writes a planned batch (and its audit entries) in one transaction; a store conflict or a

@@ -681,3 +681,34 @@ async fn scoped_import_stays_inside_the_callers_area() {
         "{err}"
     );
 }
+
+/// An import by a caller carries its `import.upload` entry in its own transaction: one entry
+/// with the counts after a written import, none after a rejected one.
+#[tokio::test]
+async fn an_import_and_its_audit_entry_are_written_together() {
+    let store = store().await;
+    let cli = operator();
+    let now = chrono::Utc::now();
+    let uploads = |store: Store| async move {
+        let f = renkou_app::audit::AuditFilter { action: Some("import.".into()), limit: 10, ..Default::default() };
+        renkou_app::audit::search(&store, &operator(), &f).await.unwrap()
+    };
+    let s = renkou_app::import::import_files_by(&store, &cli, &[samples().join("persons.csv")], None, today(), now, &no_progress).await.unwrap();
+    let entries = uploads(store.clone()).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!((entries[0].action.as_str(), entries[0].username.as_str()), ("import.upload", "cli"));
+    let v: serde_json::Value = serde_json::from_str(entries[0].new_value.as_deref().unwrap()).unwrap();
+    assert_eq!(v["persons"], s.persons);
+    assert_eq!(v["files"][0], "persons.csv");
+
+    // The same file again: every ID is already registered, nothing is written, nor audited.
+    let before = store.person_count().await.unwrap();
+    let r = renkou_app::import::import_files_by(&store, &cli, &[samples().join("persons.csv")], None, today(), now, &no_progress).await;
+    assert!(matches!(r, Err(AppError::Rejected(_))), "{r:?}");
+    assert_eq!(store.person_count().await.unwrap(), before);
+    assert_eq!(uploads(store.clone()).await.len(), 1);
+}
+
+fn operator() -> renkou_app::auth::Caller {
+    renkou_app::auth::Caller::operator(renkou_core::area::AreaCode::parse("13").unwrap())
+}

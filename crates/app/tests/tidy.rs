@@ -10,7 +10,8 @@
 //!
 //! - the one gate decides (`app::gate`): the web crate and the CLI call no `authorize`, match no
 //!   `Role::` and compare no `.role`; outside `app::gate` and `app::auth` (which defines the
-//!   roles), no app module matches a role either.
+//!   roles), no app module matches a role either;
+//! - IDs are masked in one place, `app::gate::citizen_id_for`.
 
 use std::path::{Path, PathBuf};
 
@@ -131,4 +132,22 @@ fn only_the_gate_decides_who_may() {
         }
     }
     assert!(bad.is_empty(), "decisions about roles outside app::gate:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn ids_are_masked_only_by_the_gate() {
+    let mut bad = Vec::new();
+    for krate in ["app", "web", "cli"] {
+        for (path, text) in sources(krate) {
+            if path.ends_with("app/src/gate.rs") {
+                continue;
+            }
+            for needle in ["citizen_id::mask", "mask(&", "use renkou_core::citizen_id::{mask"] {
+                for (n, l) in hits(&text, needle) {
+                    bad.push(format!("{}:{n}: {}", path.display(), l.trim()));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "citizen IDs masked outside app::gate::citizen_id_for:\n{}", bad.join("\n"));
 }

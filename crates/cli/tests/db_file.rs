@@ -33,13 +33,15 @@ fn citizen_id(area: &str, birth: chrono::NaiveDate, seq: u32) -> String {
 }
 
 /// A persons file of `n` one-person households in 西大吾村 (130131200201), born one a day from
-/// `first`; household numbers start at `hh`. With `bad_last`, the last row has an unknown area.
+/// `first`, wrapping every 10,000 days (≈27 years) to the next odd sequence number so that long
+/// files never reach a birth date in the future (which the import refuses); household numbers
+/// start at `hh`. With `bad_last`, the last row has an unknown area.
 fn persons_csv(dir: &Path, name: &str, first: &str, n: usize, hh: u64, bad_last: bool) -> (PathBuf, Vec<String>) {
     let first: chrono::NaiveDate = first.parse().unwrap();
     let mut csv = String::from("姓名,公民身份号码,户籍村/组,户号,与户主关系\n");
     let mut ids = Vec::new();
     for k in 0..n {
-        let id = citizen_id("130131", first + chrono::Days::new(k as u64), 11);
+        let id = citizen_id("130131", first + chrono::Days::new((k % 10_000) as u64), 11 + 2 * (k / 10_000) as u32);
         let area = if bad_last && k + 1 == n { "130131999999" } else { "130131200201" };
         csv.push_str(&format!("测试{k},{id},{area},H{},户主\n", hh + k as u64));
         ids.push(id);

@@ -36,7 +36,7 @@ pub const JOB_TTL: Duration = Duration::from_secs(3600);
 /// State of an import job.
 #[derive(Debug, Clone)]
 enum JobState {
-    Queued,
+    Queued { ahead: usize },
     Reading { file: String, done: u64, total: u64 },
     Checking,
     Writing { done: u64, total: u64 },
@@ -56,12 +56,46 @@ struct Job {
 }
 
 /// The import jobs of the running server (in memory).
-#[derive(Debug, Default)]
+///
+/// Memory bound: uploads stream to temporary files, each user has at most one unfinished job,
+/// and jobs run one at a time (the others wait as 排队中), so the server holds at most one
+/// import's rows in memory however many are uploaded at once.
+#[derive(Debug)]
 pub struct Jobs {
     jobs: Mutex<HashMap<String, Job>>,
+    running: tokio::sync::Semaphore,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Jobs { jobs: Mutex::default(), running: tokio::sync::Semaphore::new(1) }
+    }
 }
 
 impl Jobs {
+    /// Whether `user` has a job that has not finished.
+    fn busy(&self, user: i64) -> bool {
+        self.jobs.lock().expect("jobs lock").values().any(|j| j.owner == user && j.finished.is_none())
+    }
+
+    /// Adds `job` as `id` unless its owner has an unfinished job (checked and added under one
+    /// lock: two uploads of one user at once cannot both start).
+    fn add(&self, id: &str, job: Job) -> bool {
+        let mut jobs = self.jobs.lock().expect("jobs lock");
+        if jobs.values().any(|j| j.owner == job.owner && j.finished.is_none()) {
+            return false;
+        }
+        jobs.insert(id.to_string(), job);
+        true
+    }
+
+    /// Unfinished jobs started before `id` (the queue in front of it).
+    fn ahead_of(&self, id: &str) -> usize {
+        let jobs = self.jobs.lock().expect("jobs lock");
+        let Some(me) = jobs.get(id) else { return 0 };
+        jobs.values().filter(|j| j.finished.is_none() && j.started < me.started).count()
+    }
+
     fn set(&self, id: &str, state: JobState) {
         let mut jobs = self.jobs.lock().expect("jobs lock");
         if let Some(j) = jobs.get_mut(id) {
@@ -107,7 +141,8 @@ fn pct(done: u64, total: u64) -> Option<u32> {
 
 fn progress_of(id: &str, j: &Job) -> JobProgress {
     let (state, message, percent) = match &j.state {
-        JobState::Queued => ("queued", "等待开始".to_string(), None),
+        JobState::Queued { ahead: 0 } => ("queued", "等待开始".to_string(), None),
+        JobState::Queued { ahead } => ("queued", format!("排队中: 前面还有 {ahead} 个导入 (queued behind {ahead} imports)"), None),
         JobState::Reading { file, done, total } => ("reading", format!("正在读取 {file}"), pct(*done, *total)),
         JobState::Checking => ("checking", "正在核对(身份号码、户号、地区、事件顺序)".to_string(), None),
         JobState::Writing { done, total } => ("writing", format!("正在写入 {done}/{total} 条记录"), pct(*done, *total)),
@@ -232,6 +267,10 @@ fn wants_json(headers: &HeaderMap) -> bool {
 pub async fn import_submit(State(st): State<AppState>, a: Auth, headers: HeaderMap, mp: Result<Multipart, MultipartRejection>) -> Result<Response, WebError> {
     persons::authorize_import(&a.caller)?;
     let json = wants_json(&headers);
+    // Checked before the upload is read (saves the transfer) and again when the job is added.
+    if st.jobs.busy(a.caller.user.id) {
+        return Ok(refuse(&a, StatusCode::CONFLICT, BUSY.into(), json));
+    }
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if let Some(n) = declared.filter(|n| *n > MAX_UPLOAD + 1024 * 1024) {
         return Ok(refuse(&a, StatusCode::PAYLOAD_TOO_LARGE, format!("上传的文件过大: {}, 上限 {} (upload too large)", mib(n), mib(MAX_UPLOAD)), json));
@@ -309,11 +348,10 @@ pub async fn import_submit(State(st): State<AppState>, a: Auth, headers: HeaderM
         return Ok(refuse(&a, StatusCode::BAD_REQUEST, "请选择要导入的文件 (no file)".into(), json));
     }
     let id = renkou_app::auth::random_token(12);
-    st.jobs
-        .jobs
-        .lock()
-        .expect("jobs lock")
-        .insert(id.clone(), Job { owner: a.caller.user.id, files: names, bytes: total, started: Instant::now(), finished: None, state: JobState::Queued });
+    let job = Job { owner: a.caller.user.id, files: names, bytes: total, started: Instant::now(), finished: None, state: JobState::Queued { ahead: 0 } };
+    if !st.jobs.add(&id, job) {
+        return Ok(refuse(&a, StatusCode::CONFLICT, BUSY.into(), json));
+    }
     start(st.clone(), a.caller.clone(), id.clone(), dir, paths);
     if json {
         Ok((
@@ -325,6 +363,9 @@ pub async fn import_submit(State(st): State<AppState>, a: Auth, headers: HeaderM
         Ok(Redirect::to(&format!("/import/jobs/{id}")).into_response())
     }
 }
+
+/// Refusal of a second upload while the user's import runs (409).
+const BUSY: &str = "您已有一个导入正在进行, 请等它结束后再上传 (an import of yours is still running)";
 
 fn upload_error(detail: &str) -> String {
     if detail.to_ascii_lowercase().contains("limit") {
@@ -358,6 +399,12 @@ fn start(st: AppState, caller: renkou_app::auth::Caller, id: String, dir: tempfi
             };
             jobs.set(&id, state);
         };
+        // One import at a time in the whole server (the memory bound); the others wait here.
+        let ahead = jobs.ahead_of(&id);
+        if ahead > 0 {
+            jobs.set(&id, JobState::Queued { ahead });
+        }
+        let _permit = handle.block_on(jobs.running.acquire());
         let result = handle.block_on(persons::import_upload(&st.store, &caller, &paths, crate::pages::today(), Utc::now(), &progress));
         let state = match result {
             Ok(s) => {
@@ -457,4 +504,28 @@ pub async fn job_page(State(st): State<AppState>, a: Auth, Path(id): Path<String
 /// The shared job table, created with the router.
 pub fn new_jobs() -> Arc<Jobs> {
     Arc::new(Jobs::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(owner: i64, state: JobState) -> Job {
+        Job { owner, files: vec!["p.csv".into()], bytes: 1, started: Instant::now(), finished: None, state }
+    }
+
+    #[test]
+    fn one_unfinished_import_per_user() {
+        let jobs = Jobs::default();
+        assert!(jobs.add("a", job(1, JobState::Queued { ahead: 0 })));
+        assert!(jobs.busy(1));
+        assert!(!jobs.add("b", job(1, JobState::Queued { ahead: 0 })), "a second job of user 1 while the first runs");
+        assert!(jobs.add("c", job(2, JobState::Queued { ahead: 0 })), "another user may queue");
+        assert_eq!(jobs.ahead_of("c"), 1);
+        jobs.set("a", JobState::Failed("x".into()));
+        assert!(!jobs.busy(1));
+        assert_eq!(jobs.ahead_of("c"), 0);
+        assert!(jobs.add("d", job(1, JobState::Queued { ahead: 0 })), "after the first ended");
+        assert_eq!(jobs.get("b", 1).map(|j| j.owner), None);
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use renkou_app::import::{import_files, FileKind, ImportProgress};
+use renkou_app::import::{FileKind, ImportProgress};
 use renkou_app::AppError;
 
 use super::db;
@@ -137,7 +137,9 @@ async fn import(a: &ImportArgs, store: &renkou_app::Store, today: chrono::NaiveD
                 bar.set_position(done);
             }
         };
-        let result = import_files(&store, &a.files, today, &progress).await;
+        // Audited as the CLI operator, in the import's own transaction.
+        let operator = renkou_app::auth::Caller::operator(renkou_app::auth::operator_area(&store, None).await?);
+        let result = renkou_app::import::import_files_by(&store, &operator, &a.files, None, today, chrono::Utc::now(), &progress).await;
         bar.finish_and_clear();
         match result {
             Ok(s) => {
