@@ -581,3 +581,43 @@ pub async fn assign_group(store: &Store, caller: &Caller, f: &GroupForm, today: 
     apply(store, caller, Command::AssignGroup { target, group: group.expect("checked") }, None, today, now).await?;
     Ok(person)
 }
+
+/// Records the event form `kind` from its text fields (the web form and the JSON API alike):
+/// `birth`, `death`, `marriage`, `divorce`, `move_in`, `move_out`, `move`, `outflow`,
+/// `floating_end`, `household_create`, `household_join`, `household_leave`, `household_head`,
+/// `household_split`, `group`. Returns the id of the person (or household) recorded.
+///
+/// Errors: [`AppError::NotFound`] for another `kind`; [`AppError::Invalid`] when the fields do
+/// not make the kind's form; the errors of the kind's own function (fields, scope, refusals).
+pub async fn record_event(
+    s: &Store,
+    caller: &Caller,
+    kind: &str,
+    values: &std::collections::BTreeMap<String, String>,
+    t: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    let v = serde_json::Value::Object(values.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect());
+    // Every form struct reads its fields from the same text map.
+    fn form<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, AppError> {
+        serde_json::from_value(v.clone()).map_err(|e| AppError::Invalid(e.to_string()))
+    }
+    match kind {
+        "birth" => record_birth(s, caller, &form(&v)?, t, now).await,
+        "death" => record_death(s, caller, &form(&v)?, t, now).await,
+        "marriage" => record_marriage(s, caller, &form(&v)?, t, now).await,
+        "divorce" => record_divorce(s, caller, &form(&v)?, t, now).await,
+        "move_in" => record_move_in(s, caller, &form(&v)?, t, now).await,
+        "move_out" => record_move_out(s, caller, &form(&v)?, t, now).await,
+        "move" => record_move(s, caller, &form(&v)?, t, now).await,
+        "outflow" => record_outflow(s, caller, &form(&v)?, t, now).await,
+        "floating_end" => record_floating_end(s, caller, &form(&v)?, t, now).await,
+        "household_create" => household_create(s, caller, &form(&v)?, t, now).await,
+        "household_join" => household_join(s, caller, &form(&v)?, t, now).await,
+        "household_leave" => household_leave(s, caller, &form(&v)?, t, now).await,
+        "household_head" => household_change_head(s, caller, &form(&v)?, t, now).await,
+        "household_split" => household_split(s, caller, &form(&v)?, t, now).await,
+        "group" => assign_group(s, caller, &form(&v)?, t, now).await,
+        k => Err(AppError::NotFound(k.to_string())),
+    }
+}

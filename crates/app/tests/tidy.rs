@@ -151,3 +151,67 @@ fn ids_are_masked_only_by_the_gate() {
     }
     assert!(bad.is_empty(), "citizen IDs masked outside app::gate::citizen_id_for:\n{}", bad.join("\n"));
 }
+
+/// The layers of the web crate, bottom to top (lib.rs): a module names only modules of lower
+/// layers, so features never reach into each other and nothing reaches up into lib.
+#[test]
+fn web_modules_import_only_downward() {
+    const FEATURES: &[&str] = &["admin", "api", "check", "correct", "dashboard", "events", "groups", "import", "login", "monthly", "persons", "reports"];
+    let level = |m: &str| -> Option<u8> {
+        Some(match m {
+            "http" => 0,
+            "lang" => 1,
+            "view" | "assets" => 2,
+            "error" => 3,
+            "cache" => 4,
+            "state" => 5,
+            "session" | "query" => 6,
+            f if FEATURES.contains(&f) => 7,
+            "lib" => 8,
+            _ => return None,
+        })
+    };
+    let mut bad = Vec::new();
+    let mut seen = Vec::new();
+    for (path, text) in sources("web") {
+        let me = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let Some(mine) = level(&me) else {
+            bad.push(format!("{}: a module without a layer (add it to lib.rs's list and this test)", path.display()));
+            continue;
+        };
+        seen.push(me.clone());
+        for (n, l) in hits(&text, "crate::") {
+            for (i, _) in l.match_indices("crate::") {
+                if l[..i].ends_with("renkou_") || l[..i].ends_with('_') {
+                    continue; // another crate (renkou_app::…)
+                }
+                let name: String = l[i + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let theirs = if name == "AppState" { Some(5) } else { level(&name) };
+                if let Some(theirs) = theirs {
+                    if name != me && theirs >= mine {
+                        bad.push(format!("{}:{n}: {me} (layer {mine}) uses {name} (layer {theirs}): {}", path.display(), l.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "web modules importing sideways or upwards:\n{}", bad.join("\n"));
+    assert!(seen.len() >= 20, "the web crate's modules were read: {seen:?}");
+}
+
+/// Forms are checked for their CSRF token by one extractor (`session::CsrfForm`); only the
+/// multipart import, whose token may come before the files, checks it itself.
+#[test]
+fn csrf_is_checked_by_the_extractor() {
+    let mut bad = Vec::new();
+    for (path, text) in sources("web") {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "session.rs" || name == "import.rs" {
+            continue;
+        }
+        for (n, l) in hits(&text, "check_csrf(") {
+            bad.push(format!("{}:{n}: {}", path.display(), l.trim()));
+        }
+    }
+    assert!(bad.is_empty(), "CSRF checked by hand:\n{}", bad.join("\n"));
+}

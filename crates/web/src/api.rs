@@ -15,8 +15,8 @@ use renkou_app::{export, persons, report};
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, WebError};
-use crate::events::submit_event;
-use crate::pages::{resolve, ReportQuery, SearchQuery};
+
+use crate::query::{resolve, ReportQuery, SearchQuery};
 use crate::session::ApiAuth;
 use crate::AppState;
 
@@ -105,7 +105,7 @@ async fn event(
             )
         })
         .collect();
-    let id = submit_event(&st, &a.caller, &kind, &values).await?;
+    let id = renkou_app::persons::record_event(&st.store, &a.caller, &kind, &values, crate::query::today(), chrono::Utc::now()).await?;
     st.figures_changed();
     Ok(Json(json!({ "person_id": id })))
 }

@@ -5,6 +5,11 @@ use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+/// The feature's routes.
+pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    axum::Router::new().route("/assets/{file}", axum::routing::get(asset))
+}
+
 const FILES: &[(&str, &str, &[u8])] = &[
     ("app.css", "text/css; charset=utf-8", include_bytes!("../assets/app.css")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../assets/app.js")),

@@ -8,12 +8,9 @@
 //! her village only; leaders see no persons; only a township admin edits rules), scopes and
 //! audits.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use chrono::Utc;
 use maud::{html, Markup};
 use renkou_app::check::{self, CheckRequest, RulesDocument, SaveRules, Violation, SCORE_NOTE};
@@ -24,10 +21,16 @@ use renkou_core::rules::{Importance, RuleError};
 use serde::Deserialize;
 
 use crate::error::WebError;
-use crate::pages::today;
-use crate::session::Auth;
-use crate::view::page;
+use crate::query::today;
+use crate::session::{Auth, CsrfForm};
+use crate::view::{importance_class, page, violation_record, violation_values};
 use crate::AppState;
+
+/// The feature's routes.
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/check", get(check_page)).route("/check/rules", get(rules_page).post(rules_submit))
+}
 
 /// Query of the check page.
 #[derive(Debug, Default, Deserialize)]
@@ -36,32 +39,6 @@ pub struct CheckQuery {
     pub area: Option<String>,
     /// Only this importance: `error` or `warning`.
     pub importance: Option<String>,
-}
-
-fn importance_class(i: Importance) -> &'static str {
-    match i {
-        Importance::Error => "error",
-        Importance::Warning => "warning",
-    }
-}
-
-/// The record a violation names, linked to its page.
-fn record(v: &Violation) -> Markup {
-    html! {
-        @if let Some(p) = &v.person {
-            a href={ "/persons/" (p.id) } { (p.name) }
-            " " span.mono { (p.citizen_id_masked.clone().unwrap_or_default()) }
-            " " span.sub { "编号 " (p.id) }
-        } @else if let Some(h) = &v.household {
-            a href={ "/households/" (h.id) } { "户号 " (h.household_no) }
-        } @else {
-            "汇总数 " (v.village)
-        }
-    }
-}
-
-fn values(v: &Violation) -> Markup {
-    html! { @for (k, x) in &v.values { span.value { b { (k) ": " } (x) } " " } }
 }
 
 /// `GET /check`: every built-in check over the area.
@@ -117,7 +94,7 @@ pub async fn check_page(State(st): State<AppState>, a: Auth, Query(q): Query<Che
                     @for (id, list) in &groups {
                         h3 class=(importance_class(list[0].importance)) { "[" (id) " " (list[0].importance.name_zh()) "] " (list[0].message_zh) " — " (list.len()) " 条" }
                         table.list.violations data-check=(id) {
-                            tbody { @for x in list { tr { td { (record(x)) } td { (values(x)) } } } }
+                            tbody { @for x in list { tr { td { (violation_record(x)) } td { (violation_values(x)) } } } }
                         }
                     }
                 }
@@ -126,41 +103,6 @@ pub async fn check_page(State(st): State<AppState>, a: Auth, Query(q): Query<Che
         @if r.violations.is_empty() { p.ok { "没有发现逻辑错误。" } }
     };
     Ok(page("逻辑校验", Some((&a.caller.user, &a.csrf)), body))
-}
-
-/// After an event form is saved: re-checks the persons it changed (the person the form returned
-/// and the mother, father or spouse it named) with every person rule. No violation: on to the
-/// person page as before. Otherwise a page says the record was saved and lists the warnings,
-/// each linking to the person to correct.
-pub async fn after_save(st: &AppState, a: &Auth, kind: &str, form: &BTreeMap<String, String>, id: i64) -> Response {
-    let mut ids = vec![id];
-    for k in ["mother_id", "father_id", "spouse_id", "person_id"] {
-        if let Some(x) = form.get(k).and_then(|s| s.trim().parse::<i64>().ok()) {
-            if !ids.contains(&x) {
-                ids.push(x);
-            }
-        }
-    }
-    let rules = check::active_rules(&st.store, &a.caller.user.area).await;
-    let catalogue = rules.as_ref().map_or(Catalogue::builtin(), |r| &*r.catalogue);
-    let found = check::check_persons(&st.store, &a.caller, &a.caller.user.area, catalogue, &ids, today()).await;
-    let list = match found {
-        Ok(l) if !l.is_empty() => l,
-        // Nothing to show (or the check could not run: the record is saved either way).
-        _ => return Redirect::to(&format!("/persons/{id}")).into_response(),
-    };
-    let body = html! {
-        h1 { "已保存" }
-        p.ok #saved { "登记已保存 (" (kind) ")。逻辑校验发现以下问题, 请核对后在人员页更正:" }
-        table.list #save-warnings {
-            thead { tr { th { "规则" } th { "说明" } th { "人员" } th { "数值" } } }
-            tbody { @for v in &list { tr class=(importance_class(v.importance)) data-check=(v.check_id) {
-                td { (v.check_id) " " (v.importance.name_zh()) } td { (v.message_zh) } td { (record(v)) } td { (values(v)) }
-            } } }
-        }
-        p { a.button href={ "/persons/" (id) } { "继续 → 人员页" } }
-    };
-    page("已保存", Some((&a.caller.user, &a.csrf)), body).into_response()
 }
 
 /// What an empty rules document starts with (comments only: saving it saves no rule).
@@ -188,8 +130,6 @@ pub struct RulesQuery {
 /// The rules form.
 #[derive(Debug, Default, Deserialize)]
 pub struct RulesForm {
-    /// CSRF token.
-    pub csrf: Option<String>,
     /// The TOML text.
     pub rules: Option<String>,
 }
@@ -275,8 +215,7 @@ pub async fn rules_page(State(st): State<AppState>, a: Auth, Query(q): Query<Rul
 
 /// `POST /check/rules`: checks the text; saves it as a new version and shows the page again, or
 /// shows every error with line and column next to the text (422, nothing saved).
-pub async fn rules_submit(State(st): State<AppState>, a: Auth, Form(f): Form<RulesForm>) -> Result<Response, WebError> {
-    a.check_csrf(f.csrf.as_deref())?;
+pub async fn rules_submit(State(st): State<AppState>, CsrfForm(a, f): CsrfForm<RulesForm>) -> Result<Response, WebError> {
     let text = f.rules.unwrap_or_default();
     match check::save_rules(&st.store, &a.caller, &text, Utc::now()).await? {
         SaveRules::Saved { version, rules, changed } => {

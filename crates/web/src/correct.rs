@@ -7,17 +7,22 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use chrono::Utc;
 use maud::{html, Markup};
 use renkou_app::persons::{self, CorrectionForm};
 use renkou_app::AppError;
 
 use crate::error::WebError;
-use crate::pages::today;
-use crate::session::Auth;
-use crate::view::{page, urlencode};
+use crate::query::today;
+use crate::session::{Auth, CsrfForm};
+use crate::view::page;
 use crate::AppState;
+
+/// The feature's routes.
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/persons/{id}/correct", get(form).post(submit))
+}
 
 const SEX: &[&str] = &["男", "女"];
 const MARITAL: &[&str] = &["未婚", "已婚", "丧偶", "离婚", "未说明"];
@@ -108,22 +113,7 @@ pub async fn form(State(st): State<AppState>, a: Auth, Path(id): Path<i64>, Quer
 /// `POST /persons/{id}/correct`: validates and writes the correction; on errors the form comes
 /// back with a message next to each field. An expired session goes to the login page, which
 /// returns to the form with the input kept.
-pub async fn submit(
-    State(st): State<AppState>,
-    a: Result<Auth, WebError>,
-    Path(id): Path<i64>,
-    Form(mut values): Form<BTreeMap<String, String>>,
-) -> Result<Response, WebError> {
-    let csrf = values.remove("csrf");
-    let a = match a {
-        Ok(a) => a,
-        Err(WebError::Login(_)) => {
-            let qs: Vec<String> = values.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect();
-            return Err(WebError::Login(format!("/persons/{id}/correct?{}", qs.join("&"))));
-        }
-        Err(e) => return Err(e),
-    };
-    a.check_csrf(csrf.as_deref())?;
+pub async fn submit(State(st): State<AppState>, Path(id): Path<i64>, CsrfForm(a, values): CsrfForm<BTreeMap<String, String>>) -> Result<Response, WebError> {
     let v = |k: &str| values.get(k).cloned().unwrap_or_default();
     let f = CorrectionForm {
         person_id: id.to_string(),

@@ -6,18 +6,23 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Form;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use maud::{html, Markup};
-use renkou_app::auth::Caller;
-use renkou_app::{persons, AppError};
+use renkou_app::{check, persons, AppError};
+use renkou_core::rules::catalogue::Catalogue;
 
 use crate::error::WebError;
-use crate::pages::today;
-use crate::session::Auth;
-use crate::view::page;
+use crate::query::today;
+use crate::session::{Auth, CsrfForm};
+use crate::view::{importance_class, page, violation_record, violation_values};
 use crate::AppState;
+
+/// The feature's routes.
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/events/{kind}", get(event_form).post(event_submit))
+}
 
 enum Input {
     Text,
@@ -204,54 +209,58 @@ pub async fn event_form(a: Auth, Path(kind): Path<String>, Query(values): Query<
     Ok(event_page(&kind, &values, &[], &a))
 }
 
-/// Runs an event form through the app; returns the person's id.
-pub async fn submit_event(st: &AppState, caller: &Caller, kind: &str, values: &BTreeMap<String, String>) -> Result<i64, AppError> {
-    let v = serde_json::Value::Object(values.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect());
-    // Every form struct reads its fields from the same text map.
-    fn form<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, AppError> {
-        serde_json::from_value(v.clone()).map_err(|e| AppError::Invalid(e.to_string()))
-    }
-    let (s, t, now) = (&st.store, today(), Utc::now());
-    match kind {
-        "birth" => persons::record_birth(s, caller, &form(&v)?, t, now).await,
-        "death" => persons::record_death(s, caller, &form(&v)?, t, now).await,
-        "marriage" => persons::record_marriage(s, caller, &form(&v)?, t, now).await,
-        "divorce" => persons::record_divorce(s, caller, &form(&v)?, t, now).await,
-        "move_in" => persons::record_move_in(s, caller, &form(&v)?, t, now).await,
-        "move_out" => persons::record_move_out(s, caller, &form(&v)?, t, now).await,
-        "move" => persons::record_move(s, caller, &form(&v)?, t, now).await,
-        "outflow" => persons::record_outflow(s, caller, &form(&v)?, t, now).await,
-        "floating_end" => persons::record_floating_end(s, caller, &form(&v)?, t, now).await,
-        "household_create" => persons::household_create(s, caller, &form(&v)?, t, now).await,
-        "household_join" => persons::household_join(s, caller, &form(&v)?, t, now).await,
-        "household_leave" => persons::household_leave(s, caller, &form(&v)?, t, now).await,
-        "household_head" => persons::household_change_head(s, caller, &form(&v)?, t, now).await,
-        "household_split" => persons::household_split(s, caller, &form(&v)?, t, now).await,
-        "group" => persons::assign_group(s, caller, &form(&v)?, t, now).await,
-        k => Err(AppError::NotFound(k.to_string())),
-    }
-}
-
 /// `POST /events/{kind}`: validates (core), writes and audits; on errors the form comes back
 /// with a message next to each field. An expired session goes to the login page, which
 /// returns to the form with its input ([`crate::session::keep_forms`] keeps it server-side).
 pub async fn event_submit(
     State(st): State<AppState>,
-    a: Auth,
     Path(kind): Path<String>,
-    Form(mut values): Form<BTreeMap<String, String>>,
+    CsrfForm(a, values): CsrfForm<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let csrf = values.remove("csrf");
-    a.check_csrf(csrf.as_deref())?;
     if event_spec(&kind).is_none() {
         return Err(WebError::App(AppError::NotFound(kind)));
     }
-    match submit_event(&st, &a.caller, &kind, &values).await {
+    match persons::record_event(&st.store, &a.caller, &kind, &values, today(), Utc::now()).await {
         Ok(id) => {
             st.figures_changed();
-            Ok(crate::check::after_save(&st, &a, &kind, &values, id).await)
+            Ok(after_save(&st, &a, &kind, &values, id).await)
         }
         Err(AppError::Fields(errors)) => Ok((StatusCode::UNPROCESSABLE_ENTITY, event_page(&kind, &values, &errors, &a)).into_response()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// After an event form is saved: re-checks the persons it changed (the person the form returned
+/// and the mother, father or spouse it named) with every person rule. No violation: on to the
+/// person page as before. Otherwise a page says the record was saved and lists the warnings,
+/// each linking to the person to correct.
+async fn after_save(st: &AppState, a: &Auth, kind: &str, form: &BTreeMap<String, String>, id: i64) -> Response {
+    let mut ids = vec![id];
+    for k in ["mother_id", "father_id", "spouse_id", "person_id"] {
+        if let Some(x) = form.get(k).and_then(|s| s.trim().parse::<i64>().ok()) {
+            if !ids.contains(&x) {
+                ids.push(x);
+            }
+        }
+    }
+    let rules = check::active_rules(&st.store, &a.caller.user.area).await;
+    let catalogue = rules.as_ref().map_or(Catalogue::builtin(), |r| &*r.catalogue);
+    let found = check::check_persons(&st.store, &a.caller, &a.caller.user.area, catalogue, &ids, today()).await;
+    let list = match found {
+        Ok(l) if !l.is_empty() => l,
+        // Nothing to show (or the check could not run: the record is saved either way).
+        _ => return Redirect::to(&format!("/persons/{id}")).into_response(),
+    };
+    let body = html! {
+        h1 { "已保存" }
+        p.ok #saved { "登记已保存 (" (kind) ")。逻辑校验发现以下问题, 请核对后在人员页更正:" }
+        table.list #save-warnings {
+            thead { tr { th { "规则" } th { "说明" } th { "人员" } th { "数值" } } }
+            tbody { @for v in &list { tr class=(importance_class(v.importance)) data-check=(v.check_id) {
+                td { (v.check_id) " " (v.importance.name_zh()) } td { (v.message_zh) } td { (violation_record(v)) } td { (violation_values(v)) }
+            } } }
+        }
+        p { a.button href={ "/persons/" (id) } { "继续 → 人员页" } }
+    };
+    page("已保存", Some((&a.caller.user, &a.csrf)), body).into_response()
 }

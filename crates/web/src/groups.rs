@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use chrono::Utc;
 use maud::{html, Markup};
 use renkou_app::areas::{self, VillageGroups};
@@ -15,9 +14,15 @@ use renkou_app::AppError;
 use renkou_core::area::AreaCode;
 
 use crate::error::WebError;
-use crate::session::Auth;
+use crate::session::{Auth, CsrfForm};
 use crate::view::page;
 use crate::AppState;
+
+/// The feature's routes.
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/groups", get(groups).post(groups_submit))
+}
 
 fn groups_page(a: &Auth, list: &[VillageGroups], values: &BTreeMap<String, String>, errors: &[(String, String)]) -> Markup {
     let v = |k: &str| values.get(k).cloned().unwrap_or_default();
@@ -54,9 +59,7 @@ pub async fn groups(State(st): State<AppState>, a: Auth) -> Result<Markup, WebEr
 }
 
 /// `POST /groups`: adds or renames a group; errors come back on the page (422).
-pub async fn groups_submit(State(st): State<AppState>, a: Auth, Form(mut values): Form<BTreeMap<String, String>>) -> Result<Response, WebError> {
-    let csrf = values.remove("csrf");
-    a.check_csrf(csrf.as_deref())?;
+pub async fn groups_submit(State(st): State<AppState>, CsrfForm(a, values): CsrfForm<BTreeMap<String, String>>) -> Result<Response, WebError> {
     let field = |k: &str| values.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
     let mut errors = Vec::new();
     let village = AreaCode::parse(&field("village")).map_err(|e| errors.push(("village".to_string(), e.to_string()))).ok();

@@ -101,7 +101,7 @@ fn from_query(q: &str) -> Option<Lang> {
 /// Sets the request's language from `?lang=` (remembered in the cookie) or the cookie.
 pub async fn middleware(req: Request, next: Next) -> Response {
     let asked = req.uri().query().and_then(from_query);
-    let lang = asked.unwrap_or_else(|| match crate::session::cookie(req.headers(), LANG_COOKIE).as_deref() {
+    let lang = asked.unwrap_or_else(|| match crate::http::cookie(req.headers(), LANG_COOKIE).as_deref() {
         Some("en") => Lang::En,
         _ => Lang::Zh,
     });

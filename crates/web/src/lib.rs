@@ -7,83 +7,62 @@
 //! may see what: every handler builds a [`renkou_app::auth::Caller`] from the session and hands it
 //! to the app, which authorizes, scopes the store query and writes the audit log.
 //!
-//! Layout: [`error`] (one error type, each variant's status code), [`session`] (cookie session
-//! and CSRF extractors), `pages` (HTML), `api` (JSON), `assets` (embedded CSS, JS, ECharts).
+//! Layout: one module per feature (dashboard, persons, correct, events, reports, check,
+//! monthly, groups, import, admin, login; `api` for JSON, `assets` for the embedded CSS, JS and
+//! ECharts), each with its own `router()`, over the shared layers below them: [`http`]
+//! (cookies), [`lang`], `view` (page layout, figure cells), [`error`] (one error type, each
+//! variant's status code), `state` ([`AppState`]) and [`cache`], [`session`] (the extractors:
+//! [`session::Auth`], [`session::CsrfForm`], …) and `query` (report and search parameters).
 
-pub mod error;
-pub mod session;
-
+// The layers, bottom to top: a module uses only modules of lower layers (the tidy test
+// `web_modules_import_only_downward` checks it). 0 http; 1 lang; 2 view, assets (the embedded
+// files); 3 error; 4 cache; 5 state; 6 session, query (extractors); 7 the features, each with
+// its own `router()`; 8 lib.
 pub mod cache;
+pub mod error;
+pub mod http;
 pub mod lang;
-pub mod upload;
+mod query;
+pub mod session;
+mod state;
+mod view;
 
+mod admin;
 mod api;
 mod assets;
 mod check;
 mod correct;
+mod dashboard;
 mod events;
 mod groups;
+pub mod import;
+mod login;
 mod monthly;
-mod pages;
-mod view;
+mod persons;
+mod reports;
 
 use std::net::SocketAddr;
 
-use std::sync::Arc;
-
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
 use renkou_app::Store;
-
-/// Shared state of the handlers.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The register.
-    pub store: Store,
-    /// Import jobs started from the import page.
-    pub jobs: Arc<upload::Jobs>,
-    /// Dashboard figures per (area, period), dropped on every change.
-    pub figures: Arc<cache::FigureCache>,
-}
-
-impl AppState {
-    /// The register changed through this server: cached figures are stale.
-    pub fn figures_changed(&self) {
-        self.figures.invalidate();
-    }
-}
+pub use state::AppState;
 
 /// The whole application: pages, API and assets.
 pub fn router(store: Store) -> Router {
-    let state = AppState { store, jobs: upload::new_jobs(), figures: Arc::default() };
+    let state = AppState { store, figures: std::sync::Arc::default() };
     Router::new()
-        .route("/", get(pages::dashboard))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", post(pages::logout))
-        .route("/explain", get(pages::explain))
-        .route("/check", get(check::check_page))
-        .route("/check/rules", get(check::rules_page).post(check::rules_submit))
-        .route("/persons", get(pages::persons).post(pages::persons_search))
-        .route("/persons/{id}", get(pages::person))
-        .route("/households/{id}", get(pages::household))
-        .route("/events/{kind}", get(events::event_form).post(events::event_submit))
-        .route("/report/print", get(pages::report_print))
-        .route("/report.csv", get(pages::report_csv))
-        .route("/report.xlsx", get(pages::report_xlsx))
-        .route("/persons/{id}/correct", get(correct::form).post(correct::submit))
-        .route("/import", get(upload::import_page).post(upload::import_submit).layer(DefaultBodyLimit::max(upload::MAX_UPLOAD as usize + (1 << 20))))
-        .route("/import/jobs/{id}", get(upload::job_page))
-        .route("/import/jobs/{id}/progress", get(upload::job_progress))
-        .route("/import/jobs/{id}/errors.csv", get(upload::job_errors_csv))
-        .route("/groups", get(groups::groups).post(groups::groups_submit))
-        .route("/monthly", get(monthly::overview))
-        .route("/monthly/{group}", get(monthly::group_months))
-        .route("/monthly/{group}/{month}", get(monthly::month_page).post(monthly::month_submit))
-        .route("/monthly/{group}/{month}/review", post(monthly::month_review))
-        .route("/audit", get(pages::audit))
-        .route("/users", get(pages::users).post(pages::user_add))
-        .route("/assets/{file}", get(assets::asset))
+        .merge(dashboard::router())
+        .merge(login::router())
+        .merge(persons::router())
+        .merge(correct::router())
+        .merge(events::router())
+        .merge(reports::router())
+        .merge(check::router())
+        .merge(monthly::router())
+        .merge(groups::router())
+        .merge(import::router(state.clone()))
+        .merge(admin::router())
+        .merge(assets::router())
         .nest("/api/v1", api::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::keep_forms))
         .layer(axum::middleware::from_fn(lang::middleware))

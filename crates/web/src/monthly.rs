@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use chrono::Utc;
 use maud::{html, Markup};
 use renkou_app::monthly::{self, MonthState, MonthlyForm, MonthlyView, Overview, COUNT_FIELDS};
@@ -15,10 +14,20 @@ use renkou_app::AppError;
 use serde::Deserialize;
 
 use crate::error::WebError;
-use crate::pages::today;
-use crate::session::Auth;
+use crate::query::today;
+use crate::session::{Auth, CsrfForm};
 use crate::view::page;
 use crate::AppState;
+
+/// The feature's routes.
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/monthly", get(overview))
+        .route("/monthly/{group}", get(group_months))
+        .route("/monthly/{group}/{month}", get(month_page).post(month_submit))
+        .route("/monthly/{group}/{month}/review", post(month_review))
+}
 
 /// `?to=YYYY-MM`: the last month of a table.
 #[derive(Debug, Default, Deserialize)]
@@ -227,11 +236,9 @@ pub async fn month_page(
 /// form comes back with a message next to each field.
 pub async fn month_submit(
     State(st): State<AppState>,
-    a: Auth,
     Path((group, month)): Path<(String, String)>,
-    Form(mut values): Form<BTreeMap<String, String>>,
+    CsrfForm(a, values): CsrfForm<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
-    a.check_csrf(values.remove("csrf").as_deref())?;
     let mut form = MonthlyForm::default();
     for (k, v) in values {
         form.set(&k, v);
@@ -249,9 +256,6 @@ pub async fn month_submit(
 /// Form of the review buttons.
 #[derive(Debug, Default, Deserialize)]
 pub struct ReviewForm {
-    /// The session's CSRF token.
-    #[serde(default)]
-    pub csrf: String,
     /// `review` (mark 已审核) or `reopen` (退回修改).
     #[serde(default)]
     pub action: String,
@@ -261,11 +265,9 @@ pub struct ReviewForm {
 /// (audited).
 pub async fn month_review(
     State(st): State<AppState>,
-    a: Auth,
     Path((group, month)): Path<(String, String)>,
-    Form(f): Form<ReviewForm>,
+    CsrfForm(a, f): CsrfForm<ReviewForm>,
 ) -> Result<Response, WebError> {
-    a.check_csrf(Some(&f.csrf))?;
     let reviewed = match f.action.as_str() {
         "review" => true,
         "reopen" => false,

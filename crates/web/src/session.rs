@@ -1,41 +1,21 @@
-//! Sessions: the `renkou_session` cookie (HttpOnly, SameSite=Strict) names a server-side session
-//! ([`renkou_app::auth::session`]); every state-changing request carries the session's CSRF token
-//! (form field `csrf` or header `X-CSRF-Token`).
+//! Extractors: the `renkou_session` cookie (HttpOnly, SameSite=Strict) names a server-side
+//! session ([`renkou_app::auth::session`]) that [`Auth`] (pages) and [`ApiAuth`] (API) turn into
+//! the app's caller; every state-changing request carries the session's CSRF token, checked by
+//! [`CsrfForm`] (form field `csrf`) or [`ApiAuth`] (header `X-CSRF-Token`) — handlers never
+//! check it by hand (the multipart import is the one exception: its token may come before the
+//! files, see `import`). [`keep_forms`] keeps a form's input across an expired session.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{FromRef, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use renkou_app::auth::{self, Caller};
+use serde::de::DeserializeOwned;
 
 use axum::response::IntoResponse;
 
 use crate::error::{ApiError, WebError};
+use crate::http::{cookie, remote_addr, set_cookie, SESSION_COOKIE};
 use crate::AppState;
-
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "renkou_session";
-/// Name of the cookie that carries the login form's CSRF token (double submit).
-pub const LOGIN_CSRF_COOKIE: &str = "renkou_login_csrf";
-
-/// The value of cookie `name` in the request's headers.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        let (k, v) = c.trim().split_once('=')?;
-        (k == name).then(|| v.to_string())
-    })
-}
-
-/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, path /; `max_age` seconds (0 deletes).
-pub fn set_cookie(name: &str, value: &str, max_age: i64) -> String {
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}")
-}
-
-/// The remote address of a request (`ip:port`), `unknown` when the server did not record it.
-pub fn remote_addr(parts: &Parts) -> String {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_string(), |c| c.0.to_string())
-}
 
 /// A logged-in user of a page request, with the session's CSRF token. Without a live session,
 /// a page answers 303 to the login page.
@@ -66,11 +46,14 @@ async fn load(parts: &Parts, state: &AppState) -> Result<Option<Auth>, WebError>
     Ok(Some(Auth { caller: Caller { user, remote_addr: remote_addr(parts) }, csrf }))
 }
 
-impl FromRequestParts<AppState> for Auth {
+impl<S: Send + Sync> FromRequestParts<S> for Auth
+where
+    AppState: FromRef<S>,
+{
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        match load(parts, state).await? {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match load(parts, &AppState::from_ref(state)).await? {
             Some(a) => Ok(a),
             None => {
                 let next = parts.uri.path_and_query().map_or("/".to_string(), |p| p.to_string());
@@ -89,17 +72,58 @@ impl FromRequestParts<AppState> for Auth {
 #[derive(Debug, Clone)]
 pub struct ApiAuth(pub Auth);
 
-impl FromRequestParts<AppState> for ApiAuth {
+impl<S: Send + Sync> FromRequestParts<S> for ApiAuth
+where
+    AppState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let a = load(parts, state).await?.ok_or_else(|| WebError::Login(String::new()))?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let a = load(parts, &AppState::from_ref(state)).await?.ok_or_else(|| WebError::Login(String::new()))?;
         if parts.method != axum::http::Method::GET && parts.method != axum::http::Method::HEAD {
             a.check_csrf(parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
         }
         Ok(ApiAuth(a))
     }
 }
+
+/// A urlencoded form posted by a logged-in user, with its CSRF token (field `csrf`) checked:
+/// 403 when it is missing or wrong; without a live session, the login redirect as [`Auth`].
+/// `T` is read from the other fields (a `BTreeMap<String, String>` takes them all); a body
+/// that is not a urlencoded form answers 400.
+#[derive(Debug, Clone)]
+pub struct CsrfForm<T>(pub Auth, pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T>
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = WebError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let a = Auth::from_request_parts(&mut parts, state).await?;
+        if !is_urlencoded(&parts.headers) {
+            return Err(WebError::BadRequest("请用本页的表单提交 (expected a urlencoded form)".into()));
+        }
+        let bytes =
+            axum::body::to_bytes(body, FORM_BODY_LIMIT).await.map_err(|_| WebError::BadRequest("表单过大或无法读取 (form too large or unreadable)".into()))?;
+        let mut fields = crate::view::parse_urlencoded(&String::from_utf8_lossy(&bytes));
+        let token = fields.iter().position(|(k, _)| k == "csrf").map(|i| fields.remove(i).1);
+        a.check_csrf(token.as_deref())?;
+        let rest: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", crate::view::urlencode(k), crate::view::urlencode(v))).collect();
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+        let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(rest.join("&")));
+        let axum::Form(t) =
+            axum::Form::<T>::from_request(req, state).await.map_err(|e| WebError::BadRequest(format!("表单有误 (bad form): {}", e.body_text())))?;
+        Ok(CsrfForm(a, t))
+    }
+}
+
+/// Marks a GET whose query string is a form's kept input given back after a new login
+/// ([`crate::session::keep_forms`]), not typed into an address.
+#[derive(Debug, Clone, Copy)]
+pub struct RestoredForm;
 
 /// The remote address of the request (`ip:port` or `unknown`), for login rate limiting and audit.
 #[derive(Debug, Clone)]
@@ -213,7 +237,7 @@ pub async fn keep_forms(
                     let uri = if qs.is_empty() { parts.uri.path().to_string() } else { format!("{}?{}", parts.uri.path(), qs.join("&")) };
                     if let Ok(u) = uri.parse() {
                         parts.uri = u;
-                        parts.extensions.insert(crate::pages::RestoredForm);
+                        parts.extensions.insert(RestoredForm);
                     }
                 }
                 req = axum::extract::Request::from_parts(parts, body);

@@ -4,7 +4,13 @@ use axum::http::StatusCode;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::lang::t;
-use renkou_app::auth::User;
+use renkou_app::auth::{Caller, User};
+use renkou_app::check::Violation;
+use renkou_app::report::{self, Report};
+use renkou_core::area::AreaCode;
+use renkou_core::period::Period;
+use renkou_core::rules::Importance;
+use renkou_core::stats::{definition, Figures};
 
 /// Percent-encodes a query-string component.
 pub fn urlencode(s: &str) -> String {
@@ -151,4 +157,94 @@ pub fn policy_zh(policy: Option<renkou_core::register::PolicyClass>) -> &'static
 /// A date or an empty string.
 pub fn opt_date(d: Option<chrono::NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+// ------------------------------------------------------------------------------------------
+// Figures (dashboard, report print, drill-down pages).
+
+pub(crate) fn report_qs(area: &AreaCode, p: &Period) -> String {
+    format!("area={}&from={}&to={}", area.as_str(), p.first, p.last)
+}
+
+pub(crate) fn fig(f: &Figures, key: &str) -> String {
+    f.get(key).and_then(|x| x.rounded.clone()).unwrap_or_else(|| "—".into())
+}
+
+pub(crate) const VILLAGE_COLUMNS: &[&str] = &[
+    "population_end",
+    "births",
+    "births_male",
+    "births_female",
+    "deaths",
+    "crude_birth_rate",
+    "crude_death_rate",
+    "natural_growth_rate",
+    "sex_ratio_at_birth",
+    "women_of_childbearing_age",
+    "married_women_of_childbearing_age",
+    "floating_inflow",
+    "floating_outflow",
+];
+
+pub(crate) fn header_of(key: &str) -> String {
+    let d = definition(key).expect("known key");
+    match d.unit.suffix() {
+        "" | "人" => d.name_zh.to_string(),
+        s => format!("{}({s})", d.name_zh),
+    }
+}
+
+/// A figure value, linked to its records when the user may see them.
+pub(crate) fn fig_cell(f: &Figures, key: &str, area: &AreaCode, p: &Period, link: bool) -> Markup {
+    let v = fig(f, key);
+    let explainable = link && report::explainable_keys().contains(&key);
+    html! {
+        td.num data-key=(key) data-area=(area.as_str()) {
+            @if explainable { a href={ "/explain?key=" (key) "&" (report_qs(area, p)) } { (v) } } @else { (v) }
+        }
+    }
+}
+
+pub(crate) fn period_form(action: &str, area: &AreaCode, p: &Period, r: &Report, caller: &Caller) -> Markup {
+    html! {
+        form.period method="get" action=(action) {
+            label { "地区 " select name="area" {
+                option value=(caller.user.area.as_str()) selected[area == &caller.user.area] { "本级 " (caller.user.area.as_str()) }
+                @if area != &caller.user.area { option value=(area.as_str()) selected { (r.area.name) } }
+                @for c in &r.children { @if c.area.code != *area { option value=(c.area.code.as_str()) { (c.area.name) } } }
+            } }
+            label { "开始 " input type="date" name="from" value=(p.first); }
+            label { "结束 " input type="date" name="to" value=(p.last); }
+            button type="submit" { "查询" }
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Logic-check findings (check page, warnings after a save).
+
+pub(crate) fn importance_class(i: Importance) -> &'static str {
+    match i {
+        Importance::Error => "error",
+        Importance::Warning => "warning",
+    }
+}
+
+/// The record a violation names, linked to its page.
+pub(crate) fn violation_record(v: &Violation) -> Markup {
+    html! {
+        @if let Some(p) = &v.person {
+            a href={ "/persons/" (p.id) } { (p.name) }
+            " " span.mono { (p.citizen_id_masked.clone().unwrap_or_default()) }
+            " " span.sub { "编号 " (p.id) }
+        } @else if let Some(h) = &v.household {
+            a href={ "/households/" (h.id) } { "户号 " (h.household_no) }
+        } @else {
+            "汇总数 " (v.village)
+        }
+    }
+}
+
+pub(crate) fn violation_values(v: &Violation) -> Markup {
+    html! { @for (k, x) in &v.values { span.value { b { (k) ": " } (x) } " " } }
 }

@@ -48,7 +48,7 @@ async fn a_form_date_before_1880_is_refused_at_its_field() {
 
 #[test]
 fn the_error_csv_starts_with_a_bom_and_neutralises_formulas() {
-    let csv = renkou_web::upload::problems_csv(&["=cmd|' /C calc'!A0.csv:2:A列(姓名): @SUM(1+1)".to_string()]);
+    let csv = renkou_web::import::problems_csv(&["=cmd|' /C calc'!A0.csv:2:A列(姓名): @SUM(1+1)".to_string()]);
     assert_eq!(&csv[..3], b"\xEF\xBB\xBF");
     let text = String::from_utf8(csv[3..].to_vec()).unwrap();
     assert!(text.contains("'=cmd|"), "{text}");

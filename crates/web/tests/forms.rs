@@ -162,7 +162,7 @@ async fn oversized_malformed_and_unsupported_uploads_are_refused_without_touchin
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.body.contains("上传的文件过大") && r.body.contains("50.0 MiB"), "{}", r.body);
     // Really too large (no length declared): refused while streaming.
-    let big = vec![b'a'; (renkou_web::upload::MAX_UPLOAD + 1024) as usize];
+    let big = vec![b'a'; (renkou_web::import::MAX_UPLOAD + 1024) as usize];
     let r = upload(&f.router, &cookie, multipart(&csrf, &[("big.csv", &big)])).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
     assert!(r.body.contains("上传的文件过大"));
@@ -207,7 +207,7 @@ async fn only_township_staff_and_admins_may_import() {
 
 #[test]
 fn problems_split_into_file_row_column_and_reason() {
-    use renkou_web::upload::{problems_csv, safe_file_name, split_problem};
+    use renkou_web::import::{problems_csv, safe_file_name, split_problem};
     let p = split_problem("a.csv:12:B列(公民身份号码): 校验码错误: 应为 X");
     assert_eq!((p.file.as_str(), p.row.as_str(), p.column.as_str(), p.reason.as_str()), ("a.csv", "12", "B列(公民身份号码)", "校验码错误: 应为 X"));
     let p = split_problem("数据冲突: 没有可结束的婚姻");

@@ -13,10 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
 use axum::Json;
+use axum::Router;
 use chrono::Utc;
 use maud::{html, Markup};
 use renkou_app::import::{ImportProgress, ImportSummary};
@@ -32,6 +34,30 @@ use crate::AppState;
 pub const MAX_UPLOAD: u64 = 50 * 1024 * 1024;
 /// How long a finished job's result stays readable.
 pub const JOB_TTL: Duration = Duration::from_secs(3600);
+
+/// The import feature's state: the application's, and the jobs of this server.
+#[derive(Debug, Clone)]
+pub struct ImportState {
+    app: AppState,
+    jobs: Arc<Jobs>,
+}
+
+impl axum::extract::FromRef<ImportState> for AppState {
+    fn from_ref(s: &ImportState) -> AppState {
+        s.app.clone()
+    }
+}
+
+/// The feature's routes, with a job table of their own.
+pub fn router(app: AppState) -> Router<AppState> {
+    let st = ImportState { app, jobs: Arc::default() };
+    Router::new()
+        .route("/import", get(import_page).post(import_submit).layer(DefaultBodyLimit::max(MAX_UPLOAD as usize + (1 << 20))))
+        .route("/import/jobs/{id}", get(job_page))
+        .route("/import/jobs/{id}/progress", get(job_progress))
+        .route("/import/jobs/{id}/errors.csv", get(job_errors_csv))
+        .with_state(st)
+}
 
 /// State of an import job.
 #[derive(Debug, Clone)]
@@ -264,7 +290,12 @@ fn wants_json(headers: &HeaderMap) -> bool {
 /// background. Answers 303 to the job's page (or `{"id", "url"}` for `Accept: application/json`).
 /// Refused without touching the register: no CSRF token before the files (403), no file, an
 /// unsupported or empty file, a malformed body (400), more than [`MAX_UPLOAD`] bytes (413).
-pub async fn import_submit(State(st): State<AppState>, a: Auth, headers: HeaderMap, mp: Result<Multipart, MultipartRejection>) -> Result<Response, WebError> {
+pub async fn import_submit(
+    State(st): State<ImportState>,
+    a: Auth,
+    headers: HeaderMap,
+    mp: Result<Multipart, MultipartRejection>,
+) -> Result<Response, WebError> {
     persons::authorize_import(&a.caller)?;
     let json = wants_json(&headers);
     // Checked before the upload is read (saves the transfer) and again when the job is added.
@@ -377,7 +408,7 @@ fn upload_error(detail: &str) -> String {
 
 /// Runs the import on a blocking thread (reading and checking a large file is CPU work that
 /// must not hold up the server's request threads), reporting progress into the job.
-fn start(st: AppState, caller: renkou_app::auth::Caller, id: String, dir: tempfile::TempDir, paths: Vec<PathBuf>) {
+fn start(st: ImportState, caller: renkou_app::auth::Caller, id: String, dir: tempfile::TempDir, paths: Vec<PathBuf>) {
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let jobs = st.jobs.clone();
@@ -405,10 +436,10 @@ fn start(st: AppState, caller: renkou_app::auth::Caller, id: String, dir: tempfi
             jobs.set(&id, JobState::Queued { ahead });
         }
         let _permit = handle.block_on(jobs.running.acquire());
-        let result = handle.block_on(persons::import_upload(&st.store, &caller, &paths, crate::pages::today(), Utc::now(), &progress));
+        let result = handle.block_on(persons::import_upload(&st.app.store, &caller, &paths, crate::query::today(), Utc::now(), &progress));
         let state = match result {
             Ok(s) => {
-                st.figures_changed();
+                st.app.figures_changed();
                 JobState::Done(s)
             }
             Err(AppError::Rejected(p)) => JobState::Rejected(p),
@@ -427,13 +458,13 @@ fn start(st: AppState, caller: renkou_app::auth::Caller, id: String, dir: tempfi
 }
 
 /// `GET /import/jobs/{id}/progress`: the job's progress as JSON (404 for another user's job).
-pub async fn job_progress(State(st): State<AppState>, a: Auth, Path(id): Path<String>) -> Result<Json<JobProgress>, WebError> {
+pub async fn job_progress(State(st): State<ImportState>, a: Auth, Path(id): Path<String>) -> Result<Json<JobProgress>, WebError> {
     let j = st.jobs.get(&id, a.caller.user.id).ok_or_else(|| WebError::App(AppError::NotFound(format!("导入任务 {id}"))))?;
     Ok(Json(progress_of(&id, &j)))
 }
 
 /// `GET /import/jobs/{id}/errors.csv`: the problems of a rejected import, `文件,行,列,原因`.
-pub async fn job_errors_csv(State(st): State<AppState>, a: Auth, Path(id): Path<String>) -> Result<Response, WebError> {
+pub async fn job_errors_csv(State(st): State<ImportState>, a: Auth, Path(id): Path<String>) -> Result<Response, WebError> {
     let j = st.jobs.get(&id, a.caller.user.id).ok_or_else(|| WebError::App(AppError::NotFound(format!("导入任务 {id}"))))?;
     let JobState::Rejected(p) = &j.state else { return Err(WebError::BadRequest("该导入没有错误报告 (no error report)".into())) };
     Ok((
@@ -451,7 +482,7 @@ const SHOWN_PROBLEMS: usize = 500;
 
 /// `GET /import/jobs/{id}`: progress while running (refreshes itself), then the summary or the
 /// per-row errors.
-pub async fn job_page(State(st): State<AppState>, a: Auth, Path(id): Path<String>) -> Result<Markup, WebError> {
+pub async fn job_page(State(st): State<ImportState>, a: Auth, Path(id): Path<String>) -> Result<Markup, WebError> {
     let j = st.jobs.get(&id, a.caller.user.id).ok_or_else(|| WebError::App(AppError::NotFound(format!("导入任务 {id}"))))?;
     let p = progress_of(&id, &j);
     let body = html! {
@@ -499,11 +530,6 @@ pub async fn job_page(State(st): State<AppState>, a: Auth, Path(id): Path<String
         }
     };
     Ok(page("数据导入", Some((&a.caller.user, &a.csrf)), body))
-}
-
-/// The shared job table, created with the router.
-pub fn new_jobs() -> Arc<Jobs> {
-    Arc::new(Jobs::default())
 }
 
 #[cfg(test)]
