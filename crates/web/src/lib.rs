@@ -8,7 +8,7 @@
 //! to the app, which authorizes, scopes the store query and writes the audit log.
 //!
 //! Layout: [`error`] (one error type, each variant's status code), [`session`] (cookie session
-//! and CSRF extractors), `pages` (HTML), `api` (JSON), `assets` (embedded CSS, JS, ECharts).
+//! and CSRF extractors), `pages` (HTML), `users` (user pages and the own account), `api` (JSON), `assets` (embedded CSS, JS, ECharts).
 
 pub mod error;
 pub mod session;
@@ -25,6 +25,7 @@ mod events;
 mod groups;
 mod monthly;
 mod pages;
+mod users;
 mod view;
 
 use std::net::SocketAddr;
@@ -60,7 +61,8 @@ pub fn router(store: Store) -> Router {
     Router::new()
         .route("/", get(pages::dashboard))
         .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", post(pages::logout))
+        .route("/logout", get(pages::logout_page).post(pages::logout))
+        .route("/account", get(users::account).post(users::account_submit))
         .route("/explain", get(pages::explain))
         .route("/check", get(check::check_page))
         .route("/check/rules", get(check::rules_page).post(check::rules_submit))
@@ -82,7 +84,12 @@ pub fn router(store: Store) -> Router {
         .route("/monthly/{group}/{month}", get(monthly::month_page).post(monthly::month_submit))
         .route("/monthly/{group}/{month}/review", post(monthly::month_review))
         .route("/audit", get(pages::audit))
-        .route("/users", get(pages::users).post(pages::user_add))
+        .route("/users", get(users::users).post(users::user_add))
+        .route("/users/{id}", get(users::user))
+        .route("/users/{id}/reset", post(users::user_reset))
+        .route("/users/{id}/disable", post(users::user_disable))
+        .route("/users/{id}/enable", post(users::user_enable))
+        .route("/users/{id}/edit", post(users::user_edit))
         .route("/assets/{file}", get(assets::asset))
         .nest("/api/v1", api::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::keep_forms))

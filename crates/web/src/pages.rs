@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{NaiveDate, Utc};
 use maud::{html, Markup};
@@ -485,8 +485,9 @@ pub struct LoginForm {
 
 /// Where a login may go: only a path of this site. A browser ignores tabs and line breaks in a
 /// URL and reads `\` as `/`, so `/<TAB>/host` or `/\host` would leave the site (`//host`); the
-/// checks hold for the value as given and after every round of percent-decoding. Anything else
-/// goes to `/`.
+/// checks hold for the value as given and after every round of percent-decoding. `/login` and
+/// `/logout` are refused too (a login never ends on a POST-only address or a loop). Anything
+/// else goes to `/`.
 pub(crate) fn safe_next(next: &str) -> String {
     fn local(s: &str) -> bool {
         let b = s.as_bytes();
@@ -510,9 +511,15 @@ pub(crate) fn safe_next(next: &str) -> String {
         }
         String::from_utf8_lossy(&out).into_owned()
     }
+    // The login and logout pages are never where a login leads: `/logout` answers a GET with
+    // its own page at best, and a login that ends on the login page is a loop.
+    fn auth_page(s: &str) -> bool {
+        let path = s.split(['?', '#']).next().unwrap_or("").trim_end_matches('/').to_ascii_lowercase();
+        path == "/login" || path == "/logout"
+    }
     let mut s = next.to_string();
     for _ in 0..4 {
-        if !local(&s) {
+        if !local(&s) || auth_page(&s) {
             return "/".to_string();
         }
         let d = percent_decode(&s);
@@ -561,6 +568,7 @@ pub async fn login(State(st): State<AppState>, Remote(remote): Remote, headers: 
         )
             .into_response()),
         Err(AppError::Unauthenticated(_)) => Ok(login_page(StatusCode::UNAUTHORIZED, &f.next, &f.username, Some("用户名或密码错误"))),
+        Err(AppError::Forbidden(_)) => Ok(login_page(StatusCode::FORBIDDEN, &f.next, &f.username, Some("账号已停用, 请联系管理员"))),
         Err(AppError::RateLimited(_)) => {
             Ok(login_page(StatusCode::TOO_MANY_REQUESTS, &f.next, &f.username, Some(&format!("登录失败次数过多, 请 {} 分钟后再试", auth::RATE_WINDOW_MINUTES))))
         }
@@ -576,9 +584,32 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
-/// `POST /logout`.
+/// `GET /logout`: a small page with the logout button (a POST with the CSRF token), for an
+/// address typed in or a bookmark; without a live session straight to `/` (which asks for a
+/// login when needed). A logout never ends in "405 Method Not Allowed".
+pub async fn logout_page(a: Result<Auth, WebError>) -> Response {
+    let Ok(a) = a else { return Redirect::to("/").into_response() };
+    let body = html! {
+        section.login #logout-page {
+            h1 { (crate::lang::t("退出登录")) }
+            p { (a.caller.user.display_name) " (" (a.caller.user.username) "), 确定要退出吗?" }
+            form method="post" action="/logout" {
+                input type="hidden" name="csrf" value=(a.csrf);
+                button #logout type="submit" { (crate::lang::t("退出")) }
+                " " a href="/" { "返回首页" }
+            }
+        }
+    };
+    page(crate::lang::t("退出登录"), Some((&a.caller.user, &a.csrf)), body).into_response()
+}
+
+/// `POST /logout`: ends the session and goes to `/login`. Without a live session it goes to the
+/// login page (never back to `/logout`); with a stale CSRF token (a page of an older session
+/// left open) to [`logout_page`], whose button carries the current token.
 pub async fn logout(State(st): State<AppState>, a: Auth, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Result<Response, WebError> {
-    a.check_csrf(Some(&f.csrf))?;
+    if a.check_csrf(Some(&f.csrf)).is_err() {
+        return Ok(Redirect::to("/logout").into_response());
+    }
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
         auth::logout(&st.store, &a.caller, &id, Utc::now()).await?;
     }
@@ -586,7 +617,7 @@ pub async fn logout(State(st): State<AppState>, a: Auth, headers: HeaderMap, For
 }
 
 // ------------------------------------------------------------------------------------------
-// Administration: audit log and users.
+// Administration: the audit log (users: `crate::users`).
 
 /// Filters of the audit page.
 #[derive(Debug, Default, Deserialize)]
@@ -685,55 +716,4 @@ pub async fn audit(State(st): State<AppState>, a: Auth, Query(q): Query<AuditQue
         }
     };
     Ok(page("审计日志", Some((&a.caller.user, &a.csrf)), body))
-}
-
-fn users_page(a: &Auth, users: &[auth::User], errors: &[(String, String)], created: Option<(&str, &str)>, values: &BTreeMap<String, String>) -> Markup {
-    let v = |k: &str| values.get(k).cloned().unwrap_or_default();
-    let body = html! {
-        h1 { "用户管理" }
-        @if let Some((u, p)) = created { p.ok #created { "已添加用户 " b { (u) } ", 初始密码: " code #new-password { (p) } " (只显示这一次)" } }
-        table.list { thead { tr { th { "用户名" } th { "姓名" } th { "角色" } th { "地区" } } }
-            tbody { @for u in users { tr { td { (u.username) } td { (u.display_name) } td { (u.role.name_zh()) } td { (u.area.as_str()) } } } } }
-        h2 { "添加用户" }
-        form.event method="post" action="/users" {
-            input type="hidden" name="csrf" value=(a.csrf);
-            @for (name, label, hint) in [("username", "用户名", "字母、数字"), ("display_name", "姓名", ""), ("password", "密码", "空着则自动生成"), ("area", "地区代码", "专干填村代码(12位), 小组长填组代码(15位)")] {
-                div.field.invalid[errors.iter().any(|(k, _)| k == name)] {
-                    label for=(name) { (label) }
-                    input type=(if name == "password" { "password" } else { "text" }) id=(name) name=(name) value=(if name == "password" { String::new() } else { v(name) });
-                    span.hint { (hint) }
-                    @for (_, m) in errors.iter().filter(|(k, _)| k == name) { span.err { (m) } }
-                }
-            }
-            div.field { label for="role" { "角色" } select #role name="role" { @for r in auth::roles() { option value=(r.code()) selected[v("role") == r.code()] { (r.name_zh()) } } } }
-            button type="submit" { "添加" }
-        }
-    };
-    page("用户管理", Some((&a.caller.user, &a.csrf)), body)
-}
-
-/// `GET /users`: users of the administrator's area and the form to add one.
-pub async fn users(State(st): State<AppState>, a: Auth) -> Result<Markup, WebError> {
-    let list = auth::list_users(&st.store, &a.caller).await?;
-    Ok(users_page(&a, &list, &[], None, &BTreeMap::new()))
-}
-
-/// `POST /users`: adds a user (password generated when empty and shown once).
-pub async fn user_add(State(st): State<AppState>, a: Auth, Form(mut values): Form<BTreeMap<String, String>>) -> Result<Response, WebError> {
-    a.check_csrf(values.remove("csrf").as_deref())?;
-    let v = |k: &str| values.get(k).cloned().unwrap_or_default();
-    let password = if v("password").is_empty() { auth::generate_password() } else { v("password") };
-    let role = auth::parse_role(&v("role")).ok_or_else(|| WebError::BadRequest("未知角色".into()))?;
-    let nu = auth::NewUser { username: v("username").trim().into(), password: password.clone(), role, area: v("area"), display_name: v("display_name") };
-    match auth::add_user(&st.store, &a.caller, &nu, Utc::now()).await {
-        Ok(u) => {
-            let list = auth::list_users(&st.store, &a.caller).await?;
-            Ok(users_page(&a, &list, &[], Some((&u.username, &password)), &BTreeMap::new()).into_response())
-        }
-        Err(AppError::Fields(errors)) => {
-            let list = auth::list_users(&st.store, &a.caller).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, users_page(&a, &list, &errors, None, &values)).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
 }
