@@ -1,5 +1,5 @@
 // Browser tests of `renkou serve` in Debian's headless Chromium (playwright-core).
-// Needs RENKOU_URL (the running server) and RENKOU_PASSWORD (of the seeded users admin, spec2, gl1).
+// Needs RENKOU_URL (the running server) and RENKOU_PASSWORD (of the seeded users admin, spec2, gl1, pw1).
 // Prints "N passed, N failed" as its last line; exits 1 on any failure.
 import { chromium } from 'playwright-core';
 
@@ -15,8 +15,8 @@ const browser = await chromium.launch({
 let passed = 0, failed = 0;
 const expect = (cond, msg) => { if (!cond) throw new Error(msg); };
 
-async function test(name, fn) {
-  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+async function test(name, fn, viewport = { width: 1366, height: 768 }) {
+  const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const t0 = Date.now();
   try {
@@ -31,10 +31,10 @@ async function test(name, fn) {
   }
 }
 
-async function login(page, user) {
+async function login(page, user, password = PASSWORD) {
   await page.goto(`${URL}/login`);
   await page.fill('#username', user);
-  await page.fill('#password', PASSWORD);
+  await page.fill('#password', password);
   await Promise.all([page.waitForURL(`${URL}/`), page.click('button[type=submit]')]);
 }
 
@@ -247,6 +247,90 @@ await test('move a person between villages, add her to a household, assign a hou
   await page.goto(`${URL}/groups`);
   expect((await page.textContent('#groups')).includes('130131200201001'), 'groups page lists 一组');
 });
+
+// Accounts: logout, Back after logout, the own password, phone width.
+const CITIZEN_ID = /\d{17}[\dX]/;
+
+await test('log out from a person page: Back shows no personal data, a new login lands on a page', async (page) => {
+  await login(page, 'admin');
+  await searchPersons(page, 'ln');
+  await Promise.all([page.waitForURL(/\/persons\/\d+$/), page.click('#results a:text("李娜")')]);
+  const id = (await page.textContent('table.kv')).match(CITIZEN_ID)[0];
+  await Promise.all([page.waitForURL(/\/login$/), page.click('form.logout button')]);
+  await page.goBack();
+  await page.waitForLoadState('load');
+  const text = await page.textContent('body');
+  expect(!text.includes(id) && !CITIZEN_ID.test(text), `after Back (${page.url()}): ${text.slice(0, 200)}`);
+  expect(!text.includes('李娜'), 'no name after Back');
+  expect(page.url().startsWith(`${URL}/login`), `Back asks for a login: ${page.url()}`);
+  // Logging in again from there shows the page asked for, never a 405.
+  await page.fill('#username', 'admin');
+  await page.fill('#password', PASSWORD);
+  const [resp] = await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  expect(resp.status() === 200 && !page.url().includes('/logout'), `after login: ${resp.status()} ${page.url()}`);
+});
+
+await test('a logout after the session expired and the login that follows never end in 405', async (page) => {
+  await login(page, 'admin');
+  await page.goto(`${URL}/persons`);
+  await page.context().clearCookies({ name: 'renkou_session' });
+  await Promise.all([page.waitForURL(/\/login/), page.click('form.logout button')]);
+  expect(!page.url().includes('logout'), `login page: ${page.url()}`);
+  await page.fill('#username', 'admin');
+  await page.fill('#password', PASSWORD);
+  const [resp] = await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  expect(resp.status() === 200 && page.url() === `${URL}/`, `after login: ${resp.status()} ${page.url()}`);
+  // A typed /logout shows the button; it logs out.
+  const r = await page.goto(`${URL}/logout`);
+  expect(r.status() === 200, `GET /logout: ${r.status()}`);
+  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  const again = await page.goto(`${URL}/logout`);
+  expect(again.status() === 200 && page.url().startsWith(`${URL}/login`), `GET /logout logged out: ${page.url()}`);
+});
+
+await test('change the own password on /account, then log in with the new one (390 px wide)', async (page) => {
+  await login(page, 'pw1');
+  await Promise.all([page.waitForURL(`${URL}/account`), page.click('header a.who')]);
+  const fresh = `${PASSWORD}-neu`;
+  await page.fill('#old_password', 'not-the-password');
+  await page.fill('#new_password', fresh);
+  await page.fill('#new_password2', fresh);
+  await Promise.all([page.waitForLoadState('load'), page.click('#password-form button[type=submit]')]);
+  expect((await page.textContent('span.err[data-field="old_password"]')).includes('原密码不正确'), 'wrong old password refused');
+  await page.fill('#old_password', PASSWORD);
+  await page.fill('#new_password', fresh);
+  await page.fill('#new_password2', fresh);
+  await Promise.all([page.waitForLoadState('load'), page.click('#password-form button[type=submit]')]);
+  await page.waitForSelector('#saved');
+  await Promise.all([page.waitForURL(/\/login$/), page.click('form.logout button')]);
+  await page.goto(`${URL}/login`);
+  await page.fill('#username', 'pw1');
+  await page.fill('#password', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#login-error');
+  await login(page, 'pw1', fresh);
+  expect((await page.textContent('h1')).includes('西大吾乡'), 'logged in with the new password');
+}, { width: 390, height: 844 });
+
+await test('every page fits 390 px: no sideways scrolling of the page', async (page) => {
+  const wide = [];
+  const check = async (path) => {
+    const r = await page.goto(`${URL}${path}`);
+    await page.waitForLoadState('load');
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (r.status() >= 400 || w > 390) wide.push(`${path}: ${r.status()} ${w}px`);
+  };
+  await check('/login');
+  await login(page, 'admin');
+  await searchPersons(page, 'ln');
+  await Promise.all([page.waitForURL(/\/persons\/\d+$/), page.click('#results a:text("李娜")')]);
+  const person = new globalThis.URL(page.url()).pathname;
+  for (const path of ['/', '/persons', person, `${person}/correct`, '/events/birth', '/events/move_in', '/explain?key=births&area=130131200&from=2024-01-01&to=2024-12-31',
+    '/check', '/check/rules', '/monthly', '/groups', '/import', '/audit', '/users', '/users/1', '/users/2', '/account', '/logout']) {
+    await check(path);
+  }
+  expect(wide.length === 0, `too wide: ${wide.join('; ')}`);
+}, { width: 390, height: 844 });
 
 await browser.close();
 console.log(`${passed} passed, ${failed} failed`);

@@ -20,6 +20,8 @@ PASSWORD="e2e-$(date +%s)-pw"
 # 西大吾村一组 and its group leader gl1 (monthly report steps).
 "$TARGET/debug/renkou" area add-group --db "$WORK/e2e.db" --village 130131200201 --number 1 --name 一组 >/dev/null
 "$TARGET/debug/renkou" user add --db "$WORK/e2e.db" --username gl1 --role group_leader --area 130131200201001 --password "$PASSWORD" >/dev/null
+# pw1 changes her password in the account step (the other users keep theirs).
+"$TARGET/debug/renkou" user add --db "$WORK/e2e.db" --username pw1 --role township_staff --area 130131200 --password "$PASSWORD" >/dev/null
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "$TARGET/debug/renkou" serve --db "$WORK/e2e.db" --addr "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
 SERVER=$!

@@ -57,12 +57,26 @@ audit_actions! {
     LoginFailed = "login.failed",
     /// A login refused by the rate limit.
     LoginLocked = "login.locked",
+    /// A login with the right password refused: the account is disabled.
+    LoginDisabled = "login.disabled",
     /// A logout.
     Logout = "logout",
     /// A user added.
     UserAdd = "user.add",
     /// A password set by the CLI operator.
     UserPassword = "user.password",
+    /// A user changed their own password (`/account`).
+    UserPasswordChanged = "user.password_changed",
+    /// A change of one's own password refused: wrong old password.
+    UserPasswordChangeRefused = "user.password_change_refused",
+    /// An administrator reset a user's password (a generated one, shown once).
+    UserPasswordReset = "user.password_reset",
+    /// A user disabled (cannot log in, sessions ended).
+    UserDisabled = "user.disabled",
+    /// A disabled user enabled again.
+    UserEnabled = "user.enabled",
+    /// A user's role or area changed (old and new values in the entry).
+    UserEdited = "user.edited",
     /// A file import written.
     ImportUpload = "import.upload",
     /// A file import rejected.

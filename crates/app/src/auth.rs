@@ -189,7 +189,7 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
 }
 
 /// [`hash_password`] on a blocking thread (Argon2 is CPU work; async workers serve requests).
-async fn hash_blocking(password: &str) -> Result<String, AppError> {
+pub(crate) async fn hash_blocking(password: &str) -> Result<String, AppError> {
     let p = password.to_string();
     tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| AppError::Invalid(format!("密码无法加密 (cannot hash password): {e}")))?
 }
@@ -214,7 +214,7 @@ pub fn generate_password() -> String {
     buf.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
 }
 
-fn user_of(row: UserRow) -> Result<User, AppError> {
+pub(crate) fn user_of(row: UserRow) -> Result<User, AppError> {
     Ok(User {
         id: row.id,
         role: Role::from_code(&row.role).ok_or_else(|| AppError::Invalid(format!("未知角色 {}", row.role)))?,
@@ -294,7 +294,7 @@ pub async fn add_user(store: &Store, actor: &Caller, u: &NewUser, now: DateTime<
     Ok(user)
 }
 
-fn level_for(r: Role) -> &'static str {
+pub(crate) fn level_for(r: Role) -> &'static str {
     match r {
         Role::VillageSpecialist => "行政村(12位代码)",
         Role::GroupLeader => "村民小组(15位代码)",
@@ -323,7 +323,8 @@ fn dummy_hash() -> &'static str {
 ///
 /// Errors: [`AppError::RateLimited`] after [`MAX_FAILED_LOGINS`] failures for this username and
 /// address within [`RATE_WINDOW_MINUTES`]; [`AppError::Unauthenticated`] for a wrong username
-/// or password (the two are not told apart).
+/// or password (the two are not told apart); [`AppError::Forbidden`] for the right password of
+/// a disabled account (audited `login.disabled`).
 pub async fn login(store: &Store, username: &str, password: &str, remote_addr: &str, now: DateTime<Utc>) -> Result<Session, AppError> {
     let username = username.trim();
     let ip = remote_addr.rsplit_once(':').map_or(remote_addr, |(ip, _)| ip);
@@ -347,11 +348,19 @@ pub async fn login(store: &Store, username: &str, password: &str, remote_addr: &
         .await
         .map_err(|e| AppError::Invalid(format!("密码校验失败 (password check failed): {e}")))?;
     let ok = known && verified;
-    store.record_login_attempt(username, ip, &stamp(now), ok).await?;
+    let disabled = row.as_ref().is_some_and(|r| r.disabled_at.is_some());
+    // A disabled account's right password is no successful login (it resets no failure count).
+    store.record_login_attempt(username, ip, &stamp(now), ok && !disabled).await?;
     let Some(row) = row.filter(|_| ok) else {
         audit::append(store, username, remote_addr, Entry::new(AuditAction::LoginFailed, "user"), now).await?;
         return Err(AppError::Unauthenticated("用户名或密码错误".into()));
     };
+    // Told only after the right password, so that the state of an account is not probed.
+    if disabled {
+        let e = Entry { entity_id: Some(row.id.to_string()), area_code: Some(&row.area_code), ..Entry::new(AuditAction::LoginDisabled, "user") };
+        audit::append(store, &row.username, remote_addr, e, now).await?;
+        return Err(AppError::Forbidden("账号已停用, 请联系管理员 (account disabled)".into()));
+    }
     let user = user_of(row)?;
     let id = random_token(32);
     let csrf_token = random_token(32);
@@ -375,12 +384,6 @@ pub async fn session(store: &Store, id: &str, now: DateTime<Utc>) -> Result<Opti
 pub async fn logout(store: &Store, caller: &Caller, id: &str, now: DateTime<Utc>) -> Result<(), AppError> {
     store.delete_session(id, &stamp(now)).await?;
     audit::record(store, caller, AuditAction::Logout, "user", Some(caller.user.id.to_string()), None, None, None, now).await
-}
-
-/// Users inside the administrator's area.
-pub async fn list_users(store: &Store, caller: &Caller) -> Result<Vec<User>, AppError> {
-    authorize(&caller.user, Action::ManageUsers, None)?;
-    store.users_in(&caller.user.area).await?.into_iter().map(user_of).collect()
 }
 
 /// Sets a user's password (the CLI's operator, [`Caller::operator`]). Ends the user's sessions.

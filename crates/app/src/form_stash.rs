@@ -13,8 +13,14 @@ use crate::AppError;
 
 /// How long a kept form waits for the new login.
 pub const KEEP_MINUTES: i64 = 30;
-/// Fields never kept: the old session's CSRF token and passwords.
+/// Fields never kept: the old session's CSRF token and passwords (also any field whose name
+/// contains `password`, such as `old_password` of the own-password form).
 pub const DROPPED_FIELDS: &[&str] = &["csrf", "password"];
+
+/// True for a field [`keep`] drops ([`DROPPED_FIELDS`], or a name containing `password`).
+pub fn dropped(name: &str) -> bool {
+    DROPPED_FIELDS.contains(&name) || name.to_ascii_lowercase().contains("password")
+}
 /// Largest form kept (bytes of field names and values); larger forms are not kept.
 pub const MAX_BYTES: usize = 64 * 1024;
 
@@ -30,7 +36,7 @@ pub async fn keep(
     fields: &[(String, String)],
     now: DateTime<Utc>,
 ) -> Result<Option<String>, AppError> {
-    let kept: Vec<&(String, String)> = fields.iter().filter(|(k, _)| !DROPPED_FIELDS.contains(&k.as_str())).collect();
+    let kept: Vec<&(String, String)> = fields.iter().filter(|(k, _)| !dropped(k)).collect();
     if kept.is_empty() || kept.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > MAX_BYTES {
         return Ok(None);
     }

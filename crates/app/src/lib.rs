@@ -24,6 +24,7 @@ pub mod monthly;
 pub mod persons;
 pub mod register;
 pub mod report;
+pub mod users;
 
 pub use error::AppError;
 pub use renkou_store::Store;

@@ -190,6 +190,20 @@ pub enum UserCommand {
     Add(UserAddArgs),
     /// 重设密码 / set a user's password
     Passwd(UserPasswdArgs),
+    /// 停用用户 (不能登录, 已有登录退出) / disable a user (no login; sessions end)
+    Disable(UserStateArgs),
+    /// 重新启用用户 / enable a disabled user again
+    Enable(UserStateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserStateArgs {
+    /// 数据库文件 / database file
+    #[arg(long, default_value = "renkou.db")]
+    pub db: PathBuf,
+    /// 用户名 / username
+    #[arg(long)]
+    pub username: String,
 }
 
 #[derive(Debug, Args)]

@@ -39,7 +39,7 @@ pub use persons::{
 };
 pub use stored::{OpenEpisode, OpenMarriage, StoredState, STATE_BATCH};
 pub use user_rules::UserRulesRow;
-pub use users::{NewUserRow, UserRow};
+pub use users::{NewUserRow, UserChange, UserRow};
 pub use write::{AuditTarget, BatchIds, PendingAudit};
 
 use std::str::FromStr;

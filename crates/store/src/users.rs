@@ -3,7 +3,8 @@
 
 use sqlx::Row;
 
-use crate::{Result, Store, StoreError};
+use crate::audit::insert_audit_in;
+use crate::{AuditEntry, Result, Store, StoreError};
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct UserRow {
     pub display_name: String,
     /// Creation time, ISO 8601 UTC.
     pub created_at: String,
+    /// When the account was disabled (ISO 8601 UTC); `None` while it is active.
+    pub disabled_at: Option<String>,
 }
 
 /// A user to insert.
@@ -41,7 +44,29 @@ pub struct NewUserRow {
     pub created_at: String,
 }
 
-const USER_COLS: &str = "u.id, u.username, u.password_hash, u.role, u.area_code, u.display_name, u.created_at";
+/// A change to a stored user ([`Store::change_user`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange<'a> {
+    /// A new password hash (PHC string). Ends every session of the user except `keep_session`
+    /// (the session of a user changing their own password).
+    Password {
+        /// The new hash.
+        hash: &'a str,
+        /// A session id that stays.
+        keep_session: Option<&'a str>,
+    },
+    /// Disabled at this time (ISO 8601 UTC; ends every session of the user), or enabled again (`None`).
+    Disabled(Option<&'a str>),
+    /// A new role code and area code.
+    RoleArea {
+        /// Role code.
+        role: &'a str,
+        /// Area code (must exist).
+        area_code: &'a str,
+    },
+}
+
+const USER_COLS: &str = "u.id, u.username, u.password_hash, u.role, u.area_code, u.display_name, u.created_at, u.disabled_at";
 
 fn user_of(row: &sqlx::sqlite::SqliteRow) -> UserRow {
     UserRow {
@@ -52,6 +77,7 @@ fn user_of(row: &sqlx::sqlite::SqliteRow) -> UserRow {
         area_code: row.get(4),
         display_name: row.get(5),
         created_at: row.get(6),
+        disabled_at: row.get(7),
     }
 }
 
@@ -112,6 +138,43 @@ impl Store {
         Ok(())
     }
 
+    /// The user with this store id.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM app_user u WHERE u.id = $1")).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(user_of))
+    }
+
+    /// Applies `change` to user `id` and appends `audit` in the same transaction; ends the
+    /// user's sessions as the change asks (a new password or a disabled account).
+    ///
+    /// Errors: [`StoreError::Conflict`] when there is no such user or the area is unknown.
+    pub async fn change_user(&self, id: i64, change: &UserChange<'_>, audit: &AuditEntry) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let (q, ends_sessions, keep) = match change {
+            UserChange::Password { hash, keep_session } => {
+                (sqlx::query("UPDATE app_user SET password_hash = $1 WHERE id = $2").bind(*hash).bind(id), true, *keep_session)
+            }
+            UserChange::Disabled(at) => (sqlx::query("UPDATE app_user SET disabled_at = $1 WHERE id = $2").bind(*at).bind(id), at.is_some(), None),
+            UserChange::RoleArea { role, area_code } => {
+                (sqlx::query("UPDATE app_user SET role = $1, area_code = $2 WHERE id = $3").bind(*role).bind(*area_code).bind(id), false, None)
+            }
+        };
+        let n = match q.execute(&mut *tx).await {
+            Ok(r) => r.rows_affected(),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => return Err(StoreError::Conflict("地区不存在 (unknown area)".into())),
+            Err(e) => return Err(e.into()),
+        };
+        if n != 1 {
+            return Err(StoreError::Conflict(format!("用户 {id} 不存在 (no such user)")));
+        }
+        if ends_sessions {
+            sqlx::query("DELETE FROM session WHERE user_id = $1 AND ($2 IS NULL OR id <> $2)").bind(id).bind(keep).execute(&mut *tx).await?;
+        }
+        insert_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Stores a session, last seen `now`.
     pub async fn insert_session(&self, id: &str, user_id: i64, csrf_token: &str, expires_at: &str, now: &str) -> Result<()> {
         sqlx::query("INSERT INTO session (id, user_id, csrf_token, expires_at, last_seen) VALUES ($1, $2, $3, $4, $5)")
@@ -131,7 +194,7 @@ impl Store {
     pub async fn session_user(&self, id: &str, now: &str, idle_since: &str, renew_before: &str) -> Result<Option<(UserRow, String)>> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLS}, s.csrf_token FROM session s JOIN app_user u ON u.id = s.user_id
-             WHERE s.id = $1 AND s.expires_at > $2 AND (s.last_seen IS NULL OR s.last_seen > $3)"
+             WHERE s.id = $1 AND s.expires_at > $2 AND (s.last_seen IS NULL OR s.last_seen > $3) AND u.disabled_at IS NULL"
         ))
         .bind(id)
         .bind(now)
@@ -146,7 +209,7 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
         }
-        Ok(row.map(|r| (user_of(&r), r.get(7))))
+        Ok(row.map(|r| (user_of(&r), r.get(8))))
     }
 
     /// Deletes a session (logout) and every session expired at `now`.

@@ -1,27 +1,21 @@
-//! Administration: the audit log (`/audit`: pages, filters, bulk readers) and the users of the
-//! administrator's area (`/users`). The gate decides who may; the app audits.
-
-use std::collections::BTreeMap;
+//! Administration: the audit log (`/audit`: pages, filters, bulk readers); the users of the
+//! administrator's area are the `users` feature. The gate decides who may; the app audits.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
 use maud::{html, Markup};
-use renkou_app::auth::{self};
-use renkou_app::AppError;
 use serde::Deserialize;
 
 use crate::error::WebError;
-use crate::session::{Auth, CsrfForm};
+use crate::session::Auth;
 use crate::view::page;
 use crate::AppState;
 
 /// The feature's routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/audit", get(audit)).route("/users", get(users).post(user_add))
+    Router::new().route("/audit", get(audit))
 }
 
 /// Filters of the audit page.
@@ -121,54 +115,4 @@ pub async fn audit(State(st): State<AppState>, a: Auth, Query(q): Query<AuditQue
         }
     };
     Ok(page("审计日志", Some((&a.caller.user, &a.csrf)), body))
-}
-
-fn users_page(a: &Auth, users: &[auth::User], errors: &[(String, String)], created: Option<(&str, &str)>, values: &BTreeMap<String, String>) -> Markup {
-    let v = |k: &str| values.get(k).cloned().unwrap_or_default();
-    let body = html! {
-        h1 { "用户管理" }
-        @if let Some((u, p)) = created { p.ok #created { "已添加用户 " b { (u) } ", 初始密码: " code #new-password { (p) } " (只显示这一次)" } }
-        table.list { thead { tr { th { "用户名" } th { "姓名" } th { "角色" } th { "地区" } } }
-            tbody { @for u in users { tr { td { (u.username) } td { (u.display_name) } td { (u.role.name_zh()) } td { (u.area.as_str()) } } } } }
-        h2 { "添加用户" }
-        form.event method="post" action="/users" {
-            input type="hidden" name="csrf" value=(a.csrf);
-            @for (name, label, hint) in [("username", "用户名", "字母、数字"), ("display_name", "姓名", ""), ("password", "密码", "空着则自动生成"), ("area", "地区代码", "专干填村代码(12位), 小组长填组代码(15位)")] {
-                div.field.invalid[errors.iter().any(|(k, _)| k == name)] {
-                    label for=(name) { (label) }
-                    input type=(if name == "password" { "password" } else { "text" }) id=(name) name=(name) value=(if name == "password" { String::new() } else { v(name) });
-                    span.hint { (hint) }
-                    @for (_, m) in errors.iter().filter(|(k, _)| k == name) { span.err { (m) } }
-                }
-            }
-            div.field { label for="role" { "角色" } select #role name="role" { @for r in auth::roles() { option value=(r.code()) selected[v("role") == r.code()] { (r.name_zh()) } } } }
-            button type="submit" { "添加" }
-        }
-    };
-    page("用户管理", Some((&a.caller.user, &a.csrf)), body)
-}
-
-/// `GET /users`: users of the administrator's area and the form to add one.
-pub async fn users(State(st): State<AppState>, a: Auth) -> Result<Markup, WebError> {
-    let list = auth::list_users(&st.store, &a.caller).await?;
-    Ok(users_page(&a, &list, &[], None, &BTreeMap::new()))
-}
-
-/// `POST /users`: adds a user (password generated when empty and shown once).
-pub async fn user_add(State(st): State<AppState>, CsrfForm(a, values): CsrfForm<BTreeMap<String, String>>) -> Result<Response, WebError> {
-    let v = |k: &str| values.get(k).cloned().unwrap_or_default();
-    let password = if v("password").is_empty() { auth::generate_password() } else { v("password") };
-    let role = auth::parse_role(&v("role")).ok_or_else(|| WebError::BadRequest("未知角色".into()))?;
-    let nu = auth::NewUser { username: v("username").trim().into(), password: password.clone(), role, area: v("area"), display_name: v("display_name") };
-    match auth::add_user(&st.store, &a.caller, &nu, Utc::now()).await {
-        Ok(u) => {
-            let list = auth::list_users(&st.store, &a.caller).await?;
-            Ok(users_page(&a, &list, &[], Some((&u.username, &password)), &BTreeMap::new()).into_response())
-        }
-        Err(AppError::Fields(errors)) => {
-            let list = auth::list_users(&st.store, &a.caller).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, users_page(&a, &list, &errors, None, &values)).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
 }

@@ -8,7 +8,7 @@
 //! to the app, which authorizes, scopes the store query and writes the audit log.
 //!
 //! Layout: one module per feature (dashboard, persons, correct, events, reports, check,
-//! monthly, groups, import, admin, login; `api` for JSON, `assets` for the embedded CSS, JS and
+//! monthly, groups, import, admin, users, login; `api` for JSON, `assets` for the embedded CSS, JS and
 //! ECharts), each with its own `router()`, over the shared layers below them: [`http`]
 //! (cookies), [`lang`], `view` (page layout, figure cells), [`error`] (one error type, each
 //! variant's status code), `state` ([`AppState`]) and [`cache`], [`session`] (the extractors:
@@ -40,6 +40,7 @@ mod login;
 mod monthly;
 mod persons;
 mod reports;
+mod users;
 
 use std::net::SocketAddr;
 
@@ -62,6 +63,7 @@ pub fn router(store: Store) -> Router {
         .merge(groups::router())
         .merge(import::router(state.clone()))
         .merge(admin::router())
+        .merge(users::router())
         .merge(assets::router())
         .nest("/api/v1", api::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::keep_forms))

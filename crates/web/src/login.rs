@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
 use axum::{Form, Router};
 use chrono::Utc;
 use maud::html;
@@ -16,13 +16,13 @@ use serde::Deserialize;
 
 use crate::error::WebError;
 use crate::http::{cookie, set_cookie, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
-use crate::session::{CsrfForm, Remote};
+use crate::session::{Auth, CsrfForm, Remote};
 use crate::view::page;
 use crate::AppState;
 
 /// The feature's routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/login", get(login_form).post(login)).route("/logout", post(logout))
+    Router::new().route("/login", get(login_form).post(login)).route("/logout", get(logout_page).post(logout))
 }
 
 /// Query of the login page.
@@ -51,8 +51,9 @@ pub struct LoginForm {
 
 /// Where a login may go: only a path of this site. A browser ignores tabs and line breaks in a
 /// URL and reads `\` as `/`, so `/<TAB>/host` or `/\host` would leave the site (`//host`); the
-/// checks hold for the value as given and after every round of percent-decoding. Anything else
-/// goes to `/`.
+/// checks hold for the value as given and after every round of percent-decoding. `/login` and
+/// `/logout` are refused too (a login never ends on a POST-only address or a loop). Anything
+/// else goes to `/`.
 pub(crate) fn safe_next(next: &str) -> String {
     fn local(s: &str) -> bool {
         let b = s.as_bytes();
@@ -76,9 +77,15 @@ pub(crate) fn safe_next(next: &str) -> String {
         }
         String::from_utf8_lossy(&out).into_owned()
     }
+    // The login and logout pages are never where a login leads: `/logout` answers a GET with
+    // its own page at best, and a login that ends on the login page is a loop.
+    fn auth_page(s: &str) -> bool {
+        let path = s.split(['?', '#']).next().unwrap_or("").trim_end_matches('/').to_ascii_lowercase();
+        path == "/login" || path == "/logout"
+    }
     let mut s = next.to_string();
     for _ in 0..4 {
-        if !local(&s) {
+        if !local(&s) || auth_page(&s) {
             return "/".to_string();
         }
         let d = percent_decode(&s);
@@ -127,6 +134,7 @@ pub async fn login(State(st): State<AppState>, Remote(remote): Remote, headers: 
         )
             .into_response()),
         Err(AppError::Unauthenticated(_)) => Ok(login_page(StatusCode::UNAUTHORIZED, &f.next, &f.username, Some("用户名或密码错误"))),
+        Err(AppError::Forbidden(_)) => Ok(login_page(StatusCode::FORBIDDEN, &f.next, &f.username, Some("账号已停用, 请联系管理员"))),
         Err(AppError::RateLimited(_)) => {
             Ok(login_page(StatusCode::TOO_MANY_REQUESTS, &f.next, &f.username, Some(&format!("登录失败次数过多, 请 {} 分钟后再试", auth::RATE_WINDOW_MINUTES))))
         }
@@ -134,8 +142,34 @@ pub async fn login(State(st): State<AppState>, Remote(remote): Remote, headers: 
     }
 }
 
-/// `POST /logout`.
-pub async fn logout(State(st): State<AppState>, headers: HeaderMap, CsrfForm(a, _): CsrfForm<BTreeMap<String, String>>) -> Result<Response, WebError> {
+/// `GET /logout`: a small page with the logout button (a POST with the CSRF token), for an
+/// address typed in or a bookmark; without a live session straight to `/` (which asks for a
+/// login when needed). A logout never ends in "405 Method Not Allowed".
+pub async fn logout_page(a: Result<Auth, WebError>) -> Response {
+    let Ok(a) = a else { return Redirect::to("/").into_response() };
+    let body = html! {
+        section.login #logout-page {
+            h1 { (crate::lang::t("退出登录")) }
+            p { (a.caller.user.display_name) " (" (a.caller.user.username) "), 确定要退出吗?" }
+            form method="post" action="/logout" {
+                input type="hidden" name="csrf" value=(a.csrf);
+                button #logout type="submit" { (crate::lang::t("退出")) }
+                " " a href="/" { "返回首页" }
+            }
+        }
+    };
+    page(crate::lang::t("退出登录"), Some((&a.caller.user, &a.csrf)), body).into_response()
+}
+
+/// `POST /logout`: ends the session and goes to `/login`. Without a live session it goes to the
+/// login page (never back to `/logout`); with a stale CSRF token (a page of an older session
+/// left open) to [`logout_page`], whose button carries the current token.
+pub async fn logout(State(st): State<AppState>, headers: HeaderMap, form: Result<CsrfForm<BTreeMap<String, String>>, WebError>) -> Result<Response, WebError> {
+    let a = match form {
+        Ok(CsrfForm(a, _)) => a,
+        Err(WebError::Csrf) => return Ok(Redirect::to("/logout").into_response()),
+        Err(e) => return Err(e),
+    };
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
         auth::logout(&st.store, &a.caller, &id, Utc::now()).await?;
     }

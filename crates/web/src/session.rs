@@ -61,7 +61,9 @@ where
                 let search_text =
                     parts.uri.path() == "/persons" && crate::view::parse_urlencoded(parts.uri.query().unwrap_or("")).iter().any(|(k, _)| k == "q");
                 let keep_query = parts.method == axum::http::Method::GET && !search_text;
-                Err(WebError::Login(if keep_query { next } else { parts.uri.path().to_string() }))
+                let next = if keep_query { next } else { parts.uri.path().to_string() };
+                // A login never leads back to the login or logout page (`/logout` is a POST).
+                Err(WebError::Login(if is_auth_path(parts.uri.path()) { "/".to_string() } else { next }))
             }
         }
     }
@@ -154,8 +156,15 @@ fn is_urlencoded(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
 }
 
+/// True for the login and logout pages, which no login leads back to.
+pub fn is_auth_path(path: &str) -> bool {
+    matches!(path.trim_end_matches('/'), "/login" | "/logout")
+}
+
 /// Middleware that keeps a form's input server-side when its session has expired, and gives
 /// it back after the new login.
+///
+/// The login and logout pages pass through untouched (nothing kept, nothing given back).
 ///
 /// On a urlencoded POST whose handler answers with the login redirect (no live session), the
 /// fields (without the CSRF token and passwords) are kept under a random one-time token and
@@ -172,7 +181,11 @@ pub async fn keep_forms(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::http::Method;
-    if req.method() == Method::POST && is_urlencoded(req.headers()) && req.uri().path() != "/login" {
+    // The login and logout forms are never kept or replayed: a login does not lead back to them.
+    if is_auth_path(req.uri().path()) {
+        return next.run(req).await;
+    }
+    if req.method() == Method::POST && is_urlencoded(req.headers()) {
         let (parts, body) = req.into_parts();
         let Ok(bytes) = axum::body::to_bytes(body, FORM_BODY_LIMIT).await else {
             return WebError::BadRequest("表单过大或无法读取 (form too large or unreadable)".into()).into_response();

@@ -106,7 +106,7 @@ pub fn page(title: &str, user: Option<(&User, &str)>, content: Markup) -> Markup
                                 a href="/users" { (t("用户管理")) }
                             }
                         }
-                        span.who { (u.display_name) " · " (u.role.name_zh()) " · " (u.area.as_str()) }
+                        a.who href="/account" title=(t("我的账号")) { (u.display_name) " · " (u.role.name_zh()) " · " (u.area.as_str()) }
                         form.logout method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(csrf);
                             button type="submit" { (t("退出")) }

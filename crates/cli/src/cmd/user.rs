@@ -1,16 +1,19 @@
-//! `renkou user add|passwd`: users of the web application, from the machine's operator.
+//! `renkou user add|passwd|disable|enable`: users of the web application, from the machine's operator.
 
 use std::process::ExitCode;
 
 use anyhow::bail;
 use renkou_app::auth::{self, NewUser};
+use renkou_app::users;
 
-use crate::cli::{UserAddArgs, UserCommand, UserPasswdArgs};
+use crate::cli::{UserAddArgs, UserCommand, UserPasswdArgs, UserStateArgs};
 
 pub fn run(c: UserCommand) -> anyhow::Result<ExitCode> {
     match c {
         UserCommand::Add(a) => add(a),
         UserCommand::Passwd(a) => passwd(a),
+        UserCommand::Disable(a) => set_disabled(a, true),
+        UserCommand::Enable(a) => set_disabled(a, false),
     }
 }
 
@@ -68,6 +71,29 @@ fn passwd(a: UserPasswdArgs) -> anyhow::Result<ExitCode> {
         println!("已重设密码 (password set): {}", a.username);
         if generated {
             println!("密码 (password): {password}");
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Disables or enables a user as the operator of the user's area (`renkou_app::users::operator_for`).
+fn set_disabled(a: UserStateArgs, disabled: bool) -> anyhow::Result<ExitCode> {
+    super::runtime()?.block_on(async {
+        if !a.db.exists() {
+            bail!("数据库文件不存在 (database file not found): {}", a.db.display());
+        }
+        let store = super::db::open_write(&a.db).await?;
+        let now = chrono::Utc::now();
+        let r = match users::operator_for(&store, &a.username).await {
+            Ok(operator) => users::set_disabled_by_username(&store, &operator, &a.username, disabled, now).await,
+            Err(e) => Err(e),
+        };
+        super::db::close(store).await?;
+        let acc = r?;
+        if disabled {
+            println!("已停用用户 (user disabled): {} · 停用时间 (since) {}", acc.user.username, acc.disabled_at.unwrap_or_default());
+        } else {
+            println!("已启用用户 (user enabled): {}", acc.user.username);
         }
         Ok(ExitCode::SUCCESS)
     })
