@@ -9,13 +9,15 @@
 //!
 //! Layout: [`error`] (one error type, each variant's status code), [`session`] (cookie session
 //! and CSRF extractors), `pages` (HTML), `api` (JSON), `assets` (embedded CSS, JS, ECharts),
-//! [`tls`] (HTTPS: certificate and key, the TLS listener),.
+//! [`tls`] (HTTPS: certificate and key, the TLS listener), [`request_log`] (one `tracing` event
+//! per request, without personal data).
 
 pub mod error;
 pub mod session;
 
 pub mod cache;
 pub mod lang;
+pub mod request_log;
 pub mod tls;
 pub mod upload;
 
@@ -103,6 +105,7 @@ pub fn router_with(store: Store, options: Options) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::keep_forms))
         .layer(axum::middleware::from_fn(lang::middleware))
         .layer(axum::middleware::from_fn_with_state(options, security_headers))
+        .layer(axum::middleware::from_fn(request_log::middleware))
         .with_state(state)
 }
 
