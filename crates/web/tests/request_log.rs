@@ -37,26 +37,38 @@ fn field<'a>(line: &'a str, name: &str) -> &'a str {
     line[start..].split(' ').next().unwrap()
 }
 
-/// A subscriber for this thread (the tests run on tokio's current-thread runtime) that writes
-/// the events of renkou's crates, as `renkou serve` does by default, into a buffer.
-fn capture() -> (Buffer, tracing::subscriber::DefaultGuard) {
-    let buf = Buffer::default();
-    let w = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn,renkou=info"))
-        .with_writer(move || w.clone())
-        .with_ansi(false)
-        .without_time()
-        .finish();
-    (buf, tracing::subscriber::set_default(subscriber))
+/// The buffer of the test binary's one subscriber (global: a thread's own default subscriber
+/// can miss events when another thread registers one at the same time), which writes the
+/// events of renkou's crates, filtered as `renkou serve` does by default; and a guard that keeps
+/// the other test from logging meanwhile. The buffer starts empty.
+async fn capture() -> (Buffer, tokio::sync::MutexGuard<'static, ()>) {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    static BUFFER: std::sync::OnceLock<Buffer> = std::sync::OnceLock::new();
+    let guard = ONE_AT_A_TIME.lock().await;
+    let buf = BUFFER
+        .get_or_init(|| {
+            let buf = Buffer::default();
+            let w = buf.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("warn,renkou=info"))
+                .with_writer(move || w.clone())
+                .with_ansi(false)
+                .without_time()
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).unwrap();
+            buf
+        })
+        .clone();
+    (buf, guard)
 }
 
 #[tokio::test]
 async fn a_request_logs_its_route_template_status_and_user_but_no_personal_data() {
+    let (buf, _guard) = capture().await;
     let f = fixture(&[]).await;
     let admin = f.store.user_by_username("admin").await.unwrap().unwrap().id;
     let (cookie, _) = login(&f.router, "admin").await;
-    let (buf, _guard) = capture();
+    buf.take();
 
     let r = get(&f.router, "/persons/123?q=%E5%BC%A0%E4%B8%89", &cookie).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -94,8 +106,9 @@ async fn a_request_logs_its_route_template_status_and_user_but_no_personal_data(
 
 #[tokio::test]
 async fn without_a_session_or_a_route_the_log_says_dash() {
+    let (buf, _guard) = capture().await;
     let f = fixture(&[]).await;
-    let (buf, _guard) = capture();
+    buf.take();
 
     // No session: the page answers with the login redirect; no user.
     let r = get(&f.router, "/persons/7?q=%E5%BC%A0%E4%B8%89", "").await;
