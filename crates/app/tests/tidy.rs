@@ -160,7 +160,7 @@ fn web_modules_import_only_downward() {
         &["admin", "api", "check", "correct", "dashboard", "events", "groups", "import", "login", "monthly", "persons", "reports", "users"];
     let level = |m: &str| -> Option<u8> {
         Some(match m {
-            "http" => 0,
+            "http" | "request_log" | "tls" => 0,
             "lang" => 1,
             "view" | "assets" => 2,
             "error" => 3,

@@ -182,6 +182,12 @@ pub struct ServeArgs {
     /// 监听地址 / address to listen on
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: std::net::SocketAddr,
+    /// HTTPS 证书 (PEM, 服务器证书在前; 须同时给 --tls-key) / HTTPS certificate chain (PEM; needs --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// HTTPS 私钥 (PEM; 须同时给 --tls-cert) / HTTPS private key (PEM; needs --tls-cert)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -39,7 +39,7 @@ impl WebError {
                     _ => StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 if status == StatusCode::INTERNAL_SERVER_ERROR {
-                    eprintln!("内部错误 (internal error): {e}");
+                    tracing::error!(error = %e, "内部错误 (internal error)");
                     (status, "内部错误, 请联系管理员 (internal error)".into())
                 } else if matches!(e, AppError::NotFound(_)) {
                     (status, "未找到: 记录不存在或不在您的管辖范围内 (not found)".into())

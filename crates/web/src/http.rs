@@ -29,3 +29,15 @@ pub fn set_cookie(name: &str, value: &str, max_age: i64) -> String {
 pub fn remote_addr(parts: &Parts) -> String {
     parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_string(), |c| c.0.to_string())
 }
+
+/// `value` (a `Set-Cookie` header) with `; Secure` added, unless it has it: the HTTPS server's
+/// cookies are never sent over plain HTTP.
+pub fn secure_cookie(value: axum::http::HeaderValue) -> axum::http::HeaderValue {
+    let has = value.to_str().is_ok_and(|v| v.split(';').any(|a| a.trim().eq_ignore_ascii_case("secure")));
+    if has {
+        return value;
+    }
+    let mut bytes = value.as_bytes().to_vec();
+    bytes.extend_from_slice(b"; Secure");
+    axum::http::HeaderValue::from_bytes(&bytes).unwrap_or(value)
+}

@@ -448,7 +448,7 @@ fn start(st: ImportState, caller: renkou_app::auth::Caller, id: String, dir: tem
                 JobState::Rejected(vec![format!("{name}: 文件无法读取, 请确认是 CSV 或 .xlsx 文件 (cannot read file: {source})")])
             }
             Err(e) => {
-                eprintln!("导入失败 (import failed): {e}");
+                tracing::error!(error = %e, "导入失败 (import failed)");
                 JobState::Failed("导入失败, 未写入任何数据; 请联系管理员 (import failed)".into())
             }
         };

@@ -43,6 +43,9 @@ impl Auth {
 async fn load(parts: &Parts, state: &AppState) -> Result<Option<Auth>, WebError> {
     let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
     let Some((user, csrf)) = auth::session(&state.store, &id, chrono::Utc::now()).await? else { return Ok(None) };
+    if let Some(slot) = parts.extensions.get::<crate::request_log::UserSlot>() {
+        slot.set(user.id);
+    }
     Ok(Some(Auth { caller: Caller { user, remote_addr: remote_addr(parts) }, csrf }))
 }
 
@@ -212,7 +215,7 @@ pub async fn keep_forms(
                 }
                 Ok(None) => path,
                 Err(e) => {
-                    eprintln!("表单暂存失败 (cannot keep form input): {e}");
+                    tracing::error!(error = %e, "表单暂存失败 (cannot keep form input)");
                     path
                 }
             };
@@ -237,7 +240,7 @@ pub async fn keep_forms(
                     let kept = match renkou_app::form_stash::take(&st.store, &a.caller, &key, &token, parts.uri.path(), chrono::Utc::now()).await {
                         Ok(k) => k.unwrap_or_default(),
                         Err(e) => {
-                            eprintln!("表单恢复失败 (cannot restore form input): {e}");
+                            tracing::error!(error = %e, "表单恢复失败 (cannot restore form input)");
                             Vec::new()
                         }
                     };
