@@ -27,7 +27,7 @@ pub mod report;
 pub mod users;
 
 pub use error::AppError;
-pub use renkou_store::Store;
+pub use renkou_store::{Store, StoreError};
 
 /// Opens (or creates) a register database file for writing and applies migrations; refuses a
 /// file that is not a renkou database or has a newer schema ([`Store::open`]).

@@ -202,12 +202,19 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         if row.is_some() {
-            sqlx::query("UPDATE session SET last_seen = $1 WHERE id = $2 AND (last_seen IS NULL OR last_seen < $3)")
+            let renewed = sqlx::query("UPDATE session SET last_seen = $1 WHERE id = $2 AND (last_seen IS NULL OR last_seen < $3)")
                 .bind(now)
                 .bind(id)
                 .bind(renew_before)
                 .execute(&self.pool)
-                .await?;
+                .await;
+            // While a long write holds the lock (a large import), the renewal waits the busy
+            // timeout and gives up; the request goes on: the session is live, and a later request
+            // renews it (renewals are a minute apart anyway).
+            match renewed.map_err(StoreError::from) {
+                Ok(_) | Err(StoreError::Busy(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(row.map(|r| (user_of(&r), r.get(8))))
     }

@@ -36,6 +36,9 @@ impl WebError {
                     AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
                     AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
                     AppError::Invalid(_) | AppError::Fields(_) | AppError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    // Another writer (a large import) held the database longer than the busy
+                    // timeout: nothing was written, the user tries again.
+                    AppError::Store(renkou_app::StoreError::Busy(_)) => StatusCode::SERVICE_UNAVAILABLE,
                     _ => StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -82,5 +85,19 @@ impl IntoResponse for ApiError {
             _ => Vec::new(),
         };
         (status, axum::Json(serde_json::json!({"error": msg, "fields": fields}))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_database_is_503_and_says_to_try_again() {
+        let (status, message) = WebError::App(AppError::Store(renkou_app::StoreError::Busy("database is locked".into()))).status_and_message();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(message.contains("请稍后再试"), "{message}");
+        let (status, _) = WebError::App(AppError::Invalid("x".into())).status_and_message();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
