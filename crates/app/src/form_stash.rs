@@ -26,8 +26,10 @@ pub const MAX_BYTES: usize = 64 * 1024;
 
 /// Keeps the fields of a form posted to `path` without a live session. `browser_key` is the
 /// value of the browser's stash cookie; `old_session` the (expired) session cookie, if sent.
-/// Returns the one-time token, or `None` when there is nothing to keep (only dropped fields)
-/// or the form is larger than [`MAX_BYTES`].
+/// Returns the one-time token, or `None` when there is nothing to keep (only dropped fields),
+/// the form is larger than [`MAX_BYTES`], `old_session` names no session this server gave out
+/// (a request that never logged in writes nothing), or that user already has
+/// [`renkou_store::MAX_STASHES_PER_USER`] forms kept.
 pub async fn keep(
     store: &Store,
     browser_key: &str,
@@ -42,7 +44,7 @@ pub async fn keep(
     }
     let token = random_token(16);
     let json = serde_json::to_string(&kept).map_err(|e| AppError::Invalid(e.to_string()))?;
-    store
+    let kept = store
         .insert_form_stash(
             &NewFormStash {
                 token: token.clone(),
@@ -55,7 +57,7 @@ pub async fn keep(
             &stamp(now),
         )
         .await?;
-    Ok(Some(token))
+    Ok(kept.then_some(token))
 }
 
 /// Takes back the fields kept under `token` for the page `path`: once, before they expire, in

@@ -179,6 +179,23 @@ async fn import_inner(
             .map(|(id, pk)| (id.as_bytes()[..17].iter().fold(0u64, |k, d| k * 10 + u64::from(d - b'0')), pk))
             .collect()
     };
+    // A scoped import (the web's import page) may name only persons of the caller's area.
+    // Checked before anything else is resolved against the stored persons: every later message
+    // would describe them (their sex, an open marriage with its spouse and date). The refusal
+    // never gives a name, a number or a fact of a person outside the area (the gate's rule).
+    if let Some(scope) = scope {
+        let mut named: Vec<i64> = builder.persons_file_keys().iter().filter_map(|k| stored.get(k).copied()).collect();
+        named.sort_unstable();
+        named.dedup();
+        let inside = if named.is_empty() { Default::default() } else { store.persons_in_scope(scope, &named).await? };
+        let outside = named.iter().filter(|pk| !inside.contains(pk)).count();
+        if outside > 0 {
+            let reason = format!(
+                "文件中的 {outside} 个公民身份号码属于已登记、但不在您的管辖范围内的人员; 请核对号码, 外乡镇人员请先办理迁入 (citizen IDs of persons outside your scope)"
+            );
+            return Err(AppError::Rejected(format_problems(&sheets, vec![Problem { sheet: 0, row: 0, col: Col::None, reason }])));
+        }
+    }
     builder.resolve(&stored, &mut problems);
 
     // 户号 already stored: the rows' persons join that household (added by 户号).
@@ -207,17 +224,6 @@ async fn import_inner(
             if !scope.contains(code) {
                 problems.push(at(*first, format!("区划代码 {code} 不在您的管辖范围 {scope} 内 (area outside your scope)")));
             }
-        }
-        let inside = store.persons_in_scope(scope, &refs).await?;
-        let mut outside: Vec<&renkou_store::StoredState> = builder.stored_state.values().filter(|st| !inside.contains(&st.id)).collect();
-        outside.sort_by_key(|st| st.id);
-        for st in outside {
-            problems.push(Problem {
-                sheet: 0,
-                row: 0,
-                col: Col::None,
-                reason: format!("人员 {} (编号 {}) 不在您的管辖范围 {scope} 内 (person outside your scope)", st.name, st.id),
-            });
         }
     }
     let mut record_errors = builder.batch.validate(today);

@@ -682,6 +682,27 @@ async fn scoped_import_stays_inside_the_callers_area() {
     );
 }
 
+/// A persons file of one village that names a married person of another village as a spouse
+/// is refused without a word about that person: no name, no number, no marriage.
+#[tokio::test]
+async fn a_scoped_import_says_nothing_of_persons_outside_the_area() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store().await;
+    let v202 = renkou_core::area::AreaCode::parse("130131200202").unwrap();
+    // 张建国 and 李秀英 of the sample live in 西大吾村 (201), married since 1999.
+    import_files(&store, &[samples().join("persons.csv")], today(), &no_progress).await.unwrap();
+    let before = store.person_count().await.unwrap();
+    let header = "姓名*,公民身份号码*,性别,出生日期,民族,婚姻状况,户籍村/组*,户号,与户主关系,户籍登记日期,配偶公民身份号码,配偶姓名,结婚日期";
+    let p = write(dir.path(), "p.csv", format!("{header}\n王强,130131198001010012,男,,,已婚,130131200202,H9,户主,,130131197503120110,,2008-11-28\n"));
+    let err = renkou_app::import::import_files_within(&store, &[p], &v202, today(), &no_progress).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("不在您的管辖范围内的人员"), "{text}");
+    for secret in ["张建国", "李秀英", "1999", "编号"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert_eq!(store.person_count().await.unwrap(), before);
+}
+
 /// An import by a caller carries its `import.upload` entry in its own transaction: one entry
 /// with the counts after a written import, none after a rejected one.
 #[tokio::test]

@@ -22,14 +22,20 @@ pub struct NewFormStash {
     pub expires_at: String,
 }
 
+/// Forms kept for one user at a time at most.
+pub const MAX_STASHES_PER_USER: i64 = 20;
+
 impl Store {
     /// Keeps a form, and deletes every kept form expired at `now` (ISO 8601 UTC).
-    pub async fn insert_form_stash(&self, f: &NewFormStash, now: &str) -> Result<()> {
+    pub async fn insert_form_stash(&self, f: &NewFormStash, now: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM form_stash WHERE expires_at <= $1").bind(now).execute(&mut *tx).await?;
-        sqlx::query(
+        // Only for a session this server gave out (expired or idle), and at most
+        // MAX_STASHES_PER_USER at a time: a request without one writes nothing.
+        let done = sqlx::query(
             "INSERT INTO form_stash (token, browser_key, user_id, path, fields, expires_at)
-             VALUES ($1, $2, (SELECT s.user_id FROM session s WHERE s.id = $3), $4, $5, $6)",
+             SELECT $1, $2, s.user_id, $4, $5, $6 FROM session s
+             WHERE s.id = $3 AND (SELECT COUNT(*) FROM form_stash k WHERE k.user_id = s.user_id) < $7",
         )
         .bind(&f.token)
         .bind(&f.browser_key)
@@ -37,10 +43,12 @@ impl Store {
         .bind(&f.path)
         .bind(&f.fields)
         .bind(&f.expires_at)
+        .bind(MAX_STASHES_PER_USER)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(())
+        Ok(done == 1)
     }
 
     /// Takes (returns and deletes) the fields kept under `token` for `path`, if they have not

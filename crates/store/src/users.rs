@@ -193,7 +193,7 @@ impl Store {
     /// pages rarely writes).
     pub async fn session_user(&self, id: &str, now: &str, idle_since: &str, renew_before: &str) -> Result<Option<(UserRow, String)>> {
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLS}, s.csrf_token FROM session s JOIN app_user u ON u.id = s.user_id
+            "SELECT {USER_COLS}, s.csrf_token, s.last_seen FROM session s JOIN app_user u ON u.id = s.user_id
              WHERE s.id = $1 AND s.expires_at > $2 AND (s.last_seen IS NULL OR s.last_seen > $3) AND u.disabled_at IS NULL"
         ))
         .bind(id)
@@ -201,7 +201,10 @@ impl Store {
         .bind(idle_since)
         .fetch_optional(&self.pool)
         .await?;
-        if row.is_some() {
+        // Renewed at most once a minute, and only then written: a write waits for any long
+        // write transaction (an import), a read does not.
+        let stale = row.as_ref().is_some_and(|r| r.get::<Option<String>, _>(9).is_none_or(|seen| seen.as_str() < renew_before));
+        if stale {
             let renewed = sqlx::query("UPDATE session SET last_seen = $1 WHERE id = $2 AND (last_seen IS NULL OR last_seen < $3)")
                 .bind(now)
                 .bind(id)

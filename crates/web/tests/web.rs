@@ -506,8 +506,19 @@ async fn a_citizen_id_search_never_puts_the_id_in_a_url_or_location_header() {
     // Without the CSRF token the search is refused.
     assert_eq!(post(&f.router, "/persons", &cookie, &[("q", &id)]).await.status, StatusCode::FORBIDDEN);
 
+    // A session cookie this server never gave out: nothing is kept (no table grows for
+    // requests that never logged in).
+    let stashes = || async { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM form_stash").fetch_one(f.store.pool()).await.unwrap() };
+    let r = post(&f.router, "/persons", "renkou_session=made-up", &[("csrf", &csrf), ("q", &id)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(stashes().await, 0);
+
     // An expired session: the input is kept server-side, the redirects carry only a token.
-    let r = post(&f.router, "/persons", "renkou_session=expired", &[("csrf", &csrf), ("q", &id)]).await;
+    let (old, _) = login(&f.router, "admin").await;
+    let old_id = old.split(';').find_map(|c| c.trim().strip_prefix("renkou_session=")).unwrap().to_string();
+    sqlx::query("UPDATE session SET expires_at = '2000-01-01T00:00:00Z' WHERE id = $1").bind(&old_id).execute(f.store.pool()).await.unwrap();
+    let r = post(&f.router, "/persons", &old, &[("csrf", &csrf), ("q", &id)]).await;
+    assert_eq!(stashes().await, 1);
     seen.push("/persons".into());
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let to_login = location(&r).unwrap();

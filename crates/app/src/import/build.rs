@@ -484,7 +484,19 @@ impl Builder {
         self.events.push(EventRow { src, kind, id, date, area, spouse_id, spouse_name, flow, newcomer });
     }
 
-    /// Every citizen ID the rows refer to, for one store look-up.
+    /// Keys ([`id_key`]) of the citizen IDs the persons files name: their persons and the
+    /// spouses and parents they cite (the events files' IDs are the engine's to refuse, at their
+    /// rows).
+    pub(crate) fn persons_file_keys(&self) -> Vec<u64> {
+        let mut keys: Vec<u64> = self.batch.persons.iter().filter_map(|p| p.citizen_id.as_ref().map(id_key)).collect();
+        for e in &self.extras {
+            if let Some(r) = &e.rel {
+                keys.extend([&r.spouse_id, &r.mother, &r.father].into_iter().flatten().map(id_key));
+            }
+        }
+        keys
+    }
+
     pub(crate) fn referenced_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.batch.persons.iter().filter_map(|p| p.citizen_id.as_ref().map(|c| c.as_str().to_string())).collect();
         for e in &self.extras {
