@@ -227,8 +227,8 @@ pub async fn active_rules(store: &Store, area: &AreaCode) -> Result<ActiveRules,
 }
 
 /// Only a township administrator edits the user rules of her area ([`Action::EditRules`]).
-fn may_edit_rules(caller: &Caller) -> Result<(), AppError> {
-    authorize(&caller.user, Action::EditRules, None)
+async fn may_edit_rules(store: &Store, caller: &Caller) -> Result<(), AppError> {
+    crate::gate::admit(store, caller, Action::EditRules, None, chrono::Utc::now()).await
 }
 
 /// What the rules page shows: the current document of the administrator's area and its versions.
@@ -246,7 +246,7 @@ pub struct RulesDocument {
 ///
 /// Errors: [`AppError::Forbidden`] for anyone but a township administrator; store errors.
 pub async fn rules_document(store: &Store, caller: &Caller) -> Result<RulesDocument, AppError> {
-    may_edit_rules(caller)?;
+    may_edit_rules(store, caller).await?;
     let area = caller.user.area.clone();
     Ok(RulesDocument { current: store.user_rules_latest(&area).await?, history: store.user_rules_history(&area, 20).await?, area })
 }
@@ -274,7 +274,7 @@ pub enum SaveRules {
 ///
 /// Errors: [`AppError::Forbidden`] for anyone but a township administrator; store errors.
 pub async fn save_rules(store: &Store, caller: &Caller, text: &str, now: DateTime<Utc>) -> Result<SaveRules, AppError> {
-    may_edit_rules(caller)?;
+    may_edit_rules(store, caller).await?;
     // Browsers send textarea lines ending in CRLF; keep the text as typed otherwise.
     let text = text.replace("\r\n", "\n");
     let errors = rules_text_errors(&text);

@@ -119,7 +119,7 @@ impl Errors {
 async fn exists(store: &Store, caller: &Caller, e: &mut Errors, field: &str, id: Option<i64>) -> Result<(), AppError> {
     if let Some(id) = id {
         if !store.persons_in_scope(&caller.user.area, &[id]).await?.contains(&id) {
-            e.add(field, format!("人员 {id} 不存在或不在您的管辖范围内"));
+            e.add(field, format!("人员 {id} {}", crate::gate::OUTSIDE_AREA));
         }
     }
     Ok(())
@@ -165,7 +165,7 @@ pub fn open(caller: &Caller) -> Result<(), AppError> {
 
 /// Records a birth ([`Command::Birth`]). Returns the child's id.
 pub async fn record_birth(store: &Store, caller: &Caller, f: &BirthForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let mut e = Errors(Vec::new());
     let mother = e.id("mother_id", &f.mother_id);
     let father = e.opt_id("father_id", &f.father_id);
@@ -255,35 +255,35 @@ fn person_date(f: &PersonDateForm, today: NaiveDate) -> Result<(PersonRef, Naive
 
 /// Records a death ([`Command::Death`]: every open episode, the outflow included, ends on the day).
 pub async fn record_death(store: &Store, caller: &Caller, f: &DeathForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let (person, date) = person_date(f, today)?;
     run(store, caller, Command::Death { person, date }, today, now).await
 }
 
 /// Records a divorce ([`Command::Divorce`]: both spouses 离婚).
 pub async fn record_divorce(store: &Store, caller: &Caller, f: &DivorceForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let (person, date) = person_date(f, today)?;
     run(store, caller, Command::Divorce { person, spouse: None, date }, today, now).await
 }
 
 /// Records a move out ([`Command::MoveOut`]).
 pub async fn record_move_out(store: &Store, caller: &Caller, f: &MoveOutForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let (person, date) = person_date(f, today)?;
     run(store, caller, Command::MoveOut { person, date, area: None }, today, now).await
 }
 
 /// Records the end of floating ([`Command::FloatingEnd`]: the open inflow or outflow ends).
 pub async fn record_floating_end(store: &Store, caller: &Caller, f: &PersonDateForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let (person, date) = person_date(f, today)?;
     run(store, caller, Command::FloatingEnd { person, kind: None, date, area: None }, today, now).await
 }
 
 /// Records an outflow (流出) from the area of registration ([`Command::OutflowStart`]).
 pub async fn record_outflow(store: &Store, caller: &Caller, f: &PersonDateForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let (person, date) = person_date(f, today)?;
     run(store, caller, Command::OutflowStart { person, date, area: None }, today, now).await
 }
@@ -306,7 +306,7 @@ pub struct MarriageForm {
 
 /// Records a marriage ([`Command::Marriage`]).
 pub async fn record_marriage(store: &Store, caller: &Caller, f: &MarriageForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let mut e = Errors(Vec::new());
     let person = e.id("person_id", &f.person_id);
     let date = e.date("date", &f.date, today);
@@ -363,7 +363,7 @@ pub struct MoveInForm {
 
 /// Records a move in ([`Command::MoveIn`] or [`Command::InflowStart`]). Returns the person's id.
 pub async fn record_move_in(store: &Store, caller: &Caller, f: &MoveInForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let mut e = Errors(Vec::new());
     let id = e.citizen_id("citizen_id", &f.citizen_id, today);
     let date = e.date("date", &f.date, today);
@@ -423,7 +423,7 @@ pub struct MoveForm {
 
 /// Records a move ([`Command::Move`]).
 pub async fn record_move(store: &Store, caller: &Caller, f: &MoveForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let mut e = Errors(Vec::new());
     let person = e.id("person_id", &f.person_id);
     let to = e.area("area", &f.area);
@@ -456,7 +456,7 @@ pub struct HouseholdForm {
 
 /// 立户: a new household with `person_id` as head. Returns the head's id.
 pub async fn household_create(store: &Store, caller: &Caller, f: &HouseholdForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let mut e = Errors(Vec::new());
     let head = e.id("person_id", &f.person_id);
     let area = e.area("area", &f.area);
@@ -471,7 +471,7 @@ pub async fn household_create(store: &Store, caller: &Caller, f: &HouseholdForm,
 
 /// 入户: `person_id` joins `household_id` as `relationship`.
 pub async fn household_join(store: &Store, caller: &Caller, f: &HouseholdForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let mut e = Errors(Vec::new());
     let person = e.id("person_id", &f.person_id);
     let household = e.id("household_id", &f.household_id);
@@ -487,7 +487,7 @@ pub async fn household_join(store: &Store, caller: &Caller, f: &HouseholdForm, t
 
 /// 离户: `person_id` leaves their household.
 pub async fn household_leave(store: &Store, caller: &Caller, f: &HouseholdForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let mut e = Errors(Vec::new());
     let person = e.id("person_id", &f.person_id);
     e.done()?;
@@ -497,7 +497,7 @@ pub async fn household_leave(store: &Store, caller: &Caller, f: &HouseholdForm, 
 /// 变更户主: `person_id` becomes head of `household_id`; the former head's relationship becomes
 /// `relationship`. Returns the new head's id.
 pub async fn household_change_head(store: &Store, caller: &Caller, f: &HouseholdForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let mut e = Errors(Vec::new());
     let head = e.id("person_id", &f.person_id);
     let household = e.id("household_id", &f.household_id);
@@ -515,7 +515,7 @@ pub async fn household_change_head(store: &Store, caller: &Caller, f: &Household
 /// 分户: `members` (ids) of `household_id` form household `household_no` with `person_id` as
 /// head. Returns the new head's id.
 pub async fn household_split(store: &Store, caller: &Caller, f: &HouseholdForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let mut e = Errors(Vec::new());
     let head = e.id("person_id", &f.person_id);
     let from = e.id("household_id", &f.household_id);
@@ -559,7 +559,7 @@ pub struct GroupForm {
 
 /// Assigns a villager group ([`Command::AssignGroup`]). Returns the person's id.
 pub async fn assign_group(store: &Store, caller: &Caller, f: &GroupForm, today: NaiveDate, now: DateTime<Utc>) -> Result<i64, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let mut e = Errors(Vec::new());
     let person = e.id("person_id", &f.person_id);
     let group = e.area("group", &f.group);
@@ -570,7 +570,7 @@ pub async fn assign_group(store: &Store, caller: &Caller, f: &GroupForm, today: 
         let p = store
             .person_detail(&caller.user.area, person)
             .await?
-            .ok_or_else(|| AppError::Fields(vec![("person_id".into(), format!("人员 {person} 不存在或不在您的管辖范围内"))]))?;
+            .ok_or_else(|| AppError::Fields(vec![("person_id".into(), format!("人员 {person} {}", crate::gate::OUTSIDE_AREA))]))?;
         match p.household_id {
             Some(h) => GroupTarget::Household(HouseholdRef::Stored(h)),
             None => return Err(AppError::Fields(vec![("whole_household".into(), "此人不属于任何户 (not in a household)".into())])),
@@ -602,7 +602,7 @@ pub async fn record_event(
     fn form<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, AppError> {
         serde_json::from_value(v.clone()).map_err(|e| AppError::Invalid(e.to_string()))
     }
-    match kind {
+    let r = match kind {
         "birth" => record_birth(s, caller, &form(&v)?, t, now).await,
         "death" => record_death(s, caller, &form(&v)?, t, now).await,
         "marriage" => record_marriage(s, caller, &form(&v)?, t, now).await,
@@ -619,5 +619,14 @@ pub async fn record_event(
         "household_split" => household_split(s, caller, &form(&v)?, t, now).await,
         "group" => assign_group(s, caller, &form(&v)?, t, now).await,
         k => Err(AppError::NotFound(k.to_string())),
+    };
+    // A form refused because it names a record outside the caller's area is an audited
+    // refusal (`access.refused`, the person's store id as given, nothing of the record).
+    if let Err(AppError::Fields(errors)) = &r {
+        if errors.iter().any(|(_, m)| m.contains(crate::gate::OUTSIDE_AREA)) {
+            let named = ["person_id", "mother_id", "father_id", "spouse_id"].iter().find_map(|k| values.get(*k).and_then(|v| v.trim().parse::<i64>().ok()));
+            crate::gate::refused(s, caller, Action::RecordEvents, None, named.map(|id| ("person", id)), now).await?;
+        }
     }
+    r
 }

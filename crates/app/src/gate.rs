@@ -193,6 +193,11 @@ pub fn permissions_of(user: &User) -> Permissions {
     }
 }
 
+/// The words of every refusal of a record outside the caller's area (it reads like a record
+/// that does not exist and names nothing of it); [`crate::forms::record_event`] audits a
+/// refused form by them.
+pub const OUTSIDE_AREA: &str = "不存在或不在您的管辖范围内";
+
 /// Why a citizen ID is being shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {

@@ -230,7 +230,7 @@ async fn load(store: &Store, caller: &Caller, e: &mut Errors, field: &str, id: O
     let Some(id) = id else { return Ok(None) };
     let r = store.person_detail(&caller.user.area, id).await?;
     if r.is_none() {
-        e.add(field, format!("人员 {id} 不存在或不在您的管辖范围内"));
+        e.add(field, format!("人员 {id} {}", crate::gate::OUTSIDE_AREA));
     }
     Ok(r)
 }
@@ -389,8 +389,8 @@ pub async fn record_correction(store: &Store, caller: &Caller, f: &CorrectionFor
 
 /// Whether `caller` may import files ([`Action::ImportFiles`]: township staff and
 /// administrators; an import writes many records at once). Errors: [`AppError::Forbidden`].
-pub fn authorize_import(caller: &Caller) -> Result<(), AppError> {
-    authorize(&caller.user, Action::ImportFiles, None)
+pub async fn authorize_import(store: &Store, caller: &Caller) -> Result<(), AppError> {
+    gate::admit(store, caller, Action::ImportFiles, None, chrono::Utc::now()).await
 }
 
 /// Imports uploaded files for `caller` (see [`crate::import::import_files`]: all or nothing),
@@ -405,7 +405,7 @@ pub async fn import_upload(
     now: DateTime<Utc>,
     progress: &(dyn Fn(crate::import::ImportProgress<'_>) + Sync),
 ) -> Result<crate::import::ImportSummary, AppError> {
-    authorize_import(caller)?;
+    authorize_import(store, caller).await?;
     let names: Vec<String> = files.iter().map(|f| f.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())).collect();
     let area = Some(caller.user.area.as_str());
     match crate::import::import_files_by(store, caller, files, Some(&caller.user.area), today, now, progress).await {

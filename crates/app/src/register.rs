@@ -17,7 +17,7 @@ use renkou_store::{AuditTarget, BatchIds, PendingAudit, Store};
 
 use crate::audit::AuditAction;
 use crate::auth::Caller;
-use crate::gate::{authorize, Action};
+use crate::gate::Action;
 use crate::persons::name_initials;
 use crate::AppError;
 
@@ -44,7 +44,7 @@ impl Plan {
 /// The refusal for a record outside the caller's area: it names nothing of the record (not even
 /// its store id), and reads like a record that does not exist.
 fn out_of_scope(field: &'static str, what: &str) -> Refusal {
-    Refusal { field, reason: format!("{what}不存在或不在您的管辖范围内 (not found or outside your area)") }
+    Refusal { field, reason: format!("{what}{} (not found or outside your area)", crate::gate::OUTSIDE_AREA) }
 }
 
 /// Checks `commands` in order against the stored register (and the records already in
@@ -227,7 +227,7 @@ pub async fn apply(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Written, AppError> {
-    authorize(&caller.user, Action::RecordEvents, None)?;
+    crate::gate::admit(store, caller, Action::RecordEvents, None, now).await?;
     let plan = plan(store, Some(&caller.user.area), RegisterBatch::default(), std::slice::from_ref(&command), today).await?;
     let applied = match plan.results.into_iter().next().expect("one command") {
         Ok(a) => a,

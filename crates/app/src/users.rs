@@ -48,7 +48,7 @@ fn account_of(row: UserRow) -> Result<Account, AppError> {
 ///
 /// Errors: [`AppError::Forbidden`] unless `caller` manages users.
 pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<Account>, AppError> {
-    gate::authorize(&caller.user, Action::ManageUsers, None)?;
+    gate::admit(store, caller, Action::ManageUsers, None, chrono::Utc::now()).await?;
     store.users_in(&caller.user.area).await?.into_iter().map(account_of).collect()
 }
 

@@ -293,8 +293,8 @@ fn import_form(a: &Auth, message: Option<&str>) -> Markup {
 }
 
 /// `GET /import`: the upload form (township staff and administrators).
-pub async fn import_page(a: Auth) -> Result<Markup, WebError> {
-    persons::authorize_import(&a.caller)?;
+pub async fn import_page(State(st): State<ImportState>, a: Auth) -> Result<Markup, WebError> {
+    persons::authorize_import(&st.app.store, &a.caller).await?;
     Ok(page("数据导入", Some((&a.caller.user, &a.csrf)), import_form(&a, None)))
 }
 
@@ -320,7 +320,7 @@ pub async fn import_submit(
     headers: HeaderMap,
     mp: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, WebError> {
-    persons::authorize_import(&a.caller)?;
+    persons::authorize_import(&st.app.store, &a.caller).await?;
     let json = wants_json(&headers);
     // Checked before the upload is read (saves the transfer) and again when the job is added.
     if st.jobs.busy(a.caller.user.id) {

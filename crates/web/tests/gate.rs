@@ -120,6 +120,19 @@ async fn every_role_against_figures_lists_and_admin_routes() {
     let refused: Vec<String> =
         sqlx::query_scalar("SELECT new_value FROM audit_log WHERE username = 'spec1' AND action = 'access.refused'").fetch_all(f.store.pool()).await.unwrap();
     assert!(refused.iter().any(|v| v.contains(V2) && v.contains("ViewFigures")), "{refused:?}");
+    // The role refusals (403) are audited with their action.
+    for action in ["ViewAudit", "ManageUsers", "ImportFiles", "EditRules"] {
+        assert!(refused.iter().any(|v| v.contains(action)), "{action} not in {refused:?}");
+    }
+    // A form naming a person of another village is refused like a missing person (422) and
+    // audited with the store id asked for.
+    let (cookie, csrf) = login(&f.router, "spec1").await;
+    let wang_fang = f.wang_fang.to_string();
+    let r = post(&f.router, "/events/death", &cookie, &[("csrf", &csrf), ("person_id", &wang_fang), ("date", "2024-05-01")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(!r.body.contains("王芳"));
+    let rows = audit_rows(&f, "spec1", "access.refused").await;
+    assert!(rows.iter().any(|(e, _)| e.as_deref() == Some(wang_fang.as_str())), "{rows:?}");
 }
 
 #[tokio::test]
