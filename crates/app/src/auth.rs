@@ -34,12 +34,13 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Common passwords refused whatever their length (`data/common-passwords.txt`).
 const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
 
-/// Checks a new password: at least [`MIN_PASSWORD_CHARS`] characters, not one character
-/// repeated, not on the list of common passwords (compared without regard to case). The one
-/// place passwords are judged (user creation, password changes).
+/// Checks a new password of the user `username`: at least [`MIN_PASSWORD_CHARS`] characters,
+/// not one character repeated, not on the list of common passwords (compared without regard to
+/// case), and not containing the username (`gleader1234` for `gleader`). The one place
+/// passwords are judged (user creation, password changes and resets).
 ///
 /// Errors: the reason, in Chinese with the English in brackets.
-pub fn check_password(p: &str) -> Result<(), String> {
+pub fn check_password(username: &str, p: &str) -> Result<(), String> {
     if p.chars().count() < MIN_PASSWORD_CHARS {
         return Err(format!("密码至少{MIN_PASSWORD_CHARS}位 (password: at least {MIN_PASSWORD_CHARS} characters)"));
     }
@@ -48,6 +49,10 @@ pub fn check_password(p: &str) -> Result<(), String> {
     let first = chars.next();
     if chars.all(|c| Some(c) == first) || COMMON_PASSWORDS.lines().map(str::trim).any(|c| !c.starts_with('#') && c == lower) {
         return Err("密码过于常见, 容易被猜到, 请换一个 (password too common)".into());
+    }
+    let name = username.trim().to_lowercase();
+    if name.chars().count() >= 3 && lower.contains(&name) {
+        return Err("密码不能包含用户名 (password contains the username)".into());
     }
     Ok(())
 }
@@ -250,7 +255,7 @@ pub async fn add_user(store: &Store, actor: &Caller, u: &NewUser, now: DateTime<
     if !name_ok {
         errors.push(("username".into(), "用户名应为2-32位字母、数字或 _ - . (username: 2–32 of a-z 0-9 _ - .)".into()));
     }
-    if let Err(m) = check_password(&u.password) {
+    if let Err(m) = check_password(&u.username, &u.password) {
         errors.push(("password".into(), m));
     }
     let area = match AreaCode::parse(&u.area) {
@@ -392,7 +397,7 @@ pub async fn logout(store: &Store, caller: &Caller, id: &str, now: DateTime<Utc>
 /// password; [`AppError::NotFound`] for an unknown user.
 pub async fn set_password(store: &Store, caller: &Caller, username: &str, password: &str, now: DateTime<Utc>) -> Result<(), AppError> {
     authorize(&caller.user, Action::ManageUsers, None)?;
-    if let Err(m) = check_password(password) {
+    if let Err(m) = check_password(username, password) {
         return Err(AppError::Fields(vec![("password".into(), m)]));
     }
     store.set_password_hash(username, &hash_blocking(password).await?).await.map_err(|e| match e {

@@ -221,7 +221,7 @@ pub async fn change_own_password(store: &Store, caller: &Caller, keep_session: O
         return Err(AppError::Fields(vec![("old_password".into(), "原密码不正确 (wrong current password)".into())]));
     }
     let mut errors = Vec::new();
-    if let Err(m) = check_password(&f.new_password) {
+    if let Err(m) = check_password(&row.username, &f.new_password) {
         errors.push(("new_password".into(), m));
     } else if f.new_password == f.old_password {
         errors.push(("new_password".into(), "新密码不能与原密码相同 (the new password must differ from the old)".into()));

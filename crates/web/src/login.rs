@@ -79,9 +79,11 @@ pub(crate) fn safe_next(next: &str) -> String {
     }
     // The login and logout pages are never where a login leads: `/logout` answers a GET with
     // its own page at best, and a login that ends on the login page is a loop.
+    // A dot segment (`/./logout`, `/a/../login`) is refused too: the browser resolves it to
+    // one of those pages.
     fn auth_page(s: &str) -> bool {
         let path = s.split(['?', '#']).next().unwrap_or("").trim_end_matches('/').to_ascii_lowercase();
-        path == "/login" || path == "/logout"
+        path == "/login" || path == "/logout" || path.split('/').any(|seg| seg == "." || seg == "..")
     }
     let mut s = next.to_string();
     for _ in 0..4 {

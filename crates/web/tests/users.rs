@@ -220,7 +220,7 @@ async fn an_admin_resets_a_password_shown_once_and_the_users_sessions_end() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let i = r.body.find("id=\"new-password\">").unwrap() + "id=\"new-password\">".len();
     let password = r.body[i..i + r.body[i..].find('<').unwrap()].to_string();
-    assert!(auth::check_password(&password).is_ok(), "{password}");
+    assert!(auth::check_password("spec1", &password).is_ok(), "{password}");
     assert!(!location(&r).contains(&password));
     assert!(!alive(&f, &spec).await, "the user's sessions end");
     assert!(alive(&f, &admin).await);

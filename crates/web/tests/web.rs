@@ -126,12 +126,13 @@ async fn login_is_rate_limited_per_address_across_usernames() {
     assert_eq!(try_login(&f.router, "admin", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
-/// Passwords: at least 10 characters and not a common one (one check for every way to set one).
+/// Passwords: at least 10 characters, not a common one, not built on the username (one check
+/// for every way to set one).
 #[tokio::test]
 async fn short_and_common_passwords_are_refused() {
-    assert!(auth::check_password("correct-horse-1").is_ok());
-    for p in ["12345678", "short-9ch", "1234567890", "Password123", "woaini1314", "aaaaaaaaaaaa"] {
-        assert!(auth::check_password(p).is_err(), "{p}");
+    assert!(auth::check_password("gleader", "correct-horse-1").is_ok());
+    for p in ["12345678", "short-9ch", "1234567890", "Password123", "woaini1314", "aaaaaaaaaaaa", "gleader1234", "my-GLEADER-pw"] {
+        assert!(auth::check_password("gleader", p).is_err(), "{p}");
     }
     let f = fixture().await;
     let (cookie, csrf) = login(&f.router, "admin").await;
@@ -281,6 +282,9 @@ async fn login_next_stays_on_the_site() {
         "javascript:alert(1)",
         " /persons",
         "/\n/evil.example",
+        "/./logout",
+        "/a/../login",
+        "/%2e/logout",
     ] {
         assert_eq!(login_to(next).await, "/", "{next:?}");
     }
