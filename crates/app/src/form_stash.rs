@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use renkou_store::{NewFormStash, Store};
+pub use renkou_store::{MAX_ANONYMOUS_STASHES, MAX_STASHES_PER_USER};
 
 use crate::auth::{random_token, stamp, Caller};
 use crate::AppError;
@@ -27,9 +28,9 @@ pub const MAX_BYTES: usize = 64 * 1024;
 /// Keeps the fields of a form posted to `path` without a live session. `browser_key` is the
 /// value of the browser's stash cookie; `old_session` the (expired) session cookie, if sent.
 /// Returns the one-time token, or `None` when there is nothing to keep (only dropped fields),
-/// the form is larger than [`MAX_BYTES`], `old_session` names no session this server gave out
-/// (a request that never logged in writes nothing), or that user already has
-/// [`renkou_store::MAX_STASHES_PER_USER`] forms kept.
+/// the form is larger than [`MAX_BYTES`], or the bound is reached: that user already has
+/// [`renkou_store::MAX_STASHES_PER_USER`] forms kept, or (no session this server knows: the
+/// browser dropped the expired cookie) [`renkou_store::MAX_ANONYMOUS_STASHES`] such forms are kept.
 pub async fn keep(
     store: &Store,
     browser_key: &str,

@@ -24,18 +24,25 @@ pub struct NewFormStash {
 
 /// Forms kept for one user at a time at most.
 pub const MAX_STASHES_PER_USER: i64 = 20;
+/// Forms kept at a time at most for browsers that sent no session this server knows (64 KiB
+/// each at most: a bound of 6.4 MiB however many requests come without a login).
+pub const MAX_ANONYMOUS_STASHES: i64 = 100;
 
 impl Store {
     /// Keeps a form, and deletes every kept form expired at `now` (ISO 8601 UTC).
     pub async fn insert_form_stash(&self, f: &NewFormStash, now: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM form_stash WHERE expires_at <= $1").bind(now).execute(&mut *tx).await?;
-        // Only for a session this server gave out (expired or idle), and at most
-        // MAX_STASHES_PER_USER at a time: a request without one writes nothing.
+        // Bounded, since no login is needed to get here: at most MAX_STASHES_PER_USER for the
+        // user of a session this server gave out (expired or idle), and at most
+        // MAX_ANONYMOUS_STASHES in all without one (the browser dropped the expired cookie):
+        // a flood of posts can fill neither the table nor the disk.
         let done = sqlx::query(
             "INSERT INTO form_stash (token, browser_key, user_id, path, fields, expires_at)
-             SELECT $1, $2, s.user_id, $4, $5, $6 FROM session s
-             WHERE s.id = $3 AND (SELECT COUNT(*) FROM form_stash k WHERE k.user_id = s.user_id) < $7",
+             SELECT $1, $2, (SELECT s.user_id FROM session s WHERE s.id = $3), $4, $5, $6
+             WHERE CASE WHEN EXISTS (SELECT 1 FROM session s WHERE s.id = $3)
+                        THEN (SELECT COUNT(*) FROM form_stash k WHERE k.user_id = (SELECT s.user_id FROM session s WHERE s.id = $3)) < $7
+                        ELSE (SELECT COUNT(*) FROM form_stash k WHERE k.user_id IS NULL) < $8 END",
         )
         .bind(&f.token)
         .bind(&f.browser_key)
@@ -44,6 +51,7 @@ impl Store {
         .bind(&f.fields)
         .bind(&f.expires_at)
         .bind(MAX_STASHES_PER_USER)
+        .bind(MAX_ANONYMOUS_STASHES)
         .execute(&mut *tx)
         .await?
         .rows_affected();

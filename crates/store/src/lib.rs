@@ -31,7 +31,7 @@ pub use counts::{Explain, ExplainRow};
 pub use engine_state::EngineState;
 pub use facts::{DuplicateIdRow, FactsChunks, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};
 pub use file::{companions, inspect, is_constraint, schema_version, settle_file, FileSchema, BUSY_TIMEOUT, REGISTER_TABLES};
-pub use form_stash::{NewFormStash, MAX_STASHES_PER_USER};
+pub use form_stash::{NewFormStash, MAX_ANONYMOUS_STASHES, MAX_STASHES_PER_USER};
 pub use monthly::{GroupEventRow, MonthlyReportRow};
 pub use persons::{
     AgeGroupCount, ChildRow, HouseholdRow, MarriageRow, MemberRow, MonthCount, OwnBirthRow, PersonDetailRow, PersonSummary, ResidenceRow, SearchField,
