@@ -129,7 +129,7 @@ impl Store {
     /// persons within one clock hour, newest hour first, at most 100 rows.
     pub async fn bulk_readers(&self, scope: &renkou_core::area::AreaCode, since: &str, threshold: i64) -> Result<Vec<BulkReader>> {
         let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT a.username, substr(a.at, 1, 13) AS hour, SUM(a.persons_read) FROM audit_log a WHERE a.at >= ");
+            QueryBuilder::new("SELECT a.username, substr(a.at, 1, 13) AS hour, CAST(SUM(a.persons_read) AS BIGINT) FROM audit_log a WHERE a.at >= ");
         qb.push_bind(since.to_string()).push(" AND a.persons_read > 0 AND ");
         push_audit_scope(&mut qb, scope);
         qb.push(" GROUP BY a.username, hour HAVING SUM(a.persons_read) > ").push_bind(threshold);
@@ -143,7 +143,7 @@ impl Store {
 pub(crate) async fn insert_audit_in(conn: &mut sqlx::SqliteConnection, e: &AuditEntry) -> Result<i64> {
     let r = sqlx::query(
         "INSERT INTO audit_log (at, username, action, entity, entity_id, area_code, remote_addr, old_value, new_value, persons_read)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(&e.at)
     .bind(&e.username)
@@ -155,7 +155,7 @@ pub(crate) async fn insert_audit_in(conn: &mut sqlx::SqliteConnection, e: &Audit
     .bind(&e.old_value)
     .bind(&e.new_value)
     .bind(e.persons_read)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(r.last_insert_rowid())
+    Ok(r.get(0))
 }

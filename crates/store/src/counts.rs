@@ -111,7 +111,7 @@ impl Store {
         // The cheap tests first: they reject most rows before the instant is tested.
         let wcba = format!("p.sex = 2 AND p.birth_date > $7 AND p.birth_date <= $8 AND {}", resident_at("r", "p", "d", "$6"));
         let stocks = format!(
-            "SELECT substr(r.area_code, 1, $1) AS child,
+            "SELECT substr(r.area_code, 1, CAST($1 AS INTEGER)) AS child,
                     SUM(CASE WHEN {start} THEN 1 ELSE 0 END) AS population_start,
                     SUM(CASE WHEN {end} THEN 1 ELSE 0 END) AS population_end,
                     SUM(CASE WHEN {wcba} THEN 1 ELSE 0 END) AS wcba,
@@ -148,7 +148,7 @@ impl Store {
         // Births are driven by the child's birth date (few rows); the child's registered episode
         // on that date decides the area.
         let births = format!(
-            "SELECT substr(code, 1, $1) AS child, sex, policy, COUNT(*) AS n FROM (
+            "SELECT substr(code, 1, CAST($1 AS INTEGER)) AS child, sex, policy, COUNT(*) AS n FROM (
                 SELECT {area} AS code, p.sex AS sex, b.policy AS policy
                 FROM person p JOIN birth b ON b.child_id = p.id
                 WHERE p.birth_date >= $4 AND p.birth_date <= $5) x
@@ -173,7 +173,7 @@ impl Store {
         }
 
         let deaths = format!(
-            "SELECT substr(code, 1, $1) AS child, COUNT(*) AS n FROM (
+            "SELECT substr(code, 1, CAST($1 AS INTEGER)) AS child, COUNT(*) AS n FROM (
                 SELECT {area} AS code FROM death d WHERE d.death_date >= $4 AND d.death_date <= $5) x
              WHERE {scope}
              GROUP BY child",
@@ -185,7 +185,7 @@ impl Store {
         }
 
         let floating = format!(
-            "SELECT substr(r.area_code, 1, $1) AS child, r.kind AS kind, COUNT(*) AS n
+            "SELECT substr(r.area_code, 1, CAST($1 AS INTEGER)) AS child, r.kind AS kind, COUNT(*) AS n
              FROM residence r JOIN person p ON p.id = r.person_id{death}
              WHERE r.kind IN ('inflow', 'outflow') AND {scope} AND {open}
              GROUP BY child, r.kind",

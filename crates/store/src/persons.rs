@@ -381,7 +381,7 @@ impl Store {
         };
         let members = sqlx::query(&format!(
             "SELECT {}, p.relationship_to_head AS relationship_to_head FROM person p LEFT JOIN household h ON h.id = p.household_id
-             WHERE p.household_id = $1 ORDER BY (p.relationship_to_head = '户主') DESC, p.birth_date, p.id",
+             WHERE p.household_id = $1 ORDER BY (p.relationship_to_head = '户主') DESC NULLS LAST, p.birth_date, p.id",
             *SUMMARY_COLS
         ))
         .bind(id)

@@ -86,17 +86,19 @@ impl Store {
     ///
     /// Errors: [`StoreError::Conflict`] when the username is taken or the area is unknown.
     pub async fn insert_user(&self, u: &NewUserRow) -> Result<i64> {
-        let r = sqlx::query("INSERT INTO app_user (username, password_hash, role, area_code, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&u.username)
-            .bind(&u.password_hash)
-            .bind(&u.role)
-            .bind(&u.area_code)
-            .bind(&u.display_name)
-            .bind(&u.created_at)
-            .execute(&self.pool)
-            .await;
+        let r = sqlx::query(
+            "INSERT INTO app_user (username, password_hash, role, area_code, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(&u.username)
+        .bind(&u.password_hash)
+        .bind(&u.role)
+        .bind(&u.area_code)
+        .bind(&u.display_name)
+        .bind(&u.created_at)
+        .fetch_one(&self.pool)
+        .await;
         match r {
-            Ok(r) => Ok(r.last_insert_rowid()),
+            Ok(r) => Ok(r.get(0)),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(format!("用户名 {} 已存在 (username taken)", u.username))),
             Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(StoreError::Conflict(format!("地区 {} 不存在 (unknown area)", u.area_code))),
             Err(e) => Err(e.into()),
