@@ -404,7 +404,11 @@ pub async fn set_password(store: &Store, caller: &Caller, username: &str, passwo
         renkou_store::StoreError::Conflict(m) => AppError::NotFound(m),
         e => e.into(),
     })?;
-    audit::record(store, caller, AuditAction::UserPassword, "user", Some(username.into()), None, None, None, now).await
+    // The entry names the user by store id and area, as every other user entry does (the area
+    // also puts it on the audit page of the user's administrators).
+    let row = store.user_by_username(username).await?;
+    let (id, area) = row.map_or((None, None), |r| (Some(r.id.to_string()), Some(r.area_code)));
+    audit::record(store, caller, AuditAction::UserPassword, "user", id, area.as_deref(), None, None, now).await
 }
 
 /// The area a first administrator is responsible for: the deepest known area that contains

@@ -349,3 +349,14 @@ async fn users_outside_the_area_are_not_found_and_other_roles_are_forbidden() {
     assert_eq!(post(&f.router, &format!("/users/{spec_id}/disable"), &admin, &[]).await.status, StatusCode::FORBIDDEN);
     assert!(audited(&f, "user.disabled").await.is_empty());
 }
+
+/// The CLI operator's `user passwd` is audited like every user entry: the user's store id.
+#[tokio::test]
+async fn a_password_set_by_the_operator_is_audited_with_the_users_id() {
+    let f = fixture().await;
+    let operator = Caller::operator(code(TOWNSHIP));
+    auth::set_password(&f.store, &operator, "spec1", "Grüne-Wiese-47", chrono::Utc::now()).await.unwrap();
+    let id = user_id(&f, "spec1").await.to_string();
+    let entries = audited(&f, "user.password").await;
+    assert_eq!(entries.iter().map(|e| (e.username.as_str(), e.entity_id.as_deref())).collect::<Vec<_>>(), [("cli", Some(id.as_str()))]);
+}
