@@ -3,22 +3,14 @@
 //! `.db` file alone is complete after a command, backup → restore gives the same register,
 //! read-only commands change no file, and a newer schema is refused with both version numbers.
 
+mod common;
+
+use common::*;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use renkou_store::Store;
-
-fn renkou(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_renkou")).args(args).output().expect("runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()

@@ -1,21 +1,13 @@
 //! `renkou id` and `renkou area` as a user runs them: exit codes and output.
 //! Numbers from reference/citizen-ids.toml (copied into renkou-core's tests/data).
 
-use std::process::{Command, Output};
+mod common;
+
+use common::*;
+
+use std::process::Output;
 
 use serde_json::Value;
-
-fn renkou(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_renkou")).args(args).output().expect("run renkou")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
 
 /// The reference date of the vectors.
 const TODAY: &str = "2026-11-29";

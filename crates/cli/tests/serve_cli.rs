@@ -3,20 +3,9 @@
 //! or holds no PEM certificate or key ends the command (exit code 1) with a message naming the
 //! file, before the database is opened or an address bound.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn renkou(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_renkou")).args(args).output().expect("runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::*;
 
 #[test]
 fn one_tls_flag_without_the_other_is_a_usage_error() {

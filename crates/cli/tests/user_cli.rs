@@ -2,14 +2,14 @@
 //! sessions end; enabled again, the old password works; both changes are audited as the CLI
 //! operator; an unknown username is an error.
 
+mod common;
+
+use common::*;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use renkou_app::auth;
-
-fn renkou(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_renkou")).args(args).output().expect("runs")
-}
 
 fn ok(o: &Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
