@@ -1,7 +1,7 @@
 //! The audit log (审计日志): who read or changed what, when, from where, old and new value.
 //! Rows are only ever inserted.
 
-use sqlx::{QueryBuilder, Row, Sqlite};
+use crate::db::{self, Builder};
 
 use crate::{Result, Store};
 
@@ -65,14 +65,13 @@ pub struct AuditFilter {
 impl Store {
     /// Appends an entry to the audit log; returns its id.
     pub async fn insert_audit(&self, e: &AuditEntry) -> Result<i64> {
-        let mut conn = self.pool.acquire().await?;
-        insert_audit_in(&mut conn, e).await
+        insert_audit_in(self, e).await
     }
 
     /// Audit entries inside `scope` (entries with an area inside it, and entries with no area
     /// written by users of the scope), newest first.
     pub async fn search_audit(&self, scope: &renkou_core::area::AreaCode, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut qb: Builder = Builder::new(
             "SELECT a.id, a.at, a.username, a.action, a.entity, a.entity_id, a.area_code, a.remote_addr, a.old_value, a.new_value, a.persons_read
              FROM audit_log a WHERE ",
         );
@@ -96,7 +95,7 @@ impl Store {
         }
         qb.push(" ORDER BY a.at DESC, a.id DESC LIMIT ").push_bind(if f.limit > 0 { f.limit } else { 200 });
         qb.push(" OFFSET ").push_bind(f.offset.max(0));
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = qb.build().fetch_all(self).await?;
         Ok(rows
             .iter()
             .map(|r| AuditEntry {
@@ -117,7 +116,7 @@ impl Store {
 }
 
 /// Entries inside `scope`: with an area inside it, or with no area and written by a user of the scope.
-fn push_audit_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &renkou_core::area::AreaCode) {
+fn push_audit_scope(qb: &mut Builder, scope: &renkou_core::area::AreaCode) {
     let (lo, hi) = scope.code_range();
     qb.push("((a.area_code >= ").push_bind(lo.clone()).push(" AND a.area_code < ").push_bind(hi.clone());
     qb.push(") OR (a.area_code IS NULL AND EXISTS (SELECT 1 FROM app_user u WHERE u.username = a.username AND u.area_code >= ");
@@ -128,20 +127,20 @@ impl Store {
     /// Users whose entries inside `scope` since `since` (ISO 8601) showed more than `threshold`
     /// persons within one clock hour, newest hour first, at most 100 rows.
     pub async fn bulk_readers(&self, scope: &renkou_core::area::AreaCode, since: &str, threshold: i64) -> Result<Vec<BulkReader>> {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT a.username, substr(a.at, 1, 13) AS hour, CAST(SUM(a.persons_read) AS BIGINT) FROM audit_log a WHERE a.at >= ");
+        let mut qb: Builder =
+            Builder::new("SELECT a.username, substr(a.at, 1, 13) AS hour, CAST(SUM(a.persons_read) AS BIGINT) FROM audit_log a WHERE a.at >= ");
         qb.push_bind(since.to_string()).push(" AND a.persons_read > 0 AND ");
         push_audit_scope(&mut qb, scope);
         qb.push(" GROUP BY a.username, hour HAVING SUM(a.persons_read) > ").push_bind(threshold);
         qb.push(" ORDER BY hour DESC, a.username LIMIT 100");
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = qb.build().fetch_all(self).await?;
         Ok(rows.iter().map(|r| BulkReader { username: r.get(0), hour: r.get(1), persons_read: r.get(2) }).collect())
     }
 }
 
 /// Appends an entry on a connection or inside a transaction; returns its id.
-pub(crate) async fn insert_audit_in(conn: &mut sqlx::SqliteConnection, e: &AuditEntry) -> Result<i64> {
-    let r = sqlx::query(
+pub(crate) async fn insert_audit_in<'a>(on: impl db::Exec<'a>, e: &AuditEntry) -> Result<i64> {
+    let r = db::query(
         "INSERT INTO audit_log (at, username, action, entity, entity_id, area_code, remote_addr, old_value, new_value, persons_read)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
@@ -155,7 +154,7 @@ pub(crate) async fn insert_audit_in(conn: &mut sqlx::SqliteConnection, e: &Audit
     .bind(&e.old_value)
     .bind(&e.new_value)
     .bind(e.persons_read)
-    .fetch_one(&mut *conn)
+    .fetch_one(on)
     .await?;
     Ok(r.get(0))
 }

@@ -14,7 +14,7 @@ use renkou_core::period::{birth_dates_for_ages, Period};
 use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
 use renkou_core::stats::{PeriodCounts, CHILDBEARING_AGE_MAX, CHILDBEARING_AGE_MIN};
 use serde::Serialize;
-use sqlx::Row;
+use crate::db;
 
 use crate::day::{death_join, event_area, in_scope, married_at_end_of, overlaps, resident_at};
 use crate::{rows, Result, Store, StoreError};
@@ -126,7 +126,7 @@ impl Store {
             end = resident_at("r", "p", "d", "$6"),
             married = *MARRIED_ON_LAST_DAY,
         );
-        for row in sqlx::query(&stocks)
+        for row in db::query(&stocks)
             .bind(child_len)
             .bind(&lo)
             .bind(&hi)
@@ -135,7 +135,7 @@ impl Store {
             .bind(end_x)
             .bind(wcba_after)
             .bind(wcba_up_to)
-            .fetch_all(&self.pool)
+            .fetch_all(self)
             .await?
         {
             let c = by_child.entry(row.try_get("child")?).or_default();
@@ -157,7 +157,7 @@ impl Store {
             area = event_area("p.id", "p.birth_date"),
             scope = in_scope("code", "$2", "$3")
         );
-        for row in sqlx::query(&births).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
+        for row in db::query(&births).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(self).await? {
             let c = by_child.entry(row.try_get("child")?).or_default();
             let n: i64 = row.try_get("n")?;
             c.births += n;
@@ -180,7 +180,7 @@ impl Store {
             area = event_area("d.person_id", "d.death_date"),
             scope = in_scope("code", "$2", "$3")
         );
-        for row in sqlx::query(&deaths).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(&self.pool).await? {
+        for row in db::query(&deaths).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).fetch_all(self).await? {
             by_child.entry(row.try_get("child")?).or_default().deaths += row.try_get::<i64, _>("n")?;
         }
 
@@ -193,7 +193,7 @@ impl Store {
             scope = in_scope("r.area_code", "$2", "$3"),
             open = resident_at("r", "p", "d", "$4")
         );
-        for row in sqlx::query(&floating).bind(child_len).bind(&lo).bind(&hi).bind(end_x).fetch_all(&self.pool).await? {
+        for row in db::query(&floating).bind(child_len).bind(&lo).bind(&hi).bind(end_x).fetch_all(self).await? {
             let c = by_child.entry(row.try_get("child")?).or_default();
             let n: i64 = row.try_get("n")?;
             match rows::kind(&row, "kind")? {
@@ -267,17 +267,24 @@ impl Store {
         };
         // Column 6 is the record's area code (`area_code`) in every variant.
         let sql = format!("{sql} ORDER BY 6, p.name, p.id");
-        let rows = sqlx::query(&sql)
-            .bind(&lo)
-            .bind(&hi)
-            .bind(period.first)
-            .bind(period.last)
-            .bind(period.last)
-            .bind(period.end_instant())
-            .bind(wcba_after)
-            .bind(wcba_up_to)
-            .fetch_all(&self.pool)
-            .await?;
+        // Each variant uses some of the eight values: bind those it uses (PostgreSQL refuses a
+        // parameter that the statement does not use).
+        let values: [db::Param; 8] = [
+            lo.into(),
+            hi.into(),
+            period.first.into(),
+            period.last.into(),
+            period.last.into(),
+            period.end_instant().into(),
+            wcba_after.into(),
+            wcba_up_to.into(),
+        ];
+        let (sql, used) = db::compact_params(&sql);
+        let mut q = db::query(&sql);
+        for n in used {
+            q = q.bind(values[n - 1].clone());
+        }
+        let rows = q.fetch_all(self).await?;
         rows.into_iter()
             .map(|row| {
                 let detail: Option<String> = match what {

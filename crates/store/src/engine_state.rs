@@ -10,11 +10,11 @@ use chrono::NaiveDate;
 use renkou_core::area::AreaCode;
 use renkou_core::command::{HouseholdState, OpenEpisode, OpenMarriage, PersonState};
 use renkou_core::register::{HouseholdRef, MaritalStatus, PersonRef};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use crate::db::{self, Builder};
 
 use crate::{Result, Store, StoreError, STATE_BATCH};
 
-fn push_ids(qb: &mut QueryBuilder<'_, Sqlite>, ids: &[i64]) {
+fn push_ids(qb: &mut Builder, ids: &[i64]) {
     qb.push("(");
     let mut sep = qb.separated(", ");
     for id in ids {
@@ -38,9 +38,9 @@ impl Store {
     pub async fn engine_state(&self, persons: &[i64], households: &[i64]) -> Result<EngineState> {
         let mut hh: Vec<i64> = households.to_vec();
         for chunk in persons.chunks(STATE_BATCH) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT DISTINCT household_id FROM person WHERE household_id IS NOT NULL AND id IN ");
+            let mut q: Builder = Builder::new("SELECT DISTINCT household_id FROM person WHERE household_id IS NOT NULL AND id IN ");
             push_ids(&mut q, chunk);
-            for r in q.build().fetch_all(&self.pool).await? {
+            for r in q.build().fetch_all(self).await? {
                 hh.push(r.get(0));
             }
         }
@@ -49,16 +49,16 @@ impl Store {
         let mut hstates: HashMap<HouseholdRef, HouseholdState> = HashMap::new();
         let mut all: Vec<i64> = persons.to_vec();
         for chunk in hh.chunks(STATE_BATCH) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT id, household_no, area_code FROM household WHERE id IN ");
+            let mut q: Builder = Builder::new("SELECT id, household_no, area_code FROM household WHERE id IN ");
             push_ids(&mut q, chunk);
-            for r in q.build().fetch_all(&self.pool).await? {
+            for r in q.build().fetch_all(self).await? {
                 let area: String = r.get(2);
                 hstates.insert(HouseholdRef::Stored(r.get(0)), HouseholdState { household_no: r.get(1), area: code(&area)?, members: Vec::new() });
             }
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT household_id, id FROM person WHERE household_id IN ");
+            let mut q: Builder = Builder::new("SELECT household_id, id FROM person WHERE household_id IN ");
             push_ids(&mut q, chunk);
             q.push(" ORDER BY id");
-            for r in q.build().fetch_all(&self.pool).await? {
+            for r in q.build().fetch_all(self).await? {
                 let (h, p): (i64, i64) = (r.get(0), r.get(1));
                 if let Some(s) = hstates.get_mut(&HouseholdRef::Stored(h)) {
                     s.members.push(PersonRef::Stored(p));
@@ -110,7 +110,7 @@ impl Store {
             );
         }
         for chunk in all.chunks(STATE_BATCH) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut q: Builder = Builder::new(
                 "SELECT p.id, p.marital_status, p.household_id, p.relationship_to_head,
                         (SELECT COUNT(*) FROM birth b WHERE b.mother_id = p.id),
                         (SELECT MIN(c.birth_date) FROM birth b JOIN person c ON c.id = b.child_id WHERE b.mother_id = p.id OR b.father_id = p.id),
@@ -118,7 +118,7 @@ impl Store {
                  FROM person p WHERE p.id IN ",
             );
             push_ids(&mut q, chunk);
-            for r in q.build().fetch_all(&self.pool).await? {
+            for r in q.build().fetch_all(self).await? {
                 let Some(s) = out.get_mut(&PersonRef::Stored(r.get(0))) else { continue };
                 let m: String = r.get(1);
                 s.marital_status = MaritalStatus::parse(&m).ok_or_else(|| StoreError::Corrupt(format!("marital status {m}")))?;
@@ -137,10 +137,10 @@ impl Store {
     pub async fn persons_in_scope(&self, scope: &AreaCode, ids: &[i64]) -> Result<HashSet<i64>> {
         let mut out = HashSet::new();
         for chunk in ids.chunks(STATE_BATCH) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT p.id FROM person p WHERE p.id IN ");
+            let mut q: Builder = Builder::new("SELECT p.id FROM person p WHERE p.id IN ");
             push_ids(&mut q, chunk);
             crate::persons::push_scope(&mut q, scope);
-            for r in q.build().fetch_all(&self.pool).await? {
+            for r in q.build().fetch_all(self).await? {
                 out.insert(r.get(0));
             }
         }
@@ -152,10 +152,10 @@ impl Store {
         let (lo, hi) = scope.code_range();
         let mut out = HashSet::new();
         for chunk in ids.chunks(STATE_BATCH) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT id FROM household WHERE area_code >= ");
+            let mut q: Builder = Builder::new("SELECT id FROM household WHERE area_code >= ");
             q.push_bind(lo.clone()).push(" AND area_code < ").push_bind(hi.clone()).push(" AND id IN ");
             push_ids(&mut q, chunk);
-            for r in q.build().fetch_all(&self.pool).await? {
+            for r in q.build().fetch_all(self).await? {
                 out.insert(r.get(0));
             }
         }
@@ -166,13 +166,13 @@ impl Store {
     pub async fn existing_areas(&self, codes: &[String]) -> Result<HashSet<String>> {
         let mut out = HashSet::new();
         for chunk in codes.chunks(STATE_BATCH) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT code FROM area WHERE code IN (");
+            let mut q: Builder = Builder::new("SELECT code FROM area WHERE code IN (");
             let mut sep = q.separated(", ");
             for c in chunk {
                 sep.push_bind(c.as_str());
             }
             q.push(")");
-            for r in q.build().fetch_all(&self.pool).await? {
+            for r in q.build().fetch_all(self).await? {
                 out.insert(r.get(0));
             }
         }
@@ -183,6 +183,6 @@ impl Store {
     /// move-in learns only whether the person exists and whether the move-out is recorded; the
     /// app shows nothing else of them).
     pub async fn person_id_by_citizen_id(&self, citizen_id: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query("SELECT id FROM person WHERE citizen_id = $1").bind(citizen_id).fetch_optional(&self.pool).await?.map(|r| r.get(0)))
+        Ok(db::query("SELECT id FROM person WHERE citizen_id = $1").bind(citizen_id).fetch_optional(self).await?.map(|r| r.get(0)))
     }
 }

@@ -14,8 +14,8 @@ use renkou_core::area::AreaCode;
 use renkou_core::register::{MaritalStatus, MarriageEnd, PolicyClass, ResidenceKind, Sex};
 use renkou_core::rules::{BirthFacts, MarriageFacts, ParentRole, PersonFacts, RelativeFacts, ResidenceFacts};
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use crate::db::DbRow;
+use crate::db::{self, Builder, Dialect};
 
 use crate::day::{death_join, in_scope, latest_registered_area, open_now, resident_at};
 use crate::{Result, Store, StoreError};
@@ -76,26 +76,12 @@ pub const FACTS_BATCH: usize = 2048;
 const CHUNKS_AHEAD: usize = 2;
 
 /// ` AND (person p is inside the scope)` with the range bound as `$lo`/`$hi` placeholders.
-fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &AreaCode) {
+fn push_scope(qb: &mut Builder, scope: &AreaCode) {
     let (lo, hi) = scope.code_range();
     qb.push(" AND (EXISTS (SELECT 1 FROM residence rs WHERE rs.person_id = p.id AND rs.kind IN ('registered', 'inflow') AND rs.area_code >= ");
     qb.push_bind(lo.clone()).push(" AND rs.area_code < ").push_bind(hi.clone());
     qb.push(") OR EXISTS (SELECT 1 FROM household hs WHERE hs.id = p.household_id AND hs.area_code >= ");
     qb.push_bind(lo).push(" AND hs.area_code < ").push_bind(hi).push("))");
-}
-
-/// `[1,2,3]`: a list of ids as one bound value (read with `json_each`).
-fn json_ids(ids: &[i64]) -> String {
-    let mut s = String::with_capacity(ids.len() * 8 + 2);
-    s.push('[');
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(&id.to_string());
-    }
-    s.push(']');
-    s
 }
 
 /// The statement that reads the snapshots of one chunk: one row of seven JSON arrays (persons,
@@ -107,35 +93,44 @@ fn json_ids(ids: &[i64]) -> String {
 /// between threads, every value copied) was most of the old loading time; the JSON text of a
 /// chunk is one value. PostgreSQL: `json_agg(json_build_array(…))` for
 /// `json_group_array(json_array(…))`, `= ANY($1)` for `json_each`.
-fn snapshot_sql(filter: impl Fn(&str) -> String) -> String {
+fn snapshot_sql(dialect: Dialect, filter: impl Fn(&str) -> String) -> String {
+    let rows = |cols: &str| dialect.json_rows(cols);
     let marriages = |me: &str, other: &str| {
         format!(
-            "(SELECT json_group_array(json_array(m.{me}, m.id, m.start_date, m.end_date, m.end_reason, s.id,
-                     COALESCE(s.citizen_id, m.outside_spouse_citizen_id), COALESCE(s.name, m.outside_spouse_name),
-                     s.sex, s.birth_date, d.death_date, s.relationship_to_head))
+            "(SELECT {}
               FROM marriage m LEFT JOIN person s ON s.id = m.{other} LEFT JOIN death d ON d.person_id = s.id WHERE {})",
+            rows(&format!(
+                "m.{me}, m.id, m.start_date, m.end_date, m.end_reason, s.id,
+                 COALESCE(s.citizen_id, m.outside_spouse_citizen_id), COALESCE(s.name, m.outside_spouse_name),
+                 s.sex, s.birth_date, d.death_date, s.relationship_to_head"
+            )),
             filter(&format!("m.{me}"))
         )
     };
     let births = |col: &str| {
         format!(
-            "(SELECT json_group_array(json_array(b.{col}, b.birth_order, b.policy, c.id, c.citizen_id, c.name, c.sex, c.birth_date, d.death_date))
+            "(SELECT {}
               FROM birth b JOIN person c ON c.id = b.child_id LEFT JOIN death d ON d.person_id = c.id WHERE {})",
+            rows(&format!("b.{col}, b.birth_order, b.policy, c.id, c.citizen_id, c.name, c.sex, c.birth_date, d.death_date")),
             filter(&format!("b.{col}"))
         )
     };
     format!(
         "SELECT
-           (SELECT json_group_array(json_array(p.id, p.citizen_id, p.name, p.sex, p.birth_date, p.ethnicity, p.marital_status,
-                   h.household_no, p.relationship_to_head, p.household_id, d.death_date, h.area_code))
+           (SELECT {persons_cols}
               FROM person p LEFT JOIN household h ON h.id = p.household_id LEFT JOIN death d ON d.person_id = p.id WHERE {persons}),
-           (SELECT json_group_array(json_array(r.person_id, r.id, r.area_code, r.kind, r.valid_from, r.valid_to))
+           (SELECT {residences_cols}
               FROM residence r WHERE {residences}),
            {wife}, {husband}, {mother}, {father},
-           (SELECT json_group_array(json_array(p.household_id, p.id, p.citizen_id, p.name, p.sex, p.birth_date, d.death_date,
-                   p.relationship_to_head))
+           (SELECT {members_cols}
               FROM person p LEFT JOIN death d ON d.person_id = p.id
              WHERE p.household_id IN (SELECT x.household_id FROM person x WHERE {members} AND x.household_id IS NOT NULL))",
+        persons_cols = rows(
+            "p.id, p.citizen_id, p.name, p.sex, p.birth_date, p.ethnicity, p.marital_status,
+             h.household_no, p.relationship_to_head, p.household_id, d.death_date, h.area_code"
+        ),
+        residences_cols = rows("r.person_id, r.id, r.area_code, r.kind, r.valid_from, r.valid_to"),
+        members_cols = rows("p.household_id, p.id, p.citizen_id, p.name, p.sex, p.birth_date, d.death_date, p.relationship_to_head"),
         persons = filter("p.id"),
         residences = filter("r.person_id"),
         wife = marriages("wife_id", "husband_id"),
@@ -146,10 +141,24 @@ fn snapshot_sql(filter: impl Fn(&str) -> String) -> String {
     )
 }
 
-/// [`snapshot_sql`] for a range of ids (`$1`, `$2`).
-static SNAPSHOT_RANGE: LazyLock<String> = LazyLock::new(|| snapshot_sql(|col| format!("{col} BETWEEN $1 AND $2")));
-/// [`snapshot_sql`] for a list of ids (`$1`: a JSON array).
-static SNAPSHOT_LIST: LazyLock<String> = LazyLock::new(|| snapshot_sql(|col| format!("{col} IN (SELECT value FROM json_each($1))")));
+/// [`snapshot_sql`] for a range of ids (`$1`, `$2`), per dialect.
+static SNAPSHOT_RANGE: [LazyLock<String>; 2] = [
+    LazyLock::new(|| snapshot_sql(Dialect::Sqlite, |col| format!("{col} BETWEEN $1 AND $2"))),
+    LazyLock::new(|| snapshot_sql(Dialect::Postgres, |col| format!("{col} BETWEEN $1 AND $2"))),
+];
+/// [`snapshot_sql`] for a list of ids (`$1`: [`db::Param::Ids`]), per dialect.
+static SNAPSHOT_LIST: [LazyLock<String>; 2] = [
+    LazyLock::new(|| snapshot_sql(Dialect::Sqlite, |col| Dialect::Sqlite.in_ids(col, "$1"))),
+    LazyLock::new(|| snapshot_sql(Dialect::Postgres, |col| Dialect::Postgres.in_ids(col, "$1"))),
+];
+
+/// The index of a dialect in the per-dialect statics.
+fn at(d: Dialect) -> usize {
+    match d {
+        Dialect::Sqlite => 0,
+        Dialect::Postgres => 1,
+    }
+}
 
 fn corrupt(what: &str, v: impl std::fmt::Debug) -> StoreError {
     StoreError::Corrupt(format!("{what} {v:?}"))
@@ -424,15 +433,16 @@ impl Store {
     /// Errors: [`StoreError::Sql`].
     pub async fn person_ids_in_scope(&self, scope: &AreaCode) -> Result<Vec<i64>> {
         let (lo, hi) = scope.code_range();
-        let row = sqlx::query(
-            "SELECT group_concat(id) FROM (
+        let row = db::query(&format!(
+            "SELECT {} FROM (
                SELECT r.person_id AS id FROM residence r WHERE r.kind = 'registered' AND r.area_code >= $1 AND r.area_code < $2
                UNION ALL SELECT r.person_id FROM residence r WHERE r.kind = 'inflow' AND r.area_code >= $1 AND r.area_code < $2
-               UNION ALL SELECT p.id FROM household h JOIN person p ON p.household_id = h.id WHERE h.area_code >= $1 AND h.area_code < $2)",
-        )
+               UNION ALL SELECT p.id FROM household h JOIN person p ON p.household_id = h.id WHERE h.area_code >= $1 AND h.area_code < $2) x",
+            self.dialect().id_list_agg("x.id")
+        ))
         .bind(lo)
         .bind(hi)
-        .fetch_one(&self.pool)
+        .fetch_one(self)
         .await?;
         let list: Option<String> = row.get(0);
         let mut ids = list
@@ -451,10 +461,10 @@ impl Store {
     async fn ids_inside(&self, scope: &AreaCode, ids: &[i64]) -> Result<Vec<i64>> {
         let mut out = Vec::new();
         for chunk in ids.chunks(10_000) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT p.id FROM person p WHERE p.id IN (SELECT value FROM json_each(");
-            qb.push_bind(json_ids(chunk)).push("))");
+            let mut qb: Builder = Builder::new("SELECT p.id FROM person p WHERE ");
+            qb.push_in_ids(self.dialect(), "p.id", chunk);
             push_scope(&mut qb, scope);
-            out.extend(qb.build().fetch_all(&self.pool).await?.iter().map(|r| r.get::<i64, _>(0)));
+            out.extend(qb.build().fetch_all(self).await?.iter().map(|r| r.get::<i64, _>(0)));
         }
         out.sort_unstable();
         out.dedup();
@@ -517,9 +527,9 @@ impl Store {
         // A range when it spans at most twice as many ids as it holds (rows of ids outside the
         // chunk are read and skipped), else the list.
         let row = if (hi - lo) as usize <= 2 * ids.len() {
-            sqlx::query(SNAPSHOT_RANGE.as_str()).bind(lo).bind(hi).fetch_one(&self.pool).await?
+            db::query(SNAPSHOT_RANGE[at(self.dialect())].as_str()).bind(lo).bind(hi).fetch_one(self).await?
         } else {
-            sqlx::query(SNAPSHOT_LIST.as_str()).bind(json_ids(ids)).fetch_one(&self.pool).await?
+            db::query(SNAPSHOT_LIST[at(self.dialect())].as_str()).bind(db::Param::Ids(ids.to_vec())).fetch_one(self).await?
         };
         let texts: Vec<Option<String>> = (0..7).map(|i| row.get(i)).collect();
         let text = |i: usize| texts[i].as_deref().unwrap_or("[]");
@@ -680,7 +690,7 @@ impl Store {
     /// One query: the groups are found over the whole register (an ID is unique nationally),
     /// the rows listed are those inside the scope. Errors: [`StoreError::Sql`].
     pub async fn duplicate_citizen_ids(&self, scope: &AreaCode) -> Result<Vec<DuplicateIdRow>> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        let mut qb: Builder = Builder::new(format!(
             "WITH k AS (SELECT id, CASE WHEN length(citizen_id) = 15 THEN substr(citizen_id, 1, 6) || '19' || substr(citizen_id, 7, 9)
                                          ELSE upper(substr(citizen_id, 1, 17)) END AS key
                         FROM person WHERE citizen_id IS NOT NULL),
@@ -692,10 +702,10 @@ impl Store {
         ));
         push_scope(&mut qb, scope);
         qb.push(" ORDER BY k.key, p.id");
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = qb.build().fetch_all(self).await?;
         Ok(rows
             .iter()
-            .map(|r: &SqliteRow| DuplicateIdRow { key: r.get(0), person_id: r.get(1), citizen_id: r.get(2), name: r.get(3), area_code: r.get(4) })
+            .map(|r: &DbRow| DuplicateIdRow { key: r.get(0), person_id: r.get(1), citizen_id: r.get(2), name: r.get(3), area_code: r.get(4) })
             .collect())
     }
 
@@ -705,7 +715,7 @@ impl Store {
     /// Errors: [`StoreError::Sql`].
     pub async fn unknown_area_episodes(&self, scope: &AreaCode) -> Result<Vec<UnknownAreaRow>> {
         let (lo, hi) = scope.code_range();
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT p.id, p.citizen_id, p.name, r.area_code, a.code IS NOT NULL
              FROM residence r JOIN person p ON p.id = r.person_id LEFT JOIN area a ON a.code = r.area_code
              WHERE r.kind = 'registered' AND {open} AND {scope}
@@ -716,7 +726,7 @@ impl Store {
         ))
         .bind(lo)
         .bind(hi)
-        .fetch_all(&self.pool)
+        .fetch_all(self)
         .await?;
         Ok(rows.iter().map(|r| UnknownAreaRow { person_id: r.get(0), citizen_id: r.get(1), name: r.get(2), area_code: r.get(3), known: r.get(4) }).collect())
     }
@@ -726,10 +736,10 @@ impl Store {
     /// are left out. Ordered by household number. Errors: [`StoreError::Sql`].
     pub async fn household_heads(&self, scope: &AreaCode) -> Result<Vec<HouseholdHeadsRow>> {
         let (lo, hi) = scope.code_range();
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT h.id, h.household_no, h.area_code, COUNT(*),
                     SUM(CASE WHEN p.relationship_to_head = '户主' THEN 1 ELSE 0 END),
-                    GROUP_CONCAT(CASE WHEN p.relationship_to_head = '户主' THEN p.id END)
+                    {heads}
              FROM household h JOIN person p ON p.household_id = h.id
              WHERE {scope}
                AND NOT EXISTS (SELECT 1 FROM death d WHERE d.person_id = p.id)
@@ -739,10 +749,11 @@ impl Store {
              ORDER BY h.household_no",
             scope = in_scope("h.area_code", "$1", "$2"),
             open = open_now("r"),
+            heads = self.dialect().id_list_agg("CASE WHEN p.relationship_to_head = '户主' THEN p.id END"),
         ))
         .bind(lo)
         .bind(hi)
-        .fetch_all(&self.pool)
+        .fetch_all(self)
         .await?;
         Ok(rows
             .iter()
@@ -764,7 +775,7 @@ impl Store {
     /// village (12-digit prefix) of the episode's area: the denominators of the check scores.
     pub async fn registered_by_village(&self, scope: &AreaCode, on: NaiveDate) -> Result<Vec<(String, i64)>> {
         let (lo, hi) = scope.code_range();
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT substr(r.area_code, 1, 12) AS v, COUNT(DISTINCT r.person_id) FROM residence r JOIN person p ON p.id = r.person_id{death}
              WHERE r.kind = 'registered' AND {scope} AND {resident}
              GROUP BY v ORDER BY v",
@@ -775,7 +786,7 @@ impl Store {
         .bind(lo)
         .bind(hi)
         .bind(on)
-        .fetch_all(&self.pool)
+        .fetch_all(self)
         .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }

@@ -12,18 +12,19 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection, Row, Sqlite};
+use sqlx::{ConnectOptions, Connection};
 
+use crate::db::{self, Pool, WriteTx};
 use crate::{Result, Store, StoreError};
 
 /// The migrations compiled into this program.
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a statement waits for another connection's write lock before failing as busy.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Tables every renkou database has (from the first migration on).
-const RENKOU_TABLES: [&str; 3] = ["area", "person", "household"];
+pub(crate) const RENKOU_TABLES: [&str; 3] = ["area", "person", "household"];
 
 /// The tables whose row counts describe a register (backup, restore).
 /// (Sessions, login attempts and kept forms are copied but not compared: a running server changes them.)
@@ -44,9 +45,20 @@ pub enum FileSchema {
     Renkou(i64),
 }
 
-/// The busy/full/read-only class of a SQLite error, when it is one.
+/// The busy/full/read-only class of a database error, when it is one.
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     let Some(db) = e.as_database_error() else { return StoreError::Sql(e) };
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        // SQLSTATE classes (PostgreSQL manual, appendix A).
+        let msg = pg.message().to_string();
+        return match pg.code() {
+            // serialization failure, deadlock, lock not available, query canceled (lock_timeout)
+            "40001" | "40P01" | "55P03" | "57014" => StoreError::Busy(msg),
+            "53100" => StoreError::DiskFull(msg),
+            "25006" => StoreError::ReadOnly(msg),
+            _ => StoreError::Sql(e),
+        };
+    }
     // Extended result codes: the primary code is the low byte.
     let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0) & 0xff;
     let msg = db.message().to_string();
@@ -60,7 +72,16 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
 
 /// Whether `e` is a constraint violation (UNIQUE, FOREIGN KEY, CHECK, NOT NULL) of the database.
 pub fn is_constraint(e: &sqlx::Error) -> bool {
-    e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i64>().ok()).is_some_and(|c| c & 0xff == 19)
+    let Some(d) = e.as_database_error() else { return false };
+    if d.kind() != sqlx::error::ErrorKind::Other {
+        return true;
+    }
+    if let Some(pg) = d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        // Class 23: integrity constraint violation (e.g. 23P01 exclusion).
+        return pg.code().starts_with("23");
+    }
+    // SQLITE_CONSTRAINT and its extended codes (trigger, …).
+    d.code().and_then(|c| c.parse::<i64>().ok()).is_some_and(|c| c & 0xff == 19)
 }
 
 /// The label of a [`StoreError::Sql`]: a constraint violation says so; others are database errors.
@@ -78,9 +99,9 @@ pub(crate) fn sql_label(e: &sqlx::Error) -> String {
 /// application's database), [`StoreError::TooNew`].
 pub async fn inspect(path: &Path) -> Result<FileSchema> {
     if !path.exists() {
-        return Err(StoreError::NotFound(path.to_path_buf()));
+        return Err(StoreError::NotFound(path.into()));
     }
-    let not_renkou = || StoreError::NotRenkou(path.to_path_buf());
+    let not_renkou = || StoreError::NotRenkou(path.into());
     let opts = SqliteConnectOptions::new().filename(path).read_only(true).create_if_missing(false).busy_timeout(BUSY_TIMEOUT);
     let mut conn = opts.connect().await.map_err(|e| open_error(path, e))?;
     let r = schema_of(&mut conn).await;
@@ -116,7 +137,7 @@ fn is_not_a_database(e: &sqlx::Error) -> bool {
 
 fn open_error(path: &Path, e: sqlx::Error) -> StoreError {
     if is_not_a_database(&e) {
-        StoreError::NotRenkou(path.to_path_buf())
+        StoreError::NotRenkou(path.into())
     } else {
         classify(e)
     }
@@ -149,7 +170,7 @@ impl Store {
                 return Err(e.into());
             }
         }
-        Ok(Store { pool, path: Some(path.to_path_buf()) })
+        Ok(Store { pool: Pool::Sqlite(pool), path: Some(path.to_path_buf()) })
     }
 
     /// Opens the register at `path` for reading only: never creates, migrates or changes the
@@ -170,33 +191,35 @@ impl Store {
     /// As [`Store::open_read_only`], but accepts an older renkou schema (backups, restores).
     pub async fn open_read_only_any_version(path: &Path) -> Result<Store> {
         if inspect(path).await? == FileSchema::Empty {
-            return Err(StoreError::NotRenkou(path.to_path_buf()));
+            return Err(StoreError::NotRenkou(path.into()));
         }
         let opts = SqliteConnectOptions::new().filename(path).read_only(true).create_if_missing(false).foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(|e| open_error(path, e))?;
-        Ok(Store { pool, path: None })
+        Ok(Store { pool: Pool::Sqlite(pool), path: None })
     }
 
     /// The schema version of this database (highest applied migration).
     pub async fn schema_version(&self) -> Result<i64> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?;
+        let v: Option<i64> = db::query("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(self).await?.get(0);
         Ok(v.unwrap_or(0))
     }
 
-    /// Begins a write transaction that takes the write lock at once (`BEGIN IMMEDIATE`), waiting
-    /// up to the busy timeout for another writer, so that it never fails half-way when upgrading
-    /// a read to a write. Every write transaction of the store starts here.
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// Begins a write transaction that takes the write lock at once, waiting up to the busy
+    /// timeout for another writer, so that it never fails half-way when upgrading a read to a
+    /// write: SQLite `BEGIN IMMEDIATE`, PostgreSQL a transaction-level advisory lock (one writer
+    /// at a time, as the register engine's read-decide-write expects). Every write transaction of
+    /// the store starts here.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
+        WriteTx::begin(&self.pool).await
     }
 
     /// Checkpoints the WAL into the database file and closes every connection, so that the
     /// `.db` file alone holds everything written (unless another process still has it open).
     /// Clones of this store are closed too.
     pub async fn close(self) -> Result<()> {
-        let r = match self.path {
-            Some(_) => sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await.map(|_| ()),
-            None => Ok(()),
+        let r = match (&self.pool, &self.path) {
+            (Pool::Sqlite(p), Some(_)) => sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(p).await.map(|_| ()),
+            _ => Ok(()),
         };
         self.pool.close().await;
         // `close` can return while a connection is still being given back to the pool (sqlx
@@ -211,32 +234,46 @@ impl Store {
         Ok(r?)
     }
 
-    /// `PRAGMA integrity_check`: the problems found, empty when the database is sound.
+    /// SQLite `PRAGMA integrity_check`: the problems found, empty when the database is sound.
+    /// PostgreSQL has no such check in core (its pages carry checksums when the cluster enables
+    /// them): always empty there.
     pub async fn integrity_check(&self) -> Result<Vec<String>> {
-        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().filter(|r| r != "ok").collect())
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(p).await?;
+                Ok(rows.into_iter().filter(|r| r != "ok").collect())
+            }
+            Pool::Postgres(_) => Ok(Vec::new()),
+        }
     }
 
     /// Row counts of the [`REGISTER_TABLES`] this database has, in that order.
     pub async fn table_counts(&self) -> Result<Vec<(&'static str, i64)>> {
-        let present: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&self.pool).await?;
+        let present: Vec<String> = db::query(self.dialect().table_names()).fetch_all(self).await?.iter().map(|r| r.get(0)).collect();
         let mut out = Vec::new();
         for t in REGISTER_TABLES {
             if present.iter().any(|p| p == t) {
                 // The name comes from the constant list above, never from input.
-                let n: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM \"{t}\"")).fetch_one(&self.pool).await?.get(0);
+                let n: i64 = db::query(&format!("SELECT COUNT(*) FROM \"{t}\"")).fetch_one(self).await?.get(0);
                 out.push((t, n));
             }
         }
         Ok(out)
     }
 
-    /// Writes a consistent copy of the whole database to the new file `out` (`VACUUM INTO`; works
-    /// while other connections read and write). `out` must not exist.
+    /// Writes a consistent copy of the whole SQLite database to the new file `out` (`VACUUM
+    /// INTO`; works while other connections read and write). `out` must not exist.
+    ///
+    /// Errors: [`StoreError::Unsupported`] on PostgreSQL.
     pub async fn vacuum_into(&self, out: &Path) -> Result<()> {
         let name = out.to_str().ok_or_else(|| StoreError::Corrupt(format!("文件名不是 UTF-8 (file name not UTF-8): {}", out.display())))?;
-        sqlx::query("VACUUM INTO $1").bind(name).execute(&self.pool).await?;
-        Ok(())
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query("VACUUM INTO $1").bind(name).execute(p).await?;
+                Ok(())
+            }
+            Pool::Postgres(_) => Err(StoreError::Unsupported("VACUUM INTO".into())),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! of a form posted without a live session wait here under a random one-time token, so that
 //! they never travel in a URL, until the user has logged in again.
 
+use crate::db;
 use crate::{Result, Store};
 
 /// A form to keep.
@@ -32,12 +33,12 @@ impl Store {
     /// Keeps a form, and deletes every kept form expired at `now` (ISO 8601 UTC).
     pub async fn insert_form_stash(&self, f: &NewFormStash, now: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM form_stash WHERE expires_at <= $1").bind(now).execute(&mut *tx).await?;
+        db::query("DELETE FROM form_stash WHERE expires_at <= $1").bind(now).execute(&mut tx).await?;
         // Bounded, since no login is needed to get here: at most MAX_STASHES_PER_USER for the
         // user of a session this server gave out (expired or idle), and at most
         // MAX_ANONYMOUS_STASHES in all without one (the browser dropped the expired cookie):
         // a flood of posts can fill neither the table nor the disk.
-        let done = sqlx::query(
+        let done = db::query(
             "INSERT INTO form_stash (token, browser_key, user_id, path, fields, expires_at)
              SELECT $1, $2, (SELECT s.user_id FROM session s WHERE s.id = $3), $4, $5, $6
              WHERE CASE WHEN EXISTS (SELECT 1 FROM session s WHERE s.id = $3)
@@ -52,7 +53,7 @@ impl Store {
         .bind(&f.expires_at)
         .bind(MAX_STASHES_PER_USER)
         .bind(MAX_ANONYMOUS_STASHES)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
         .rows_affected();
         tx.commit().await?;
@@ -63,8 +64,7 @@ impl Store {
     /// expired at `now` and belong to this browser and user. One statement, so a token is
     /// used at most once.
     pub async fn take_form_stash(&self, token: &str, browser_key: &str, user_id: i64, path: &str, now: &str) -> Result<Option<String>> {
-        use sqlx::Row;
-        let row = sqlx::query(
+        let row = db::query(
             "DELETE FROM form_stash WHERE token = $1 AND browser_key = $2 AND (user_id IS NULL OR user_id = $3)
                AND path = $4 AND expires_at > $5
              RETURNING fields",
@@ -74,7 +74,7 @@ impl Store {
         .bind(user_id)
         .bind(path)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self)
         .await?;
         Ok(row.map(|r| r.get(0)))
     }

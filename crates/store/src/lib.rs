@@ -13,13 +13,17 @@
 
 mod audit;
 mod counts;
+#[doc(hidden)]
+pub mod db;
 mod day;
 mod engine_state;
 mod facts;
 mod file;
 mod form_stash;
+mod location;
 mod monthly;
 mod persons;
+mod pg;
 mod rows;
 mod stored;
 mod user_rules;
@@ -31,6 +35,7 @@ pub use counts::{Explain, ExplainRow};
 pub use engine_state::EngineState;
 pub use facts::{DuplicateIdRow, FactsChunks, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};
 pub use file::{companions, inspect, is_constraint, schema_version, settle_file, FileSchema, BUSY_TIMEOUT, REGISTER_TABLES};
+pub use location::DbLocation;
 pub use form_stash::{NewFormStash, MAX_ANONYMOUS_STASHES, MAX_STASHES_PER_USER};
 pub use monthly::{GroupEventRow, MonthlyReportRow};
 pub use persons::{
@@ -45,8 +50,10 @@ pub use write::{AuditTarget, BatchIds, PendingAudit};
 use std::str::FromStr;
 
 use renkou_core::area::{Area, AreaCode, AreaLevel};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+use crate::db::DbRow;
+pub use crate::db::Dialect;
 
 /// Errors of the store. Each message says what happened, in Chinese with the English in brackets,
 /// once (no variant repeats its cause as a `source`).
@@ -65,12 +72,22 @@ pub enum StoreError {
     /// The file or its folder cannot be written (SQLITE_READONLY).
     #[error("数据库文件只读 (read-only database): {0}")]
     ReadOnly(String),
-    /// The file does not exist (a read-only open never creates it).
-    #[error("数据库文件不存在 (database file not found): {}", .0.display())]
-    NotFound(std::path::PathBuf),
-    /// Not SQLite, an empty file where a register is needed, or another application's database.
-    #[error("不是 renkou 数据库 (not a renkou database): {}", .0.display())]
-    NotRenkou(std::path::PathBuf),
+    /// The file (or the PostgreSQL database) does not exist (a read-only open never creates it).
+    #[error("数据库不存在 (database not found): {0}")]
+    NotFound(DbLocation),
+    /// Not SQLite, an empty file where a register is needed, or another application's database
+    /// (a PostgreSQL schema with other tables).
+    #[error("不是 renkou 数据库 (not a renkou database): {0}")]
+    NotRenkou(DbLocation),
+    /// The PostgreSQL server cannot be reached or refused the login (the message never holds the
+    /// password).
+    #[error("无法连接数据库 {location} (cannot connect to the database): {message}")]
+    Connect {
+        /// The database, password removed.
+        location: DbLocation,
+        /// What the driver said.
+        message: String,
+    },
     /// The file's schema is newer than this program; it was not changed.
     #[error("数据库版本 {found} 比本程序支持的版本 {supported} 新, 请升级 renkou (database schema version {found} is newer than this program's {supported})")]
     TooNew {
@@ -96,6 +113,9 @@ pub enum StoreError {
     /// A value read back from the database is not valid (e.g. an unknown code).
     #[error("数据库中的值无效 (invalid stored value): {0}")]
     Corrupt(String),
+    /// The operation exists for the other backend only (e.g. `VACUUM INTO` on PostgreSQL).
+    #[error("此数据库不支持该操作 (not supported by this database backend): {0}")]
+    Unsupported(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -130,7 +150,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// A register database.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: db::Pool,
     /// The file, when opened for writing (checkpointed on [`Store::close`]).
     path: Option<std::path::PathBuf>,
 }
@@ -142,19 +162,19 @@ impl Store {
         // One connection: every in-memory connection would be a separate database.
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool, path: None })
+        Ok(Store { pool: db::Pool::Sqlite(pool), path: None })
     }
 
     /// Inserts or renames areas (parents must come before children or already exist).
     pub async fn upsert_areas(&self, areas: &[Area]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for chunk in areas.chunks(500) {
-            let mut qb = sqlx::QueryBuilder::new("INSERT INTO area (code, name, level, parent_code) ");
+            let mut qb = db::Builder::new("INSERT INTO area (code, name, level, parent_code) ");
             qb.push_values(chunk, |mut b, a| {
                 b.push_bind(a.code.as_str()).push_bind(a.name.as_str()).push_bind(a.code.level() as i64).push_bind(a.code.parent().map(String::from));
             });
             qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name");
-            qb.build().execute(&mut *tx).await?;
+            qb.build().execute(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -162,13 +182,13 @@ impl Store {
 
     /// The area with this code, if known.
     pub async fn area(&self, code: &AreaCode) -> Result<Option<Area>> {
-        let row = sqlx::query("SELECT code, name FROM area WHERE code = $1").bind(code.as_str()).fetch_optional(&self.pool).await?;
+        let row = db::query("SELECT code, name FROM area WHERE code = $1").bind(code.as_str()).fetch_optional(self).await?;
         row.map(area_of).transpose()
     }
 
     /// Direct children of an area, ordered by code.
     pub async fn children(&self, code: &AreaCode) -> Result<Vec<Area>> {
-        let rows = sqlx::query("SELECT code, name FROM area WHERE parent_code = $1 ORDER BY code").bind(code.as_str()).fetch_all(&self.pool).await?;
+        let rows = db::query("SELECT code, name FROM area WHERE parent_code = $1 ORDER BY code").bind(code.as_str()).fetch_all(self).await?;
         rows.into_iter().map(area_of).collect()
     }
 
@@ -186,20 +206,20 @@ impl Store {
 
     /// Number of areas stored.
     pub async fn area_count(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM area").fetch_one(&self.pool).await?.get(0))
+        Ok(db::query("SELECT COUNT(*) FROM area").fetch_one(self).await?.get(0))
     }
 
     /// Ids of stored persons by citizen ID, for the IDs given that exist.
     pub async fn person_ids_by_citizen_id(&self, ids: &[String]) -> Result<std::collections::HashMap<String, i64>> {
         let mut out = std::collections::HashMap::new();
         for chunk in ids.chunks(500) {
-            let mut qb = sqlx::QueryBuilder::new("SELECT citizen_id, id FROM person WHERE citizen_id IN (");
+            let mut qb = db::Builder::new("SELECT citizen_id, id FROM person WHERE citizen_id IN (");
             let mut sep = qb.separated(", ");
             for id in chunk {
                 sep.push_bind(id.as_str());
             }
             qb.push(")");
-            for row in qb.build().fetch_all(&self.pool).await? {
+            for row in qb.build().fetch_all(self).await? {
                 out.insert(row.get::<String, _>(0), row.get::<i64, _>(1));
             }
         }
@@ -210,13 +230,13 @@ impl Store {
     pub async fn household_ids(&self, numbers: &[String]) -> Result<std::collections::HashMap<String, i64>> {
         let mut out = std::collections::HashMap::new();
         for chunk in numbers.chunks(500) {
-            let mut qb = sqlx::QueryBuilder::new("SELECT household_no, id FROM household WHERE household_no IN (");
+            let mut qb = db::Builder::new("SELECT household_no, id FROM household WHERE household_no IN (");
             let mut sep = qb.separated(", ");
             for n in chunk {
                 sep.push_bind(n.as_str());
             }
             qb.push(")");
-            for row in qb.build().fetch_all(&self.pool).await? {
+            for row in qb.build().fetch_all(self).await? {
                 out.insert(row.get::<String, _>(0), row.get::<i64, _>(1));
             }
         }
@@ -225,18 +245,12 @@ impl Store {
 
     /// Number of persons stored (all areas; administration and tests).
     pub async fn person_count(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM person").fetch_one(&self.pool).await?.get(0))
+        Ok(db::query("SELECT COUNT(*) FROM person").fetch_one(self).await?.get(0))
     }
 
-    /// The pool, for crates that extend the store (tests, benchmarks). Not for use outside
-    /// the store's own family: only the store knows SQL.
-    #[doc(hidden)]
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
 }
 
-fn area_of(row: sqlx::sqlite::SqliteRow) -> Result<Area> {
+fn area_of(row: DbRow) -> Result<Area> {
     let code: String = row.get(0);
     Ok(Area { code: AreaCode::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?, name: row.get(1) })
 }

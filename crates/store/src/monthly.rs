@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 use renkou_core::area::{Area, AreaCode, AreaLevel};
-use sqlx::Row;
+use crate::db::{self, DbRow};
 
 use crate::day::{ends_on, ends_within, event_area, in_scope, starts_on, starts_within};
 use crate::{area_of, Result, Store};
@@ -56,7 +56,7 @@ pub struct GroupEventRow {
 const REPORT_COLS: &str =
     "group_code, month, births, pregnancies, moves_in, moves_out, deaths, notes, status, submitted_by, submitted_at, reviewed_by, reviewed_at";
 
-fn report_of(r: &sqlx::sqlite::SqliteRow) -> MonthlyReportRow {
+fn report_of(r: &DbRow) -> MonthlyReportRow {
     MonthlyReportRow {
         group_code: r.get(0),
         month: r.get(1),
@@ -78,21 +78,21 @@ impl Store {
     /// Villager groups inside `scope`, ordered by code.
     pub async fn groups_in(&self, scope: &AreaCode) -> Result<Vec<Area>> {
         let (lo, hi) = scope.code_range();
-        let rows = sqlx::query("SELECT code, name FROM area WHERE level = $1 AND code >= $2 AND code < $3 ORDER BY code")
+        let rows = db::query("SELECT code, name FROM area WHERE level = $1 AND code >= $2 AND code < $3 ORDER BY code")
             .bind(AreaLevel::Group as i64)
             .bind(lo)
             .bind(hi)
-            .fetch_all(&self.pool)
+            .fetch_all(self)
             .await?;
         rows.into_iter().map(area_of).collect()
     }
 
     /// The report of `group` for `month` (`YYYY-MM`), if one was submitted.
     pub async fn monthly_report(&self, group: &AreaCode, month: &str) -> Result<Option<MonthlyReportRow>> {
-        let row = sqlx::query(&format!("SELECT {REPORT_COLS} FROM monthly_report WHERE group_code = $1 AND month = $2"))
+        let row = db::query(&format!("SELECT {REPORT_COLS} FROM monthly_report WHERE group_code = $1 AND month = $2"))
             .bind(group.as_str())
             .bind(month)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self)
             .await?;
         Ok(row.as_ref().map(report_of))
     }
@@ -101,7 +101,7 @@ impl Store {
     /// group then month.
     pub async fn monthly_reports_in(&self, scope: &AreaCode, from: &str, to: &str) -> Result<Vec<MonthlyReportRow>> {
         let (lo, hi) = scope.code_range();
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT {REPORT_COLS} FROM monthly_report WHERE group_code >= $1 AND group_code < $2 AND month >= $3 AND month <= $4
              ORDER BY group_code, month"
         ))
@@ -109,7 +109,7 @@ impl Store {
         .bind(hi)
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
+        .fetch_all(self)
         .await?;
         Ok(rows.iter().map(report_of).collect())
     }
@@ -119,7 +119,7 @@ impl Store {
     /// report is reviewed: the check and the write are one statement, so a review in between
     /// cannot be overwritten.
     pub async fn upsert_monthly_report(&self, r: &MonthlyReportRow) -> Result<bool> {
-        let n = sqlx::query(
+        let n = db::query(
             "INSERT INTO monthly_report (group_code, month, births, pregnancies, moves_in, moves_out, deaths, notes, status, submitted_by, submitted_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', $9, $10)
              ON CONFLICT (group_code, month) DO UPDATE SET births = excluded.births, pregnancies = excluded.pregnancies,
@@ -137,7 +137,7 @@ impl Store {
         .bind(&r.notes)
         .bind(&r.submitted_by)
         .bind(&r.submitted_at)
-        .execute(&self.pool)
+        .execute(self)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -147,7 +147,7 @@ impl Store {
     /// false when there is no report in the other state.
     pub async fn set_monthly_report_reviewed(&self, group: &AreaCode, month: &str, reviewed: bool, by: &str, at: &str) -> Result<bool> {
         let q = if reviewed {
-            sqlx::query(
+            db::query(
                 "UPDATE monthly_report SET status = 'reviewed', reviewed_by = $3, reviewed_at = $4
                  WHERE group_code = $1 AND month = $2 AND status = 'submitted'",
             )
@@ -156,14 +156,14 @@ impl Store {
             .bind(by)
             .bind(at)
         } else {
-            sqlx::query(
+            db::query(
                 "UPDATE monthly_report SET status = 'submitted', reviewed_by = NULL, reviewed_at = NULL
                  WHERE group_code = $1 AND month = $2 AND status = 'reviewed'",
             )
             .bind(group.as_str())
             .bind(month)
         };
-        let n = q.execute(&self.pool).await?.rows_affected();
+        let n = q.execute(self).await?.rows_affected();
         Ok(n == 1)
     }
 
@@ -198,7 +198,7 @@ impl Store {
             ends = ends_within("r", "$3", "$4"),
             ends_at_death = ends_on("r", "d.death_date"),
         );
-        let rows = sqlx::query(&sql).bind(lo).bind(hi).bind(first).bind(last).fetch_all(&self.pool).await?;
+        let rows = db::query(&sql).bind(lo).bind(hi).bind(first).bind(last).fetch_all(self).await?;
         Ok(rows.iter().map(|r| GroupEventRow { kind: r.get(0), date: r.get(1), person_id: r.get(2), name: r.get(3) }).collect())
     }
 }

@@ -11,8 +11,8 @@ use renkou_core::area::AreaCode;
 use renkou_core::period::{age_in_completed_years, Period};
 use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use crate::db::DbRow;
+use crate::db::{self, Builder};
 
 use crate::day::{death_join, event_area, in_scope, latest_registered_area, oldest_first, open_now, resident_at};
 use crate::{rows, Result, Store, StoreError};
@@ -199,7 +199,7 @@ static SUMMARY_COLS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn summary_of(row: &SqliteRow) -> Result<PersonSummary> {
+fn summary_of(row: &DbRow) -> Result<PersonSummary> {
     Ok(PersonSummary {
         id: row.try_get("id")?,
         citizen_id: row.try_get("citizen_id")?,
@@ -219,7 +219,7 @@ fn summary_of(row: &SqliteRow) -> Result<PersonSummary> {
 /// in the area of their latest registration. Someone who lived in the area in the past and moved
 /// on belongs to the new area; the old one sees them only in the lists of the periods when they
 /// lived there (the statistics' drill-down).
-pub(crate) fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &AreaCode) {
+pub(crate) fn push_scope(qb: &mut Builder, scope: &AreaCode) {
     let (lo, hi) = scope.code_range();
     qb.push(format!(" AND (EXISTS (SELECT 1 FROM residence rs WHERE rs.person_id = p.id AND {} AND rs.area_code >= ", open_now("rs")));
     qb.push_bind(lo.clone()).push(" AND rs.area_code < ").push_bind(hi.clone());
@@ -249,19 +249,19 @@ impl Store {
             SearchField::CitizenId => "p.citizen_id",
             SearchField::HouseholdNo => "h.household_no",
         };
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {} FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE {col} >= ", *SUMMARY_COLS));
+        let mut qb: Builder =
+            Builder::new(format!("SELECT {} FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE {col} >= ", *SUMMARY_COLS));
         qb.push_bind(text.to_string()).push(format!(" AND {col} < ")).push_bind(prefix_hi(text));
         push_scope(&mut qb, scope);
         qb.push(format!(" ORDER BY {col}, p.id LIMIT ")).push_bind(limit);
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = qb.build().fetch_all(self).await?;
         rows.iter().map(summary_of).collect()
     }
 
     /// A person inside `scope` with everything known about them; `None` when there is no such
     /// person *or the person is outside the scope* (callers answer both with "not found").
     pub async fn person_detail(&self, scope: &AreaCode, id: i64) -> Result<Option<PersonDetailRow>> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        let mut qb: Builder = Builder::new(format!(
             "SELECT {}, p.ethnicity AS ethnicity, p.marital_status AS marital_status, p.household_id AS household_id,
                     p.relationship_to_head AS relationship_to_head
              FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE p.id = ",
@@ -269,16 +269,16 @@ impl Store {
         ));
         qb.push_bind(id);
         push_scope(&mut qb, scope);
-        let Some(row) = qb.build().fetch_optional(&self.pool).await? else { return Ok(None) };
+        let Some(row) = qb.build().fetch_optional(self).await? else { return Ok(None) };
         let summary = summary_of(&row)?;
-        let residences = sqlx::query(&format!(
+        let residences = db::query(&format!(
             "SELECT r.area_code AS area_code, COALESCE(a.name, '') AS area_name, r.kind AS kind, r.valid_from AS valid_from, r.valid_to AS valid_to
              FROM residence r
              LEFT JOIN area a ON a.code = r.area_code WHERE r.person_id = $1 ORDER BY {}",
             oldest_first("r")
         ))
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(self)
         .await?
         .iter()
         .map(|r| {
@@ -291,7 +291,7 @@ impl Store {
             })
         })
         .collect::<Result<_>>()?;
-        let marriages = sqlx::query(
+        let marriages = db::query(
             "SELECT CASE WHEN m.wife_id = $1 THEN m.husband_id ELSE m.wife_id END AS spouse_id,
                     COALESCE(s.name, m.outside_spouse_name) AS spouse_name, m.start_date AS start_date, m.end_date AS end_date,
                     m.end_reason AS end_reason
@@ -299,7 +299,7 @@ impl Store {
              WHERE m.wife_id = $1 OR m.husband_id = $1 ORDER BY m.start_date IS NOT NULL, m.start_date, m.id",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(self)
         .await?
         .iter()
         .map(|r| {
@@ -312,13 +312,13 @@ impl Store {
             })
         })
         .collect::<Result<_>>()?;
-        let children = sqlx::query(
+        let children = db::query(
             "SELECT c.id AS id, c.name AS name, c.sex AS sex, c.birth_date AS birth_date, b.birth_order AS birth_order, b.policy AS policy
              FROM birth b JOIN person c ON c.id = b.child_id
              WHERE b.mother_id = $1 OR b.father_id = $1 ORDER BY c.birth_date, c.id",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(self)
         .await?
         .iter()
         .map(|r| {
@@ -332,13 +332,13 @@ impl Store {
             })
         })
         .collect::<Result<_>>()?;
-        let birth = sqlx::query(
+        let birth = db::query(
             "SELECT b.mother_id AS mother_id, m.name AS mother_name, b.father_id AS father_id, f.name AS father_name,
                     b.birth_order AS birth_order, b.policy AS policy FROM birth b
              LEFT JOIN person m ON m.id = b.mother_id LEFT JOIN person f ON f.id = b.father_id WHERE b.child_id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self)
         .await?
         .map(|r| {
             Ok::<_, StoreError>(OwnBirthRow {
@@ -367,25 +367,25 @@ impl Store {
     /// A household inside `scope` (by its area) with its members; `None` when missing or outside.
     pub async fn household(&self, scope: &AreaCode, id: i64) -> Result<Option<HouseholdRow>> {
         let (lo, hi) = scope.code_range();
-        let Some(h) = sqlx::query(
+        let Some(h) = db::query(
             "SELECT h.id AS id, h.household_no AS household_no, h.area_code AS area_code, COALESCE(a.name, '') AS area_name FROM household h LEFT JOIN area a ON a.code = h.area_code
              WHERE h.id = $1 AND h.area_code >= $2 AND h.area_code < $3",
         )
         .bind(id)
         .bind(lo)
         .bind(hi)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self)
         .await?
         else {
             return Ok(None);
         };
-        let members = sqlx::query(&format!(
+        let members = db::query(&format!(
             "SELECT {}, p.relationship_to_head AS relationship_to_head FROM person p LEFT JOIN household h ON h.id = p.household_id
              WHERE p.household_id = $1 ORDER BY (p.relationship_to_head = '户主') DESC NULLS LAST, p.birth_date, p.id",
             *SUMMARY_COLS
         ))
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(self)
         .await?
         .iter()
         .map(|r| Ok(MemberRow { person: summary_of(r)?, relationship_to_head: r.try_get("relationship_to_head")? }))
@@ -406,7 +406,7 @@ impl Store {
         let (lo, hi) = scope.code_range();
         let x = period.end_instant();
         // Grouped by birth date so the database returns at most one row per (sex, day).
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT p.sex AS sex, p.birth_date AS birth_date, COUNT(*) AS n FROM residence r JOIN person p ON p.id = r.person_id{death}
              WHERE r.kind = 'registered' AND {scope} AND {resident}
              GROUP BY p.sex, p.birth_date",
@@ -417,7 +417,7 @@ impl Store {
         .bind(lo)
         .bind(hi)
         .bind(x)
-        .fetch_all(&self.pool)
+        .fetch_all(self)
         .await?;
         let mut groups: Vec<AgeGroupCount> = (0..=PYRAMID_TOP / 5).map(|g| AgeGroupCount { from_age: g * 5, male: 0, female: 0 }).collect();
         for r in rows {
@@ -444,7 +444,7 @@ impl Store {
         }
         // The area of each event as the report chooses it (one episode), so that the months add up
         // to the report's births and deaths.
-        let births = sqlx::query(&format!(
+        let births = db::query(&format!(
             "SELECT x.day, COUNT(*) FROM (
                 SELECT p.birth_date AS day, {area} AS code FROM birth b JOIN person p ON p.id = b.child_id
                 WHERE p.birth_date >= $3 AND p.birth_date <= $4) x
@@ -456,13 +456,13 @@ impl Store {
         .bind(&hi)
         .bind(period.first)
         .bind(period.last)
-        .fetch_all(&self.pool)
+        .fetch_all(self)
         .await?;
         for r in births {
             let d: NaiveDate = r.get(0);
             months.entry(d.format("%Y-%m").to_string()).or_default().0 += r.get::<i64, _>(1);
         }
-        let deaths = sqlx::query(&format!(
+        let deaths = db::query(&format!(
             "SELECT x.day, COUNT(*) FROM (
                 SELECT d.death_date AS day, {area} AS code FROM death d WHERE d.death_date >= $3 AND d.death_date <= $4) x
              WHERE {scope} GROUP BY x.day",
@@ -473,7 +473,7 @@ impl Store {
         .bind(&hi)
         .bind(period.first)
         .bind(period.last)
-        .fetch_all(&self.pool)
+        .fetch_all(self)
         .await?;
         for r in deaths {
             let d: NaiveDate = r.get(0);
@@ -484,9 +484,9 @@ impl Store {
 
     /// The latest birth or death date in the register (to choose a default period), if any.
     pub async fn latest_event_date(&self) -> Result<Option<NaiveDate>> {
-        let row = sqlx::query("SELECT MAX(p.birth_date) FROM person p").fetch_one(&self.pool).await?;
+        let row = db::query("SELECT MAX(p.birth_date) FROM person p").fetch_one(self).await?;
         let b: Option<NaiveDate> = row.get(0);
-        let row = sqlx::query("SELECT MAX(d.death_date) FROM death d").fetch_one(&self.pool).await?;
+        let row = db::query("SELECT MAX(d.death_date) FROM death d").fetch_one(self).await?;
         let d: Option<NaiveDate> = row.get(0);
         Ok(b.max(d))
     }
@@ -494,20 +494,20 @@ impl Store {
     /// The smallest and largest area code of any residence episode (administration: to find the
     /// area a first administrator is responsible for).
     pub async fn residence_code_bounds(&self) -> Result<Option<(String, String)>> {
-        let row = sqlx::query("SELECT MIN(area_code), MAX(area_code) FROM residence").fetch_one(&self.pool).await?;
+        let row = db::query("SELECT MIN(area_code), MAX(area_code) FROM residence").fetch_one(self).await?;
         Ok(row.get::<Option<String>, _>(0).zip(row.get::<Option<String>, _>(1)))
     }
 
     /// The code of some top-level area (administration, for an empty register).
     pub async fn first_root_area(&self) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT code FROM area WHERE parent_code IS NULL ORDER BY code LIMIT 1").fetch_optional(&self.pool).await?;
+        let row = db::query("SELECT code FROM area WHERE parent_code IS NULL ORDER BY code LIMIT 1").fetch_optional(self).await?;
         Ok(row.map(|r| r.get(0)))
     }
 
     /// Up to `limit` persons whose pinyin initials are not filled yet, as `(id, name)`
     /// (administration: the app computes the initials and calls [`Store::set_name_initials`]).
     pub async fn persons_without_initials(&self, limit: i64) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query("SELECT id, name FROM person WHERE name_initials IS NULL ORDER BY id LIMIT $1").bind(limit).fetch_all(&self.pool).await?;
+        let rows = db::query("SELECT id, name FROM person WHERE name_initials IS NULL ORDER BY id LIMIT $1").bind(limit).fetch_all(self).await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
@@ -515,7 +515,7 @@ impl Store {
     pub async fn set_name_initials(&self, rows: &[(i64, String)]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for (id, ini) in rows {
-            sqlx::query("UPDATE person SET name_initials = $1 WHERE id = $2").bind(ini).bind(id).execute(&mut *tx).await?;
+            db::query("UPDATE person SET name_initials = $1 WHERE id = $2").bind(ini).bind(id).execute(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(())

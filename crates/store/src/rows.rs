@@ -3,25 +3,24 @@
 //! stored codes (sex as the GB/T 2261.1 number, kind and policy as their snake_case codes).
 
 use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use crate::db::DbRow;
 
 use crate::{Result, StoreError};
 
 /// The GB/T 2261.1 sex code in column `col`.
-pub(crate) fn sex(row: &SqliteRow, col: &str) -> Result<Sex> {
+pub(crate) fn sex(row: &DbRow, col: &str) -> Result<Sex> {
     let code: i64 = row.try_get(col)?;
     Sex::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("{col}: sex code {code}")))
 }
 
 /// The residence kind code in column `col`.
-pub(crate) fn kind(row: &SqliteRow, col: &str) -> Result<ResidenceKind> {
+pub(crate) fn kind(row: &DbRow, col: &str) -> Result<ResidenceKind> {
     let code: String = row.try_get(col)?;
     ResidenceKind::from_code(&code).ok_or_else(|| StoreError::Corrupt(format!("{col}: residence kind {code:?}")))
 }
 
 /// The policy classification code in column `col`, if any.
-pub(crate) fn policy(row: &SqliteRow, col: &str) -> Result<Option<PolicyClass>> {
+pub(crate) fn policy(row: &DbRow, col: &str) -> Result<Option<PolicyClass>> {
     let code: Option<String> = row.try_get(col)?;
     code.map(|c| PolicyClass::from_code(&c).ok_or_else(|| StoreError::Corrupt(format!("{col}: policy {c:?}")))).transpose()
 }

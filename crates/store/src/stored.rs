@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use renkou_core::register::{ResidenceKind, Sex};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use crate::db::Builder;
 
 use crate::{Result, Store, StoreError};
 
@@ -64,7 +64,7 @@ pub struct StoredState {
     pub last_marriage_end: Option<NaiveDate>,
 }
 
-fn push_ids(qb: &mut QueryBuilder<'_, Sqlite>, ids: &[i64]) {
+fn push_ids(qb: &mut Builder, ids: &[i64]) {
     qb.push("(");
     let mut sep = qb.separated(", ");
     for id in ids {
@@ -85,12 +85,12 @@ impl Store {
         sorted.dedup();
         let mut out: HashMap<i64, StoredState> = HashMap::with_capacity(sorted.len());
         for chunk in sorted.chunks(STATE_BATCH) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut q: Builder = Builder::new(
                 "SELECT p.id, p.name, p.sex, p.birth_date, d.death_date FROM person p
                  LEFT JOIN death d ON d.person_id = p.id WHERE p.id IN ",
             );
             push_ids(&mut q, chunk);
-            for r in q.build().fetch_all(&self.pool).await? {
+            for r in q.build().fetch_all(self).await? {
                 let sex: i64 = r.get(2);
                 let id: i64 = r.get(0);
                 out.insert(
@@ -108,7 +108,7 @@ impl Store {
                     },
                 );
             }
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut q: Builder = Builder::new(
                 "SELECT r.person_id, r.kind, r.area_code, r.valid_from, r.valid_to FROM residence r
                  WHERE r.valid_to IS NULL AND r.person_id IN ",
             );
@@ -119,7 +119,7 @@ impl Store {
             );
             push_ids(&mut q, chunk);
             q.push(" GROUP BY r.person_id, r.kind");
-            for r in q.build().fetch_all(&self.pool).await? {
+            for r in q.build().fetch_all(self).await? {
                 let Some(s) = out.get_mut(&r.get::<i64, _>(0)) else { continue };
                 let code: String = r.get(1);
                 let kind = ResidenceKind::from_code(&code).ok_or_else(|| StoreError::Corrupt(format!("residence kind {code}")))?;
@@ -129,14 +129,14 @@ impl Store {
                 }
             }
             for (me, other) in [("wife_id", "husband_id"), ("husband_id", "wife_id")] {
-                let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+                let mut q: Builder = Builder::new(format!(
                     "SELECT m.{me}, m.{other}, COALESCE(s.name, m.outside_spouse_name), m.outside_spouse_citizen_id,
                             m.start_date, m.end_date
                      FROM marriage m LEFT JOIN person s ON s.id = m.{other} WHERE m.{me} IN "
                 ));
                 push_ids(&mut q, chunk);
                 q.push(" ORDER BY m.start_date IS NOT NULL, m.start_date, m.id");
-                for r in q.build().fetch_all(&self.pool).await? {
+                for r in q.build().fetch_all(self).await? {
                     let Some(s) = out.get_mut(&r.get::<i64, _>(0)) else { continue };
                     match r.get::<Option<NaiveDate>, _>(5) {
                         Some(end) => s.last_marriage_end = s.last_marriage_end.max(Some(end)),

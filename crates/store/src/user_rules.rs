@@ -3,7 +3,7 @@
 //! does not parse the text: the app checks it with the core before saving.
 
 use renkou_core::area::AreaCode;
-use sqlx::Row;
+use crate::db::{self, DbRow};
 
 use crate::{AuditEntry, Result, Store};
 
@@ -22,7 +22,7 @@ pub struct UserRulesRow {
     pub saved_at: String,
 }
 
-fn row_of(r: &sqlx::sqlite::SqliteRow) -> UserRulesRow {
+fn row_of(r: &DbRow) -> UserRulesRow {
     UserRulesRow { area_code: r.get(0), version: r.get(1), body: r.get(2), saved_by: r.get(3), saved_at: r.get(4) }
 }
 
@@ -31,9 +31,9 @@ impl Store {
     ///
     /// Errors: [`crate::StoreError::Sql`].
     pub async fn user_rules_latest(&self, area: &AreaCode) -> Result<Option<UserRulesRow>> {
-        let r = sqlx::query("SELECT area_code, version, body, saved_by, saved_at FROM user_rules WHERE area_code = $1 ORDER BY version DESC LIMIT 1")
+        let r = db::query("SELECT area_code, version, body, saved_by, saved_at FROM user_rules WHERE area_code = $1 ORDER BY version DESC LIMIT 1")
             .bind(area.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self)
             .await?;
         Ok(r.as_ref().map(row_of))
     }
@@ -45,13 +45,13 @@ impl Store {
     pub async fn user_rules_for(&self, area: &AreaCode) -> Result<Option<UserRulesRow>> {
         // The area and its ancestors are the prefixes of its code (canonical significant-prefix
         // codes): the document whose code is the longest prefix of `area` wins.
-        let r = sqlx::query(
+        let r = db::query(
             "SELECT area_code, version, body, saved_by, saved_at FROM user_rules
              WHERE area_code <= $1 AND substr($1, 1, length(area_code)) = area_code
              ORDER BY length(area_code) DESC, version DESC LIMIT 1",
         )
         .bind(area.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self)
         .await?;
         Ok(r.as_ref().map(row_of))
     }
@@ -60,10 +60,10 @@ impl Store {
     ///
     /// Errors: [`crate::StoreError::Sql`].
     pub async fn user_rules_history(&self, area: &AreaCode, limit: i64) -> Result<Vec<UserRulesRow>> {
-        let rows = sqlx::query("SELECT area_code, version, '', saved_by, saved_at FROM user_rules WHERE area_code = $1 ORDER BY version DESC LIMIT $2")
+        let rows = db::query("SELECT area_code, version, '', saved_by, saved_at FROM user_rules WHERE area_code = $1 ORDER BY version DESC LIMIT $2")
             .bind(area.as_str())
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(self)
             .await?;
         Ok(rows.iter().map(row_of).collect())
     }
@@ -75,16 +75,16 @@ impl Store {
     pub async fn save_user_rules(&self, area: &AreaCode, body: &str, saved_by: &str, saved_at: &str, audit: &AuditEntry) -> Result<i64> {
         let mut tx = self.begin_write().await?;
         let version: i64 =
-            sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM user_rules WHERE area_code = $1").bind(area.as_str()).fetch_one(&mut *tx).await?.get(0);
-        sqlx::query("INSERT INTO user_rules (area_code, version, body, saved_by, saved_at) VALUES ($1, $2, $3, $4, $5)")
+            db::query("SELECT COALESCE(MAX(version), 0) + 1 FROM user_rules WHERE area_code = $1").bind(area.as_str()).fetch_one(&mut tx).await?.get(0);
+        db::query("INSERT INTO user_rules (area_code, version, body, saved_by, saved_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(area.as_str())
             .bind(version)
             .bind(body)
             .bind(saved_by)
             .bind(saved_at)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO audit_log (at, username, action, entity, entity_id, area_code, remote_addr, old_value, new_value)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -97,7 +97,7 @@ impl Store {
         .bind(&audit.remote_addr)
         .bind(&audit.old_value)
         .bind(&audit.new_value)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(version)

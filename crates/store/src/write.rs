@@ -1,7 +1,7 @@
 //! Batch writes: a [`RegisterBatch`] is written in one transaction, all or nothing.
 
 use renkou_core::register::{HouseholdRef, PersonRef, RegisterBatch};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use crate::db::{self, Builder, Dialect, WriteTx};
 
 use crate::{Result, Store, StoreError};
 
@@ -53,41 +53,47 @@ impl Store {
             + batch.marriage_ends.len()) as u64;
         let mut done = 0u64;
         let mut tx = self.begin_write().await?;
-        let first_household: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM household").fetch_one(&mut *tx).await?.get(0);
-        let first_person: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM person").fetch_one(&mut *tx).await?.get(0);
+        // Ids in batch order, so that `PersonRef::Batch` references resolve without reading back.
+        // SQLite: after the current maximum (safe under the one write lock); PostgreSQL: from the
+        // identity sequences, which explicit ids would not advance.
+        let households = allocate_ids(&mut tx, "household", batch.households.len()).await?;
+        let persons = allocate_ids(&mut tx, "person", batch.persons.len()).await?;
+        let register_was_small = persons.first().is_some_and(|&first| first as usize <= batch.persons.len());
         // A bulk load into a register that is small next to it (a first import, a county's
         // migration) is much faster when the secondary indexes are built once at the end from
         // sorted data than when each row updates them in random order. The index definitions are
         // read back from the schema, so the migrations stay their one source.
-        let rebuilt_indexes = if batch.persons.len() >= BULK_MIN_PERSONS && (first_person as usize) <= batch.persons.len() {
-            let defs: Vec<(String, String)> = sqlx::query_as(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL
-                   AND tbl_name IN ('person', 'household', 'residence') AND sql NOT LIKE 'CREATE UNIQUE%'",
-            )
-            .fetch_all(&mut *tx)
-            .await?;
+        let rebuilt_indexes = if batch.persons.len() >= BULK_MIN_PERSONS && register_was_small {
+            let sql = match tx.dialect() {
+                Dialect::Sqlite => {
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL
+                       AND tbl_name IN ('person', 'household', 'residence') AND sql NOT LIKE 'CREATE UNIQUE%'"
+                }
+                Dialect::Postgres => {
+                    "SELECT CAST(indexname AS TEXT), indexdef FROM pg_indexes WHERE schemaname = current_schema()
+                       AND tablename IN ('person', 'household', 'residence') AND indexdef NOT LIKE 'CREATE UNIQUE%'"
+                }
+            };
+            let defs: Vec<(String, String)> = db::query(sql).fetch_all(&mut tx).await?.iter().map(|r| (r.get(0), r.get(1))).collect();
             for (name, _) in &defs {
-                sqlx::query(&format!("DROP INDEX \"{name}\"")).execute(&mut *tx).await?;
+                db::query(&format!("DROP INDEX \"{name}\"")).execute(&mut tx).await?;
             }
             defs
         } else {
             Vec::new()
         };
-        let ids = BatchIds {
-            persons: (0..batch.persons.len() as i64).map(|i| first_person + i).collect(),
-            households: (0..batch.households.len() as i64).map(|i| first_household + i).collect(),
-        };
+        let ids = BatchIds { persons, households };
         let pid = |r: &PersonRef| match r {
             PersonRef::Batch(i) => ids.persons[*i],
             PersonRef::Stored(id) => *id,
         };
 
         for (c, chunk) in batch.households.chunks(CHUNK).enumerate() {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO household (id, household_no, area_code) ");
+            let mut qb: Builder = Builder::new("INSERT INTO household (id, household_no, area_code) ");
             qb.push_values(chunk.iter().enumerate(), |mut b, (i, h)| {
                 b.push_bind(ids.households[c * CHUNK + i]).push_bind(&h.household_no).push_bind(h.area.as_str());
             });
-            qb.build().execute(&mut *tx).await?;
+            qb.build().execute(&mut tx).await?;
             done += chunk.len() as u64;
             progress(done, total);
         }
@@ -99,7 +105,7 @@ impl Store {
             }
         }
         for (c, chunk) in batch.persons.chunks(CHUNK).enumerate() {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut qb: Builder = Builder::new(
                 "INSERT INTO person (id, citizen_id, name, sex, birth_date, ethnicity, marital_status, household_id, relationship_to_head, name_initials) ",
             );
             qb.push_values(chunk.iter().enumerate(), |mut b, (i, p)| {
@@ -114,21 +120,21 @@ impl Store {
                     .push_bind(p.relationship_to_head.as_deref())
                     .push_bind(initials[c * CHUNK + i]);
             });
-            qb.build().execute(&mut *tx).await?;
+            qb.build().execute(&mut tx).await?;
             done += chunk.len() as u64;
             progress(done, total);
         }
         for chunk in batch.residences.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO residence (person_id, area_code, kind, valid_from, valid_to) ");
+            let mut qb: Builder = Builder::new("INSERT INTO residence (person_id, area_code, kind, valid_from, valid_to) ");
             qb.push_values(chunk, |mut b, e| {
                 b.push_bind(pid(&e.person)).push_bind(e.area.as_str()).push_bind(e.kind.code()).push_bind(e.from).push_bind(e.to);
             });
-            qb.build().execute(&mut *tx).await?;
+            qb.build().execute(&mut tx).await?;
             done += chunk.len() as u64;
             progress(done, total);
         }
         for chunk in batch.marriages.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut qb: Builder = Builder::new(
                 "INSERT INTO marriage (wife_id, husband_id, outside_spouse_name, outside_spouse_citizen_id, start_date, end_date, end_reason) ",
             );
             qb.push_values(chunk, |mut b, m| {
@@ -140,12 +146,12 @@ impl Store {
                     .push_bind(m.end)
                     .push_bind(m.end_reason.map(|r| r.code()));
             });
-            qb.build().execute(&mut *tx).await?;
+            qb.build().execute(&mut tx).await?;
             done += chunk.len() as u64;
             progress(done, total);
         }
         for chunk in batch.births.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO birth (child_id, mother_id, father_id, birth_order, policy) ");
+            let mut qb: Builder = Builder::new("INSERT INTO birth (child_id, mother_id, father_id, birth_order, policy) ");
             qb.push_values(chunk, |mut b, x| {
                 b.push_bind(pid(&x.child))
                     .push_bind(x.mother.as_ref().map(pid))
@@ -153,25 +159,25 @@ impl Store {
                     .push_bind(x.birth_order.map(i64::from))
                     .push_bind(x.policy.map(|p| p.code()));
             });
-            qb.build().execute(&mut *tx).await?;
+            qb.build().execute(&mut tx).await?;
             done += chunk.len() as u64;
             progress(done, total);
         }
         for chunk in batch.deaths.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO death (person_id, death_date) ");
+            let mut qb: Builder = Builder::new("INSERT INTO death (person_id, death_date) ");
             qb.push_values(chunk, |mut b, d| {
                 b.push_bind(pid(&d.person)).push_bind(d.date);
             });
-            qb.build().execute(&mut *tx).await?;
+            qb.build().execute(&mut tx).await?;
             done += chunk.len() as u64;
             progress(done, total);
         }
         for (_, sql) in &rebuilt_indexes {
-            sqlx::query(sql).execute(&mut *tx).await?;
+            db::query(sql).execute(&mut tx).await?;
         }
         for (i, e) in batch.episode_ends.iter().enumerate() {
             let (lo, hi) = e.area.as_ref().map(|a| a.code_range()).unwrap_or_else(|| (String::new(), "~".to_string()));
-            let n = sqlx::query(
+            let n = db::query(
                 "UPDATE residence SET valid_to = $1 WHERE person_id = $2 AND kind = $3 AND valid_to IS NULL
                    AND area_code >= $4 AND area_code < $5 AND (valid_from IS NULL OR valid_from <= $1)",
             )
@@ -180,7 +186,7 @@ impl Store {
             .bind(e.kind.code())
             .bind(lo)
             .bind(hi)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
             .rows_affected();
             if n != 1 {
@@ -195,7 +201,7 @@ impl Store {
         for (i, m) in batch.marriage_ends.iter().enumerate() {
             let a = pid(&m.person);
             let b = m.spouse.as_ref().map(pid);
-            let n = sqlx::query(
+            let n = db::query(
                 "UPDATE marriage SET end_date = $1, end_reason = $2 WHERE end_date IS NULL
                    AND (start_date IS NULL OR start_date <= $1)
                    AND ((wife_id = $3 AND ($4 IS NULL OR husband_id = $4)) OR (husband_id = $3 AND ($4 IS NULL OR wife_id = $4)))",
@@ -204,7 +210,7 @@ impl Store {
             .bind(m.reason.code())
             .bind(a)
             .bind(b)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
             .rows_affected();
             if n != 1 {
@@ -217,11 +223,11 @@ impl Store {
             HouseholdRef::Stored(id) => *id,
         };
         for (i, m) in batch.memberships.iter().enumerate() {
-            let n = sqlx::query("UPDATE person SET household_id = $1, relationship_to_head = $2 WHERE id = $3")
+            let n = db::query("UPDATE person SET household_id = $1, relationship_to_head = $2 WHERE id = $3")
                 .bind(m.household.as_ref().map(hid))
                 .bind(m.relationship.as_deref())
                 .bind(pid(&m.person))
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
             if n != 1 {
@@ -229,12 +235,12 @@ impl Store {
             }
         }
         for (i, g) in batch.regroupings.iter().enumerate() {
-            let n = sqlx::query("UPDATE residence SET area_code = $1 WHERE person_id = $2 AND kind = $3 AND area_code = $4 AND valid_to IS NULL")
+            let n = db::query("UPDATE residence SET area_code = $1 WHERE person_id = $2 AND kind = $3 AND area_code = $4 AND valid_to IS NULL")
                 .bind(g.to.as_str())
                 .bind(pid(&g.person))
                 .bind(g.kind.code())
                 .bind(g.from.as_str())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
             if n != 1 {
@@ -245,10 +251,10 @@ impl Store {
             }
         }
         for (id, area) in &batch.household_areas {
-            sqlx::query("UPDATE household SET area_code = $1 WHERE id = $2").bind(area.as_str()).bind(id).execute(&mut *tx).await?;
+            db::query("UPDATE household SET area_code = $1 WHERE id = $2").bind(area.as_str()).bind(id).execute(&mut tx).await?;
         }
         for c in &batch.corrections {
-            let n = sqlx::query("UPDATE person SET name = $1, sex = $2, birth_date = $3, ethnicity = $4, marital_status = $5, citizen_id = $6 WHERE id = $7")
+            let n = db::query("UPDATE person SET name = $1, sex = $2, birth_date = $3, ethnicity = $4, marital_status = $5, citizen_id = $6 WHERE id = $7")
                 .bind(&c.name)
                 .bind(c.sex.code())
                 .bind(c.birth_date)
@@ -256,7 +262,7 @@ impl Store {
                 .bind(c.marital_status.code())
                 .bind(c.citizen_id.as_ref().map(|c| c.as_str()))
                 .bind(pid(&c.person))
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
             if n != 1 {
@@ -264,7 +270,7 @@ impl Store {
             }
         }
         for (who, ini) in batch.name_initials.iter().filter(|(r, _)| matches!(r, PersonRef::Stored(_))) {
-            sqlx::query("UPDATE person SET name_initials = $1 WHERE id = $2").bind(ini).bind(pid(who)).execute(&mut *tx).await?;
+            db::query("UPDATE person SET name_initials = $1 WHERE id = $2").bind(ini).bind(pid(who)).execute(&mut tx).await?;
         }
         for a in audit {
             let mut e = a.entry.clone();
@@ -276,11 +282,28 @@ impl Store {
             crate::audit::insert_audit_in(&mut tx, &e).await?;
         }
         for (who, status) in &batch.marital_updates {
-            sqlx::query("UPDATE person SET marital_status = $1 WHERE id = $2").bind(status.code()).bind(pid(who)).execute(&mut *tx).await?;
+            db::query("UPDATE person SET marital_status = $1 WHERE id = $2").bind(status.code()).bind(pid(who)).execute(&mut tx).await?;
         }
         progress(done, total);
         tx.commit().await?;
         Ok(ids)
+    }
+}
+
+/// `n` new ids for rows of `table` (`person` or `household`), ascending.
+async fn allocate_ids(tx: &mut WriteTx, table: &str, n: usize) -> Result<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    match tx.dialect() {
+        Dialect::Sqlite => {
+            let first: i64 = db::query(&format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")).fetch_one(&mut *tx).await?.get(0);
+            Ok((0..n as i64).map(|i| first + i).collect())
+        }
+        Dialect::Postgres => {
+            let sql = format!("SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, CAST($1 AS BIGINT)) ORDER BY 1");
+            Ok(db::query(&sql).bind(n as i64).fetch_all(&mut *tx).await?.iter().map(|r| r.get(0)).collect())
+        }
     }
 }
 

@@ -37,7 +37,7 @@ fn code(s: &str) -> AreaCode {
 }
 
 async fn fixture() -> Store {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     let areas: Vec<Area> = [
         ("13", "河北省"),
         ("1301", "石家庄市"),

@@ -30,7 +30,7 @@ const V1: &str = "130131200201";
 const V2: &str = "130131200202";
 
 async fn fixture() -> Store {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     let areas: Vec<Area> =
         [("13", "河北省"), ("1301", "石家庄市"), ("130131", "平山县"), (TOWNSHIP, "西大吾乡"), (V1, "西大吾村民委员会"), (V2, "东小齐村民委员会")]
             .iter()

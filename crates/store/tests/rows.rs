@@ -15,7 +15,7 @@ fn code(s: &str) -> AreaCode {
 
 #[tokio::test]
 async fn rows_carry_the_core_types() {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     let areas: Vec<Area> = [("13", "河北省"), ("1301", "石家庄市"), ("130131", "平山县"), ("130131200", "西大吾乡"), ("130131200201", "西大吾村民委员会")]
         .iter()
         .map(|(c, n)| Area { code: code(c), name: n.to_string() })
