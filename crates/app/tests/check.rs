@@ -53,7 +53,7 @@ fn find<'a>(r: &'a CheckReport, check_id: &str, name: &str) -> Vec<&'a Violation
 
 #[tokio::test]
 async fn demo_finds_its_deliberate_errors() {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     let demo = build_demo(&store, 1, &|_, _| {}).await.unwrap();
     assert_eq!(demo.deliberate_errors.len(), 5);
     for ref_date in ["2014-06-30", "2026-01-01"] {
@@ -100,7 +100,7 @@ async fn demo_finds_its_deliberate_errors() {
 /// (crates/demo/data/deliberate-errors.md; P031 is raised on both spouses of error 2).
 #[tokio::test]
 async fn demo_has_exactly_its_deliberate_errors() {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     build_demo(&store, 1, &|_, _| {}).await.unwrap();
     let r = check::run(&store, &operator(), Catalogue::builtin(), &request(DEMO_TOWNSHIP, "2026-01-01"), chrono::Utc::now()).await.unwrap();
     let mut by: BTreeMap<&str, usize> = BTreeMap::new();
@@ -132,7 +132,7 @@ fn person(name: &str, sex: Sex, birth: &str, cid: Option<CitizenId>, household: 
 /// head, one with two heads, two persons sharing an ID (18-digit and 15-digit forms), a person
 /// registered directly at the township level.
 async fn small_register() -> (Store, Vec<i64>) {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     renkou_app::areas::ensure_bundled_areas(&store).await.unwrap();
     let v1 = AreaCode::parse("130131200201").unwrap();
     let v2 = AreaCode::parse("130131200202").unwrap();
@@ -201,15 +201,17 @@ async fn duplicate_ids_are_found_across_15_and_18_digit_forms() {
     let first = store.person_facts_one(&AreaCode::parse("130131200").unwrap(), ids[0]).await.unwrap().unwrap();
     let full = first.citizen_id.unwrap();
     let legacy = format!("{}{}", &full[..6], &full[8..17]);
-    sqlx::query("INSERT INTO person (citizen_id, name, sex, birth_date, ethnicity, marital_status) VALUES ($1, '甲(旧)', 1, '1970-01-01', '汉族', '10')")
-        .bind(&legacy)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    let new_id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM person").fetch_one(store.pool()).await.unwrap();
-    sqlx::query("INSERT INTO residence (person_id, area_code, kind) VALUES ($1, '130131200202', 'registered')")
+    renkou_store::db::query(
+        "INSERT INTO person (citizen_id, name, sex, birth_date, ethnicity, marital_status) VALUES ($1, '甲(旧)', 1, '1970-01-01', '汉族', '10')",
+    )
+    .bind(&legacy)
+    .execute(&store)
+    .await
+    .unwrap();
+    let new_id: i64 = renkou_store::db::query("SELECT MAX(id) FROM person").fetch_scalar(&store).await.unwrap();
+    renkou_store::db::query("INSERT INTO residence (person_id, area_code, kind) VALUES ($1, '130131200202', 'registered')")
         .bind(new_id)
-        .execute(store.pool())
+        .execute(&store)
         .await
         .unwrap();
     let r = check::run(&store, &operator(), Catalogue::builtin(), &request("130131200", "2026-01-01"), chrono::Utc::now()).await.unwrap();
@@ -377,7 +379,7 @@ async fn saved_user_rules_run_for_the_area_and_below() {
 
 #[tokio::test]
 async fn chunked_full_load_and_listed_load_give_the_same_snapshots() {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     build_demo(&store, 1, &|_, _| {}).await.unwrap();
     let township = AreaCode::parse(DEMO_TOWNSHIP).unwrap();
     let ids = store.person_ids_in_scope(&township).await.unwrap();

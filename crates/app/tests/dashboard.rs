@@ -21,7 +21,7 @@ async fn monthly_sums(store: &Store, area: &AreaCode, period: &Period) -> (i64, 
 
 #[tokio::test]
 async fn monthly_births_and_deaths_add_up_to_the_report() {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     build_demo(&store, 1, &|_, _| {}).await.unwrap();
     let township = AreaCode::parse(DEMO_TOWNSHIP).unwrap();
     let year = Period::new(d("2013-07-01"), d("2014-06-30")).unwrap();
@@ -46,7 +46,7 @@ async fn monthly_births_and_deaths_add_up_to_the_report() {
 
 #[tokio::test]
 async fn nobody_in_the_demo_is_resident_before_birth() {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     build_demo(&store, 1, &|_, _| {}).await.unwrap();
     let township = AreaCode::parse(DEMO_TOWNSHIP).unwrap();
     let (c, _) = store.period_counts(&township, &Period::new(d("1880-01-01"), d("1880-01-01")).unwrap()).await.unwrap();

@@ -32,7 +32,7 @@ fn rounded(f: &Figures, key: &str) -> String {
 }
 
 async fn built(seed: u64) -> (Store, renkou_app::demo::DemoSummary) {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     let summary = build_demo(&store, seed, &|_, _| {}).await.unwrap();
     (store, summary)
 }

@@ -13,7 +13,6 @@ use renkou_app::{areas, report, AppError, Store};
 use renkou_core::area::AreaCode;
 use renkou_core::citizen_id::CitizenId;
 use renkou_core::Period;
-use sqlx::Row;
 
 const TOWNSHIP: &str = "130131200";
 const VILLAGES: [&str; 3] = ["130131200201", "130131200202", "130131200203"];
@@ -97,7 +96,7 @@ fn subject_id(i: usize) -> CitizenId {
 }
 
 async fn fresh(dir: &Path) -> Store {
-    let s = Store::open_in_memory().await.unwrap();
+    let s = Store::open_scratch().await.unwrap();
     areas::ensure_bundled_areas(&s).await.unwrap();
     let p = dir.join("persons.csv");
     std::fs::write(&p, persons_csv()).unwrap();
@@ -188,7 +187,7 @@ async fn dump(s: &Store) -> Vec<String> {
     ];
     let mut out = Vec::new();
     for sql in q {
-        for r in sqlx::query(sql).fetch_all(s.pool()).await.unwrap() {
+        for r in renkou_store::db::query(sql).fetch_all(&s).await.unwrap() {
             out.push(r.get::<String, _>(0));
         }
         out.push("--".into());

@@ -22,7 +22,7 @@ fn samples() -> PathBuf {
 }
 
 async fn store() -> Store {
-    let s = Store::open_in_memory().await.unwrap();
+    let s = Store::open_scratch().await.unwrap();
     areas::ensure_bundled_areas(&s).await.unwrap();
     s
 }
@@ -97,11 +97,10 @@ async fn samples_import_and_count() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "more.csv", format!("{PERSONS_HEADER}\n张小满,130131201401050018,男,,,,130131200201,1301312002010001,孙子,\n"));
     import_files(&store, &[p], today(), &no_progress).await.unwrap();
-    let row = sqlx::query("SELECT h.household_no, p.relationship_to_head, (SELECT COUNT(*) FROM household) FROM person p JOIN household h ON h.id = p.household_id WHERE p.name = '张小满'")
-        .fetch_one(store.pool())
+    let row = renkou_store::db::query("SELECT h.household_no, p.relationship_to_head, (SELECT COUNT(*) FROM household) FROM person p JOIN household h ON h.id = p.household_id WHERE p.name = '张小满'")
+        .fetch_one(&store)
         .await
         .unwrap();
-    use sqlx::Row;
     assert_eq!((row.get::<String, _>(0), row.get::<String, _>(1), row.get::<i64, _>(2)), ("1301312002010001".into(), "孙子".into(), 4));
 }
 

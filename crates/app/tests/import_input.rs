@@ -18,7 +18,7 @@ fn today() -> NaiveDate {
 }
 
 async fn store() -> Store {
-    let s = Store::open_in_memory().await.unwrap();
+    let s = Store::open_scratch().await.unwrap();
     areas::ensure_bundled_areas(&s).await.unwrap();
     s
 }

@@ -44,7 +44,8 @@ fn session_alive(db: &Path, id: &str) -> bool {
 fn audit_actions(db: &Path) -> Vec<(String, String)> {
     rt().block_on(async {
         let st = renkou_app::open(db).await.unwrap();
-        let rows = sqlx::query_as("SELECT action, username FROM audit_log WHERE action LIKE 'user.%abled' ORDER BY id").fetch_all(st.pool()).await.unwrap();
+        let rows =
+            renkou_store::db::query("SELECT action, username FROM audit_log WHERE action LIKE 'user.%abled' ORDER BY id").fetch_all_as(&st).await.unwrap();
         st.close().await.unwrap();
         rows
     })

@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use crate::db;
 use chrono::NaiveDate;
 use renkou_core::area::{AreaCode, AreaLevel};
 use renkou_core::period::{birth_dates_for_ages, Period};
 use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
 use renkou_core::stats::{PeriodCounts, CHILDBEARING_AGE_MAX, CHILDBEARING_AGE_MIN};
 use serde::Serialize;
-use crate::db;
 
 use crate::day::{death_join, event_area, in_scope, married_at_end_of, overlaps, resident_at};
 use crate::{rows, Result, Store, StoreError};
@@ -126,17 +126,8 @@ impl Store {
             end = resident_at("r", "p", "d", "$6"),
             married = *MARRIED_ON_LAST_DAY,
         );
-        for row in db::query(&stocks)
-            .bind(child_len)
-            .bind(&lo)
-            .bind(&hi)
-            .bind(start)
-            .bind(last)
-            .bind(end_x)
-            .bind(wcba_after)
-            .bind(wcba_up_to)
-            .fetch_all(self)
-            .await?
+        for row in
+            db::query(&stocks).bind(child_len).bind(&lo).bind(&hi).bind(start).bind(last).bind(end_x).bind(wcba_after).bind(wcba_up_to).fetch_all(self).await?
         {
             let c = by_child.entry(row.try_get("child")?).or_default();
             c.population_start += row.try_get::<i64, _>("population_start")?;

@@ -194,11 +194,17 @@ impl<'a> Exec<'a> for &'a Store {
     }
 }
 
+impl<'a> Exec<'a> for &'a &Store {
+    fn conn(self) -> Conn<'a> {
+        (*self).conn()
+    }
+}
+
 impl<'a> Exec<'a> for &'a mut WriteTx {
     fn conn(self) -> Conn<'a> {
         match self {
-            WriteTx::Sqlite(t) => Conn::Sqlite(&mut **t),
-            WriteTx::Postgres(t) => Conn::Pg(&mut **t),
+            WriteTx::Sqlite(t) => Conn::Sqlite(t),
+            WriteTx::Postgres(t) => Conn::Pg(t),
         }
     }
 }
@@ -293,6 +299,49 @@ impl<'s> Query<'s> {
             Conn::Sqlite(c) => self.sqlite().fetch_optional(c).await?.map(DbRow::Sqlite),
             Conn::Pg(c) => self.pg().fetch_optional(c).await?.map(DbRow::Postgres),
         })
+    }
+}
+
+/// A row read as a tuple of [`Value`]s, by position (`query_as` of sqlx).
+pub trait FromDbRow: Sized {
+    /// Reads the row. Errors: a missing column or a value of another type.
+    fn from_row(r: &DbRow) -> sqlx::Result<Self>;
+}
+
+macro_rules! tuple_from_row {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: Value),+> FromDbRow for ($($t,)+) {
+            fn from_row(r: &DbRow) -> sqlx::Result<Self> {
+                Ok(($(r.try_get::<$t, usize>($i)?,)+))
+            }
+        }
+    };
+}
+tuple_from_row!(A 0);
+tuple_from_row!(A 0, B 1);
+tuple_from_row!(A 0, B 1, C 2);
+tuple_from_row!(A 0, B 1, C 2, D 3);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4);
+
+impl Query<'_> {
+    /// The first column of the first row ([`sqlx::Error::RowNotFound`] when there is none).
+    pub async fn fetch_scalar<'a, T: Value>(self, on: impl Exec<'a>) -> sqlx::Result<T> {
+        self.fetch_one(on).await?.try_get(0)
+    }
+
+    /// The first column of every row.
+    pub async fn fetch_scalars<'a, T: Value>(self, on: impl Exec<'a>) -> sqlx::Result<Vec<T>> {
+        self.fetch_all(on).await?.iter().map(|r| r.try_get(0)).collect()
+    }
+
+    /// The first row as a tuple.
+    pub async fn fetch_one_as<'a, T: FromDbRow>(self, on: impl Exec<'a>) -> sqlx::Result<T> {
+        T::from_row(&self.fetch_one(on).await?)
+    }
+
+    /// Every row as a tuple.
+    pub async fn fetch_all_as<'a, T: FromDbRow>(self, on: impl Exec<'a>) -> sqlx::Result<Vec<T>> {
+        self.fetch_all(on).await?.iter().map(T::from_row).collect()
     }
 }
 

@@ -6,11 +6,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::db::{self, Builder};
 use chrono::NaiveDate;
 use renkou_core::area::AreaCode;
 use renkou_core::command::{HouseholdState, OpenEpisode, OpenMarriage, PersonState};
 use renkou_core::register::{HouseholdRef, MaritalStatus, PersonRef};
-use crate::db::{self, Builder};
 
 use crate::{Result, Store, StoreError, STATE_BATCH};
 

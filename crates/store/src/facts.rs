@@ -9,13 +9,13 @@
 
 use std::sync::LazyLock;
 
+use crate::db::DbRow;
+use crate::db::{self, Builder, Dialect};
 use chrono::NaiveDate;
 use renkou_core::area::AreaCode;
 use renkou_core::register::{MaritalStatus, MarriageEnd, PolicyClass, ResidenceKind, Sex};
 use renkou_core::rules::{BirthFacts, MarriageFacts, ParentRole, PersonFacts, RelativeFacts, ResidenceFacts};
 use serde::Serialize;
-use crate::db::DbRow;
-use crate::db::{self, Builder, Dialect};
 
 use crate::day::{death_join, in_scope, latest_registered_area, open_now, resident_at};
 use crate::{Result, Store, StoreError};

@@ -13,9 +13,9 @@
 
 mod audit;
 mod counts;
+mod day;
 #[doc(hidden)]
 pub mod db;
-mod day;
 mod engine_state;
 mod facts;
 mod file;
@@ -35,8 +35,8 @@ pub use counts::{Explain, ExplainRow};
 pub use engine_state::EngineState;
 pub use facts::{DuplicateIdRow, FactsChunks, HouseholdHeadsRow, UnknownAreaRow, FACTS_BATCH};
 pub use file::{companions, inspect, is_constraint, schema_version, settle_file, FileSchema, BUSY_TIMEOUT, REGISTER_TABLES};
-pub use location::DbLocation;
 pub use form_stash::{NewFormStash, MAX_ANONYMOUS_STASHES, MAX_STASHES_PER_USER};
+pub use location::DbLocation;
 pub use monthly::{GroupEventRow, MonthlyReportRow};
 pub use persons::{
     AgeGroupCount, ChildRow, HouseholdRow, MarriageRow, MemberRow, MonthCount, OwnBirthRow, PersonDetailRow, PersonSummary, ResidenceRow, SearchField,
@@ -73,7 +73,7 @@ pub enum StoreError {
     #[error("数据库文件只读 (read-only database): {0}")]
     ReadOnly(String),
     /// The file (or the PostgreSQL database) does not exist (a read-only open never creates it).
-    #[error("数据库不存在 (database not found): {0}")]
+    #[error("{} {}", if .0.is_postgres() { "数据库不存在 (database not found):" } else { "数据库文件不存在 (database file not found):" }, .0)]
     NotFound(DbLocation),
     /// Not SQLite, an empty file where a register is needed, or another application's database
     /// (a PostgreSQL schema with other tables).
@@ -247,7 +247,6 @@ impl Store {
     pub async fn person_count(&self) -> Result<i64> {
         Ok(db::query("SELECT COUNT(*) FROM person").fetch_one(self).await?.get(0))
     }
-
 }
 
 fn area_of(row: DbRow) -> Result<Area> {

@@ -2,9 +2,9 @@
 //! and the register's events of a group in a month to compare them with. The store keeps rows;
 //! the app decides who may read, write and review them.
 
+use crate::db::{self, DbRow};
 use chrono::NaiveDate;
 use renkou_core::area::{Area, AreaCode, AreaLevel};
-use crate::db::{self, DbRow};
 
 use crate::day::{ends_on, ends_within, event_area, in_scope, starts_on, starts_within};
 use crate::{area_of, Result, Store};

@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use crate::db::DbRow;
+use crate::db::{self, Builder};
 use chrono::{Datelike, NaiveDate};
 use renkou_core::area::AreaCode;
 use renkou_core::period::{age_in_completed_years, Period};
 use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
 use serde::Serialize;
-use crate::db::DbRow;
-use crate::db::{self, Builder};
 
 use crate::day::{death_join, event_area, in_scope, latest_registered_area, oldest_first, open_now, resident_at};
 use crate::{rows, Result, Store, StoreError};
@@ -249,8 +249,7 @@ impl Store {
             SearchField::CitizenId => "p.citizen_id",
             SearchField::HouseholdNo => "h.household_no",
         };
-        let mut qb: Builder =
-            Builder::new(format!("SELECT {} FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE {col} >= ", *SUMMARY_COLS));
+        let mut qb: Builder = Builder::new(format!("SELECT {} FROM person p LEFT JOIN household h ON h.id = p.household_id WHERE {col} >= ", *SUMMARY_COLS));
         qb.push_bind(text.to_string()).push(format!(" AND {col} < ")).push_bind(prefix_hi(text));
         push_scope(&mut qb, scope);
         qb.push(format!(" ORDER BY {col}, p.id LIMIT ")).push_bind(limit);

@@ -126,9 +126,7 @@ impl Store {
         let r = async {
             match schema_of(&store).await? {
                 None => return Err(StoreError::NotRenkou(location.clone())),
-                Some(FileSchema::Renkou(found)) if found > schema_version() => {
-                    return Err(StoreError::TooNew { found, supported: schema_version() })
-                }
+                Some(FileSchema::Renkou(found)) if found > schema_version() => return Err(StoreError::TooNew { found, supported: schema_version() }),
                 Some(FileSchema::Renkou(found)) if found == schema_version() => {}
                 Some(_) => {
                     let Pool::Postgres(pool) = &store.pool else { unreachable!("a PostgreSQL store") };
@@ -275,10 +273,7 @@ mod tests {
 
     #[test]
     fn scratch_urls_replace_the_database() {
-        assert_eq!(
-            database_url("postgresql:///postgres?host=/var/run/postgresql", "renkou_t_1_0"),
-            "postgresql:///renkou_t_1_0?host=/var/run/postgresql"
-        );
+        assert_eq!(database_url("postgresql:///postgres?host=/var/run/postgresql", "renkou_t_1_0"), "postgresql:///renkou_t_1_0?host=/var/run/postgresql");
         assert_eq!(database_url("postgres://u:p@h:5432/postgres", "x"), "postgres://u:p@h:5432/x");
         assert_eq!(database_url("postgres://u@h", "x"), "postgres://u@h/x");
     }

@@ -2,8 +2,8 @@
 //! is [`StoreError::Corrupt`], never a default. And the JSON form of those fields, which keeps the
 //! stored codes (sex as the GB/T 2261.1 number, kind and policy as their snake_case codes).
 
-use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
 use crate::db::DbRow;
+use renkou_core::register::{PolicyClass, ResidenceKind, Sex};
 
 use crate::{Result, StoreError};
 

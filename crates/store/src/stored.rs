@@ -8,9 +8,9 @@
 
 use std::collections::HashMap;
 
+use crate::db::Builder;
 use chrono::NaiveDate;
 use renkou_core::register::{ResidenceKind, Sex};
-use crate::db::Builder;
 
 use crate::{Result, Store, StoreError};
 

@@ -2,8 +2,8 @@
 //! version and its audit entry in one transaction; nothing is ever updated or deleted. The store
 //! does not parse the text: the app checks it with the core before saving.
 
-use renkou_core::area::AreaCode;
 use crate::db::{self, DbRow};
+use renkou_core::area::AreaCode;
 
 use crate::{AuditEntry, Result, Store};
 

@@ -86,17 +86,16 @@ impl Store {
     ///
     /// Errors: [`StoreError::Conflict`] when the username is taken or the area is unknown.
     pub async fn insert_user(&self, u: &NewUserRow) -> Result<i64> {
-        let r = db::query(
-            "INSERT INTO app_user (username, password_hash, role, area_code, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(&u.username)
-        .bind(&u.password_hash)
-        .bind(&u.role)
-        .bind(&u.area_code)
-        .bind(&u.display_name)
-        .bind(&u.created_at)
-        .fetch_one(self)
-        .await;
+        let r =
+            db::query("INSERT INTO app_user (username, password_hash, role, area_code, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+                .bind(&u.username)
+                .bind(&u.password_hash)
+                .bind(&u.role)
+                .bind(&u.area_code)
+                .bind(&u.display_name)
+                .bind(&u.created_at)
+                .fetch_one(self)
+                .await;
         match r {
             Ok(r) => Ok(r.get(0)),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(format!("用户名 {} 已存在 (username taken)", u.username))),

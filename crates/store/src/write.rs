@@ -1,7 +1,7 @@
 //! Batch writes: a [`RegisterBatch`] is written in one transaction, all or nothing.
 
-use renkou_core::register::{HouseholdRef, PersonRef, RegisterBatch};
 use crate::db::{self, Builder, Dialect, WriteTx};
+use renkou_core::register::{HouseholdRef, PersonRef, RegisterBatch};
 
 use crate::{Result, Store, StoreError};
 
@@ -134,9 +134,8 @@ impl Store {
             progress(done, total);
         }
         for chunk in batch.marriages.chunks(CHUNK) {
-            let mut qb: Builder = Builder::new(
-                "INSERT INTO marriage (wife_id, husband_id, outside_spouse_name, outside_spouse_citizen_id, start_date, end_date, end_reason) ",
-            );
+            let mut qb: Builder =
+                Builder::new("INSERT INTO marriage (wife_id, husband_id, outside_spouse_name, outside_spouse_citizen_id, start_date, end_date, end_reason) ");
             qb.push_values(chunk, |mut b, m| {
                 b.push_bind(m.wife.as_ref().map(pid))
                     .push_bind(m.husband.as_ref().map(pid))

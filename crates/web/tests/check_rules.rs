@@ -93,8 +93,8 @@ async fn good_rule_is_saved_and_reported_by_the_check_page() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(f.store.user_rules_latest(&code(TOWNSHIP)).await.unwrap().unwrap().version, 2);
     let audit: Vec<(String, Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT username, entity_id, old_value FROM audit_log WHERE action = 'check.rules.save' ORDER BY id")
-            .fetch_all(f.store.pool())
+        renkou_store::db::query("SELECT username, entity_id, old_value FROM audit_log WHERE action = 'check.rules.save' ORDER BY id")
+            .fetch_all_as(&f.store)
             .await
             .unwrap();
     assert_eq!(audit.len(), 2, "{audit:?}");

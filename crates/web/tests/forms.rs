@@ -346,7 +346,7 @@ async fn a_specialist_cannot_correct_a_person_of_another_village_and_a_leader_ca
 
 /// Expires every session (as if the 8 hours had passed).
 async fn expire_sessions(store: &Store) {
-    sqlx::query("UPDATE session SET expires_at = '2000-01-01T00:00:00Z'").execute(store.pool()).await.unwrap();
+    renkou_store::db::query("UPDATE session SET expires_at = '2000-01-01T00:00:00Z'").execute(&store).await.unwrap();
 }
 
 /// After a POST with an expired session: follows the redirect to the login page, logs in there

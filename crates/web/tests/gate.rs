@@ -8,15 +8,14 @@ mod common;
 use axum::http::StatusCode;
 use common::*;
 use renkou_app::auth::Role;
-use sqlx::Row;
 
 const V2_SPEC: (&str, Role, &str) = ("spec2", Role::VillageSpecialist, V2);
 
 async fn audit_rows(f: &Fixture, user: &str, action: &str) -> Vec<(Option<String>, i64)> {
-    sqlx::query("SELECT entity_id, persons_read FROM audit_log WHERE username = $1 AND action = $2 ORDER BY id")
+    renkou_store::db::query("SELECT entity_id, persons_read FROM audit_log WHERE username = $1 AND action = $2 ORDER BY id")
         .bind(user)
         .bind(action)
-        .fetch_all(f.store.pool())
+        .fetch_all(&f.store)
         .await
         .unwrap()
         .iter()
@@ -117,8 +116,10 @@ async fn every_role_against_figures_lists_and_admin_routes() {
     let rows = audit_rows(&f, "spec2", "explain.read").await;
     assert!(rows.iter().any(|(_, n)| *n == 1), "{rows:?}");
     // spec1 asking for V2's figures is refused and audited with the area.
-    let refused: Vec<String> =
-        sqlx::query_scalar("SELECT new_value FROM audit_log WHERE username = 'spec1' AND action = 'access.refused'").fetch_all(f.store.pool()).await.unwrap();
+    let refused: Vec<String> = renkou_store::db::query("SELECT new_value FROM audit_log WHERE username = 'spec1' AND action = 'access.refused'")
+        .fetch_scalars(&f.store)
+        .await
+        .unwrap();
     assert!(refused.iter().any(|v| v.contains(V2) && v.contains("ViewFigures")), "{refused:?}");
     // The role refusals (403) are audited with their action.
     for action in ["ViewAudit", "ManageUsers", "ImportFiles", "EditRules"] {

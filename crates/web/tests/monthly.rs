@@ -30,7 +30,7 @@ struct Fixture {
 /// (group leaders of G1, G2), `spec1`/`spec2` (specialists of V1, V2), `staff` (township staff),
 /// `admin`, `boss` (leader, figures only).
 async fn fixture() -> Fixture {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     let areas: Vec<Area> = [
         ("13", "河北省"),
         ("1301", "石家庄市"),
@@ -245,7 +245,7 @@ async fn township_staff_see_every_group_and_a_review_locks_the_report() {
 async fn a_monthly_form_posted_after_the_session_expired_comes_back_without_travelling_in_a_url() {
     let f = fixture().await;
     let (cookie, csrf) = login(&f.router, "gl1").await;
-    sqlx::query("UPDATE session SET expires_at = '2000-01-01T00:00:00Z'").execute(f.store.pool()).await.unwrap();
+    renkou_store::db::query("UPDATE session SET expires_at = '2000-01-01T00:00:00Z'").execute(&f.store).await.unwrap();
     let notes = "孕妇 130131199001010028 3月登记";
     let r = post(&f.router, &month_uri(G1), &cookie, &report_fields(&csrf, "1", "6", notes)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);

@@ -10,7 +10,6 @@ use common::*;
 use renkou_app::auth::Role;
 use renkou_core::area::AreaCode;
 use renkou_core::Period;
-use sqlx::Row;
 
 /// A form was saved: a redirect to the person, or the page of logic-check warnings (#saved).
 fn saved(r: &Resp) -> bool {
@@ -18,9 +17,9 @@ fn saved(r: &Resp) -> bool {
 }
 
 async fn open_episodes(f: &Fixture, person: i64) -> Vec<(String, String)> {
-    sqlx::query("SELECT kind, area_code FROM residence WHERE person_id = $1 AND valid_to IS NULL ORDER BY kind, area_code")
+    renkou_store::db::query("SELECT kind, area_code FROM residence WHERE person_id = $1 AND valid_to IS NULL ORDER BY kind, area_code")
         .bind(person)
-        .fetch_all(f.store.pool())
+        .fetch_all(&f.store)
         .await
         .unwrap()
         .iter()
@@ -29,7 +28,7 @@ async fn open_episodes(f: &Fixture, person: i64) -> Vec<(String, String)> {
 }
 
 async fn household_of(f: &Fixture, person: i64) -> (Option<i64>, Option<String>) {
-    let r = sqlx::query("SELECT household_id, relationship_to_head FROM person WHERE id = $1").bind(person).fetch_one(f.store.pool()).await.unwrap();
+    let r = renkou_store::db::query("SELECT household_id, relationship_to_head FROM person WHERE id = $1").bind(person).fetch_one(&f.store).await.unwrap();
     (r.get(0), r.get(1))
 }
 
@@ -61,7 +60,7 @@ async fn a_move_between_villages_is_one_form_and_the_report_follows() {
     let r = post(&f.router, "/events/death", &spec1, &[("csrf", &csrf1), ("person_id", &f.li_na.to_string()), ("date", "2014-06-01")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("不在您的管辖范围内"), "{}", r.body);
-    assert!(sqlx::query("SELECT 1 FROM death").fetch_optional(f.store.pool()).await.unwrap().is_none());
+    assert!(renkou_store::db::query("SELECT 1 FROM death").fetch_optional(&f.store).await.unwrap().is_none());
     // Audited as one move.
     let (admin, _) = login(&f.router, "admin").await;
     assert!(get(&f.router, "/audit?action=move.record", &admin).await.body.contains("<td>admin</td><td>move.record</td>"));
@@ -115,7 +114,7 @@ async fn households_are_created_joined_handed_over_and_split() {
     let f = fixture(&[]).await;
     let (cookie, csrf) = login(&f.router, "admin").await;
     // The tag person (V1, no household) founds household V1-002.
-    let tag: i64 = sqlx::query("SELECT id FROM person WHERE name LIKE '<script>%'").fetch_one(f.store.pool()).await.unwrap().get(0);
+    let tag: i64 = renkou_store::db::query("SELECT id FROM person WHERE name LIKE '<script>%'").fetch_one(&f.store).await.unwrap().get(0);
     let r = post(&f.router, "/events/household_create", &cookie, &[("csrf", &csrf), ("person_id", &tag.to_string()), ("household_no", "V1-002"), ("area", V1)])
         .await;
     assert!(saved(&r), "{}", r.body);
@@ -164,7 +163,7 @@ async fn households_are_created_joined_handed_over_and_split() {
     let page = get(&f.router, &format!("/households/{}", h3.unwrap()), &cookie).await;
     assert!(page.body.contains("户号 V1-003"), "{}", page.body);
     // A household in V2 cannot take a person registered in V1.
-    let v2h: i64 = sqlx::query("SELECT id FROM household WHERE household_no = 'V2-001'").fetch_one(f.store.pool()).await.unwrap().get(0);
+    let v2h: i64 = renkou_store::db::query("SELECT id FROM household WHERE household_no = 'V2-001'").fetch_one(&f.store).await.unwrap().get(0);
     let r = post(
         &f.router,
         "/events/household_join",
@@ -204,7 +203,7 @@ async fn villager_groups_are_created_renamed_and_assigned() {
     for p in [f.zhang_wei, f.li_na] {
         assert_eq!(open_episodes(&f, p).await, vec![("registered".to_string(), "130131200201001".to_string())]);
     }
-    let area: String = sqlx::query("SELECT area_code FROM household WHERE household_no = 'V1-001'").fetch_one(f.store.pool()).await.unwrap().get(0);
+    let area: String = renkou_store::db::query("SELECT area_code FROM household WHERE household_no = 'V1-001'").fetch_one(&f.store).await.unwrap().get(0);
     assert_eq!(area, "130131200201001");
     // The village's figures are unchanged by a group assignment; the group has both.
     let year = Period::new(d("2014-01-01"), d("2014-12-31")).unwrap();
@@ -227,7 +226,7 @@ async fn a_divorce_audits_the_old_marital_status_of_both_spouses() {
     let r = post(&f.router, "/events/divorce", &cookie, &[("csrf", &csrf), ("person_id", &f.zhang_wei.to_string()), ("date", "2014-03-01")]).await;
     assert!(saved(&r), "{}", r.body);
     let (old, new): (String, String) =
-        sqlx::query_as("SELECT old_value, new_value FROM audit_log WHERE action = 'divorce.record'").fetch_one(f.store.pool()).await.unwrap();
+        renkou_store::db::query("SELECT old_value, new_value FROM audit_log WHERE action = 'divorce.record'").fetch_one_as(&f.store).await.unwrap();
     let old: serde_json::Value = serde_json::from_str(&old).unwrap();
     for p in [f.zhang_wei, f.li_na] {
         assert_eq!(old[p.to_string()]["marital_status"], "married", "{old}");
@@ -236,10 +235,10 @@ async fn a_divorce_audits_the_old_marital_status_of_both_spouses() {
     let new: serde_json::Value = serde_json::from_str(&new).unwrap();
     assert_eq!(new["command"], "divorce");
     assert_eq!(new["date"], "2014-03-01");
-    let status: Vec<String> = sqlx::query_scalar("SELECT marital_status FROM person WHERE id IN ($1, $2) ORDER BY id")
+    let status: Vec<String> = renkou_store::db::query("SELECT marital_status FROM person WHERE id IN ($1, $2) ORDER BY id")
         .bind(f.zhang_wei)
         .bind(f.li_na)
-        .fetch_all(f.store.pool())
+        .fetch_scalars(&f.store)
         .await
         .unwrap();
     assert_eq!(status, vec!["40", "40"], "both 离婚 (GB/T 2261.2 code 40)");

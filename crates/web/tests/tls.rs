@@ -131,8 +131,10 @@ async fn https_login_page_has_hsts_and_secure_cookies() {
 
     // The handlers saw the client's address (ConnectInfo) over TLS as over TCP: the login
     // rate limit has it.
-    let (remote,): (String,) =
-        sqlx::query_as("SELECT remote_addr FROM login_attempt WHERE username = 'admin' ORDER BY id DESC LIMIT 1").fetch_one(f.store.pool()).await.unwrap();
+    let (remote,): (String,) = renkou_store::db::query("SELECT remote_addr FROM login_attempt WHERE username = 'admin' ORDER BY id DESC LIMIT 1")
+        .fetch_one_as(&f.store)
+        .await
+        .unwrap();
     assert_eq!(remote, "127.0.0.1");
 
     // Graceful shutdown: the server returns once told to stop and the connection is gone.

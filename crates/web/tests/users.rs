@@ -92,7 +92,7 @@ async fn a_logout_without_a_session_or_with_a_stale_token_never_leads_to_get_log
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/login?next=%2F");
     assert!(set_cookie_value(&r, "renkou_form").is_none(), "nothing kept for the logout form");
-    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM form_stash").fetch_one(f.store.pool()).await.unwrap();
+    let kept: i64 = renkou_store::db::query("SELECT COUNT(*) FROM form_stash").fetch_scalar(&f.store).await.unwrap();
     assert_eq!(kept, 0);
     // A page of an older session posts its stale token: the logout page with a fresh one.
     let (cookie, csrf) = login(&f.router, "spec1").await;
@@ -185,7 +185,7 @@ async fn every_role_has_the_account_page_and_passwords_are_never_kept_across_a_l
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/login?next=%2Faccount");
-    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM form_stash").fetch_one(f.store.pool()).await.unwrap();
+    let kept: i64 = renkou_store::db::query("SELECT COUNT(*) FROM form_stash").fetch_scalar(&f.store).await.unwrap();
     assert_eq!(kept, 0);
 }
 

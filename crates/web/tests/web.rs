@@ -93,7 +93,7 @@ async fn login_is_rate_limited_per_username_and_address() {
     assert_eq!(try_login(&f.router, "admin", PASSWORD).await.status, StatusCode::SEE_OTHER);
     // Failures and the lockout are in the audit log, with the address.
     let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT action, username FROM audit_log WHERE action LIKE 'login.%' ORDER BY id").fetch_all(f.store.pool()).await.unwrap();
+        renkou_store::db::query("SELECT action, username FROM audit_log WHERE action LIKE 'login.%' ORDER BY id").fetch_all_as(&f.store).await.unwrap();
     let failed = rows.iter().filter(|r| r.0 == "login.failed" && r.1 == "spec1").count() as i64;
     assert_eq!((failed, rows.iter().filter(|r| r.0 == "login.locked").count()), (auth::MAX_FAILED_LOGINS, 1));
 }
@@ -227,11 +227,11 @@ async fn searches_and_drill_down_lists_are_audited() {
     assert!(search(&f.router, &cookie, &csrf, &f.zhang_wei_id).await.body.contains("张伟"));
     let r = get(&f.router, "/explain?area=130131200201&from=2014-01-01&to=2014-12-31&key=population_end", &cookie).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let rows = sqlx::query("SELECT username, action, area_code, new_value FROM audit_log WHERE action IN ('person.search', 'explain.read') ORDER BY id")
-        .fetch_all(f.store.pool())
-        .await
-        .unwrap();
-    use sqlx::Row;
+    let rows =
+        renkou_store::db::query("SELECT username, action, area_code, new_value FROM audit_log WHERE action IN ('person.search', 'explain.read') ORDER BY id")
+            .fetch_all(&f.store)
+            .await
+            .unwrap();
     let got: Vec<(String, String, Option<String>, serde_json::Value)> =
         rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), serde_json::from_str(&r.get::<String, _>(3)).unwrap())).collect();
     assert_eq!(
@@ -328,8 +328,8 @@ async fn report_downloads_are_audited() {
         assert_eq!(r.status, StatusCode::OK);
     }
     let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT username, entity_id, new_value FROM audit_log WHERE action = 'report.download' ORDER BY id")
-            .fetch_all(f.store.pool())
+        renkou_store::db::query("SELECT username, entity_id, new_value FROM audit_log WHERE action = 'report.download' ORDER BY id")
+            .fetch_all_as(&f.store)
             .await
             .unwrap();
     let want = |fmt: &str| ("boss".to_string(), TOWNSHIP.to_string(), format!(r#"{{"format":"{fmt}","from":"2014-01-01","to":"2014-12-31"}}"#));
@@ -512,18 +512,18 @@ async fn a_citizen_id_search_never_puts_the_id_in_a_url_or_location_header() {
 
     // Without a session this server knows, forms are kept up to a bound in all (no login is
     // needed to post): a flood fills neither the table nor the disk.
-    let stashes = || async { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM form_stash").fetch_one(f.store.pool()).await.unwrap() };
+    let stashes = || async { renkou_store::db::query("SELECT COUNT(*) FROM form_stash").fetch_scalar::<i64>(&f.store).await.unwrap() };
     for _ in 0..renkou_app::form_stash::MAX_ANONYMOUS_STASHES + 5 {
         let r = post(&f.router, "/persons", "renkou_session=made-up", &[("csrf", &csrf), ("q", "x")]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
     }
     assert_eq!(stashes().await, renkou_app::form_stash::MAX_ANONYMOUS_STASHES);
-    sqlx::query("DELETE FROM form_stash").execute(f.store.pool()).await.unwrap();
+    renkou_store::db::query("DELETE FROM form_stash").execute(&f.store).await.unwrap();
 
     // An expired session: the input is kept server-side, the redirects carry only a token.
     let (old, _) = login(&f.router, "admin").await;
     let old_id = old.split(';').find_map(|c| c.trim().strip_prefix("renkou_session=")).unwrap().to_string();
-    sqlx::query("UPDATE session SET expires_at = '2000-01-01T00:00:00Z' WHERE id = $1").bind(&old_id).execute(f.store.pool()).await.unwrap();
+    renkou_store::db::query("UPDATE session SET expires_at = '2000-01-01T00:00:00Z' WHERE id = $1").bind(&old_id).execute(&f.store).await.unwrap();
     let r = post(&f.router, "/persons", &old, &[("csrf", &csrf), ("q", &id)]).await;
     assert_eq!(stashes().await, 1);
     seen.push("/persons".into());

@@ -43,7 +43,7 @@ pub struct Fixture {
 /// `admin` (township), `spec1` (village specialist of V1), `boss` (leader, township), then
 /// `extra_users` (name, role, area) in order, all with [`PASSWORD`].
 pub async fn fixture(extra_users: &[(&str, Role, &str)]) -> Fixture {
-    let store = Store::open_in_memory().await.unwrap();
+    let store = Store::open_scratch().await.unwrap();
     let areas: Vec<Area> = [("13", "河北省"), ("1301", "石家庄市"), ("130131", "平山县"), (TOWNSHIP, "西大吾乡"), (V1, "西大吾村"), (V2, "东小齐村")]
         .iter()
         .map(|(c, n)| Area { code: code(c), name: n.to_string() })
