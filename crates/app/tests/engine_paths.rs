@@ -178,12 +178,13 @@ async fn by_form(s: &Store, e: &Ev, date: NaiveDate) -> Option<String> {
 
 /// Every register table as text, ordered (ids included: both paths allocate them alike).
 async fn dump(s: &Store) -> Vec<String> {
+    // Every non-text column is cast to text: PostgreSQL does not mix integers or dates with ''.
     let q = [
-        "SELECT id || '|' || COALESCE(citizen_id,'') || '|' || name || '|' || sex || '|' || birth_date || '|' || marital_status || '|' || COALESCE(household_id,'') || '|' || COALESCE(relationship_to_head,'') FROM person ORDER BY id",
-        "SELECT person_id || '|' || area_code || '|' || kind || '|' || COALESCE(valid_from,'') || '|' || COALESCE(valid_to,'') FROM residence ORDER BY 1",
-        "SELECT COALESCE(wife_id,'') || '|' || COALESCE(husband_id,'') || '|' || COALESCE(start_date,'') || '|' || COALESCE(end_date,'') || '|' || COALESCE(end_reason,'') FROM marriage ORDER BY 1",
-        "SELECT person_id || '|' || death_date FROM death ORDER BY 1",
-        "SELECT id || '|' || household_no || '|' || area_code FROM household ORDER BY 1",
+        "SELECT CAST(id AS TEXT) || '|' || COALESCE(citizen_id,'') || '|' || name || '|' || CAST(sex AS TEXT) || '|' || CAST(birth_date AS TEXT) || '|' || marital_status || '|' || COALESCE(CAST(household_id AS TEXT),'') || '|' || COALESCE(relationship_to_head,'') FROM person ORDER BY id",
+        "SELECT CAST(person_id AS TEXT) || '|' || area_code || '|' || kind || '|' || COALESCE(CAST(valid_from AS TEXT),'') || '|' || COALESCE(CAST(valid_to AS TEXT),'') FROM residence ORDER BY 1",
+        "SELECT COALESCE(CAST(wife_id AS TEXT),'') || '|' || COALESCE(CAST(husband_id AS TEXT),'') || '|' || COALESCE(CAST(start_date AS TEXT),'') || '|' || COALESCE(CAST(end_date AS TEXT),'') || '|' || COALESCE(end_reason,'') FROM marriage ORDER BY 1",
+        "SELECT CAST(person_id AS TEXT) || '|' || CAST(death_date AS TEXT) FROM death ORDER BY 1",
+        "SELECT CAST(id AS TEXT) || '|' || household_no || '|' || area_code FROM household ORDER BY 1",
     ];
     let mut out = Vec::new();
     for sql in q {
